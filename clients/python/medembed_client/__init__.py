@@ -1,0 +1,10 @@
+"""medembed client: embed images with a medembed encoder service over gRPC."""
+
+from .aio import DEFAULT_TARGET, AsyncClient
+from .client import Client
+from .health import check_health
+from .results import EmbedError, EmbedResult, ItemError, Provenance
+from .retry import RetryPolicy
+
+__all__ = ["DEFAULT_TARGET", "AsyncClient", "Client", "EmbedError", "EmbedResult", "ItemError", "Provenance",
+           "RetryPolicy", "check_health"]

@@ -1,0 +1,50 @@
+"""Client: the synchronous face of AsyncClient, running it on a private event-loop thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+from .aio import DEFAULT_TARGET, AsyncClient
+from .inputs import ImageInput
+from .results import EmbedResult
+from .v1 import encoder_pb2 as pb
+
+T = TypeVar("T")
+
+
+class Client:
+    """`Client(target).embed(images, model=...)`; takes the same options as AsyncClient."""
+
+    def __init__(self, target: str = DEFAULT_TARGET, **options: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="medembed-client", daemon=True)
+        self._thread.start()
+        self._async = self._run(self._make(target, options))
+
+    @staticmethod
+    async def _make(target: str, options: dict[str, Any]) -> AsyncClient:
+        return AsyncClient(target, **options)  # grpc.aio channels bind to the loop they are made on
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._loop.is_running():
+            self._run(self._async.close())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+
+    def list_models(self) -> list[pb.ModelInfo]:
+        return self._run(self._async.list_models())
+
+    def embed(self, images: Sequence[ImageInput], model: str, **options: Any) -> EmbedResult:
+        return self._run(self._async.embed(images, model, **options))

@@ -1,0 +1,45 @@
+"""Everything the client accepts as an image, turned into the encoded bytes sent on the wire."""
+
+from __future__ import annotations
+
+import io
+from os import PathLike
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image
+
+ImageInput = Union[str, PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
+
+
+def array_to_png(array: np.ndarray) -> bytes:
+    """uint8 gray/RGB/RGBA and 16-bit gray arrays become lossless PNG; others are refused."""
+    if array.dtype == np.uint16 and array.ndim == 2:
+        image = Image.fromarray(array, mode="I;16")
+    elif array.dtype == np.uint8 and (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
+        image = Image.fromarray(array)
+    else:
+        raise TypeError(f"array of dtype {array.dtype} and shape {array.shape} is not an image: use uint8 "
+                        "HxW, HxWx3, HxWx4 or uint16 HxW")
+    return pil_to_png(image)
+
+
+def pil_to_png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def to_bytes(image: ImageInput) -> bytes:
+    if isinstance(image, bytes):
+        return image
+    if isinstance(image, (bytearray, memoryview)):
+        return bytes(image)
+    if isinstance(image, (str, PathLike)):
+        return Path(image).read_bytes()
+    if isinstance(image, Image.Image):
+        return pil_to_png(image)
+    if isinstance(image, np.ndarray):
+        return array_to_png(image)
+    raise TypeError(f"cannot embed a {type(image).__name__}: pass a path, bytes, a PIL image or a numpy array")

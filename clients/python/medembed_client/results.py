@@ -1,0 +1,107 @@
+"""What an embed call returns: vectors in input order, per-item errors, and provenance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .v1 import encoder_pb2 as pb
+
+
+class EmbedError(RuntimeError):
+    """The whole call failed (after retries where they apply)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ItemError:
+    code: str  # decode_error, unsupported_format, too_large, too_small, timeout, internal
+    message: str
+
+
+@dataclass(frozen=True)
+class Provenance:
+    model_id: str
+    weights_digest: str
+    preprocess_digest: str
+    embedding_spec: str
+    dtype: str
+    server_version: str
+
+    @classmethod
+    def from_proto(cls, message: pb.Provenance) -> "Provenance":
+        return cls(message.model_id, message.weights_digest, message.preprocess_digest,
+                   message.embedding_spec, message.dtype, message.server_version)
+
+    def identity(self) -> tuple[str, str, str, str]:
+        """What must agree between replicas for their vectors to be interchangeable."""
+        return (self.model_id, self.weights_digest, self.preprocess_digest, self.embedding_spec)
+
+
+@dataclass
+class EmbedResult:
+    """`vectors, errors = client.embed(...)` unpacks the two fields most callers need."""
+
+    vectors: np.ndarray  # [N, dim] float32; rows of failed items are NaN
+    errors: dict[int, ItemError]
+    provenance: Provenance | None
+    content_sha256: list[str] = field(default_factory=list)
+    cache_hits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+
+    def __iter__(self) -> Iterator[object]:
+        return iter((self.vectors, self.errors))
+
+    @property
+    def ok(self) -> np.ndarray:
+        mask = np.ones(len(self.vectors), dtype=bool)
+        mask[list(self.errors)] = False
+        return mask
+
+
+def item_code_name(code: int) -> str:
+    return pb.ItemCode.Name(code).removeprefix("ITEM_CODE_").lower()
+
+
+class ResultAssembler:
+    """Collects chunk responses into one EmbedResult, checking replicas agree on provenance."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.rows: list[np.ndarray | None] = [None] * count
+        self.errors: dict[int, ItemError] = {}
+        self.sha256 = [""] * count
+        self.cache_hits = np.zeros(count, dtype=bool)
+        self.provenance: Provenance | None = None
+        self.dim: int | None = None
+
+    def add(self, offset: int, response: pb.EmbedResponse) -> None:
+        provenance = Provenance.from_proto(response.provenance)
+        if self.provenance is None:
+            self.provenance, self.dim = provenance, response.dim
+        elif provenance.identity() != self.provenance.identity():
+            raise EmbedError("PROVENANCE_MISMATCH",
+                             f"replicas disagree: {self.provenance.identity()} vs {provenance.identity()}; "
+                             "their vectors are not comparable")
+        for result in response.results:
+            index = offset + result.index
+            self.sha256[index] = result.content_sha256
+            self.cache_hits[index] = result.cache_hit
+            if result.status.code == pb.ITEM_CODE_OK:
+                self.rows[index] = np.frombuffer(result.vector, dtype="<f4").astype(np.float32)
+            else:
+                self.errors[index] = ItemError(item_code_name(result.status.code), result.status.message)
+
+    def result(self) -> EmbedResult:
+        dim = self.dim or 0
+        vectors = np.full((self.count, dim), np.nan, dtype=np.float32)
+        for index, row in enumerate(self.rows):
+            if row is not None:
+                vectors[index] = row
+        return EmbedResult(vectors, dict(sorted(self.errors.items())), self.provenance, self.sha256,
+                           self.cache_hits)

@@ -1,0 +1,73 @@
+"""What a family plugin returns: a model that preprocesses images and embeds batches."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from PIL import Image
+
+from ..catalog import CatalogEntry
+from ..decode import DECODE_RULES_VERSION
+
+Preprocess = Callable[[Image.Image], torch.Tensor]
+EmbedFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+class ModelLoadError(RuntimeError):
+    """A model cannot be served; the message says why and what to do."""
+
+
+@dataclass
+class LoadedEncoder:
+    entry: CatalogEntry
+    module: torch.nn.Module
+    preprocess: Preprocess  # PIL RGB image -> [C, H, W] float tensor
+    specs: dict[str, EmbedFn]  # spec name -> batch [N, C, H, W] -> [N, dim]
+    spec_dims: dict[str, int]
+    input_size: int
+    weights_digest: str
+    preprocess_digest: str
+    random_weights: bool
+
+    @property
+    def default_spec(self) -> str:
+        return self.entry.default_spec
+
+    def resolve_spec(self, requested: str) -> str:
+        spec = requested or self.default_spec
+        if spec not in self.specs:
+            raise KeyError(f"model {self.entry.id!r} has no spec {spec!r}; specs: {sorted(self.specs)}")
+        return spec
+
+
+def state_dict_digest(module: torch.nn.Module) -> str:
+    """sha256 over every parameter and buffer, names included: the identity of the weights."""
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(str(tensor.dtype).encode())
+        if tensor.device.type != "meta":
+            digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
+def preprocess_digest(description: str) -> str:
+    """Identity of the whole path from bytes to tensor: decode rules plus the model's transform."""
+    text = f"decode:{DECODE_RULES_VERSION}\n{description}"
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def measure_spec_dims(module: torch.nn.Module, specs: dict[str, EmbedFn], input_size: int,
+                      channels: int = 3) -> dict[str, int]:
+    """Run a tiny probe batch through every spec to learn its output dim."""
+    probe = torch.zeros(1, channels, input_size, input_size)
+    device = next(module.parameters()).device
+    dims = {}
+    with torch.inference_mode():
+        for name, embed in specs.items():
+            dims[name] = int(embed(probe.to(device)).reshape(1, -1).shape[1])
+    return dims

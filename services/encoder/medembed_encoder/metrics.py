@@ -1,0 +1,42 @@
+"""Prometheus metrics of one server, in their own registry (several servers may share a process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+class EncoderMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("medembed_requests", "RPCs by method and final gRPC code",
+                                ["method", "code"], registry=r)
+        self.items = Counter("medembed_items", "Items by model and outcome (ok or an item error code)",
+                             ["model", "outcome"], registry=r)
+        self.items_dropped = Counter("medembed_items_dropped", "Items dropped before compute",
+                                     ["model", "reason"], registry=r)
+        self.forward_items = Counter("medembed_forward_items", "Items that went through a forward pass",
+                                     ["model"], registry=r)
+        self.batch_size = Histogram("medembed_batch_size", "Items per forward batch", ["model"],
+                                    buckets=BATCH_BUCKETS, registry=r)
+        self.queue_depth = Gauge("medembed_queue_depth", "Items admitted and not yet computed",
+                                 ["model"], registry=r)
+        self.queue_wait = Histogram("medembed_queue_wait_seconds", "Time from enqueue to batch start",
+                                    ["model"], buckets=LATENCY_BUCKETS, registry=r)
+        self.preprocess = Histogram("medembed_preprocess_seconds", "Decode + preprocess time per item",
+                                    ["model"], buckets=LATENCY_BUCKETS, registry=r)
+        self.inference = Histogram("medembed_inference_seconds", "Forward time per batch",
+                                   ["model"], buckets=LATENCY_BUCKETS, registry=r)
+        self.request_duration = Histogram("medembed_request_duration_seconds", "RPC duration",
+                                          ["method"], buckets=LATENCY_BUCKETS, registry=r)
+        self.model_ready = Gauge("medembed_model_ready", "1 when the model serves", ["model"], registry=r)
+        self.oom_splits = Counter("medembed_oom_batch_splits", "Batches halved after CUDA OOM",
+                                  ["model"], registry=r)
+        self.batch_cap = Gauge("medembed_batch_cap", "Largest batch the device took (after OOM halving)",
+                               ["model"], registry=r)
+
+    def serve(self, port: int, host: str = "0.0.0.0") -> None:
+        start_http_server(port, addr=host, registry=self.registry)

@@ -1,0 +1,158 @@
+"""Server lifecycle: bind, load and warm up models, report health, watch for stalls, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from medembed_client.v1 import encoder_pb2 as pb
+from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
+
+from . import __version__
+from .batcher import BatchLimits
+from .catalog import CatalogEntry, load_catalog, select
+from .config import Settings
+from .families import load_encoder
+from .logs import Stopwatch, event
+from .metrics import EncoderMetrics
+from .runtime import ModelRuntime, resolve_device, resolve_dtype
+from .service import EncoderService, ModelRegistry
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Encoder"].full_name
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class EncoderServer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.entries: list[CatalogEntry] = select(load_catalog(settings.catalog or None), settings.models)
+        self.metrics = EncoderMetrics()
+        self.registry = ModelRegistry([entry.id for entry in self.entries])
+        self.decode_pool = ThreadPoolExecutor(max_workers=settings.decode_threads or os.cpu_count() or 1,
+                                              thread_name_prefix="decode")
+        self.service = EncoderService(settings, self.registry, self.metrics, self.decode_pool)
+        self.health = HealthServicer()
+        self.server: grpc.aio.Server | None = None
+        self.port: int | None = None
+        self._stopped = asyncio.Event()
+        self._background: list[asyncio.Task[None]] = []
+
+    def _grpc_options(self) -> list[tuple[str, int]]:
+        size = self.settings.grpc_max_message_bytes
+        options = [("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)]
+        if self.settings.max_connection_age_s > 0:
+            options += [("grpc.max_connection_age_ms", int(self.settings.max_connection_age_s * 1000)),
+                        ("grpc.max_connection_age_grace_ms", int(self.settings.drain_seconds * 1000))]
+        return options
+
+    async def start(self) -> int:
+        """Bind and serve health at once; models load in the background. Returns the bound port."""
+        self.server = grpc.aio.server(options=self._grpc_options())
+        pb_grpc.add_EncoderServicer_to_server(self.service, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME], self.server)
+        for service in ["", SERVICE_NAME, *self.registry.model_ids]:
+            await self.health.set(service, NOT_SERVING)
+        self.port = self.server.add_insecure_port(f"{self.settings.host}:{self.settings.port}")
+        if self.port == 0:
+            raise OSError(f"cannot bind {self.settings.host}:{self.settings.port}")
+        await self.server.start()
+        if self.settings.metrics_port >= 0:
+            self.metrics.serve(self.settings.metrics_port)
+        event(log, "server_listening", port=self.port, metrics_port=self.settings.metrics_port,
+              models=list(self.registry.model_ids), version=__version__)
+        return self.port
+
+    async def load_models(self) -> None:
+        """Load, warm up, then mark SERVING, model by model. A model that cannot load is fatal."""
+        device = resolve_device(self.settings.device)
+        dtype = resolve_dtype(self.settings.dtype, device)
+        limits = BatchLimits(self.settings.max_batch_size, self.settings.max_queue_delay_ms / 1000,
+                             self.settings.max_queue_items)
+        for entry in self.entries:
+            watch = Stopwatch()
+            encoder = await asyncio.to_thread(load_encoder, entry, device, self.settings.allow_random_weights)
+            runtime = ModelRuntime(encoder, device, dtype, limits, self.metrics)
+            await asyncio.to_thread(runtime.warm_up)
+            self.registry.runtimes[entry.id] = runtime
+            self.registry.ready.add(entry.id)
+            self.metrics.model_ready.labels(entry.id).set(1)
+            await self.health.set(entry.id, SERVING)
+            event(log, "model_ready", model=entry.id, family=entry.family, device=str(device),
+                  dtype=runtime.dtype_name, dims=encoder.spec_dims, random_weights=encoder.random_weights,
+                  weights_digest=encoder.weights_digest, seconds=round(watch.seconds(), 2))
+        await self.health.set("", SERVING)
+        await self.health.set(SERVICE_NAME, SERVING)
+        self._background.append(asyncio.create_task(self._watch_stalls()))
+
+    async def _watch_stalls(self) -> None:
+        """NOT_SERVING for a model whose worker died or whose queue stopped moving, so probes see it."""
+        interval = min(5.0, self.settings.stall_seconds / 4)
+        while True:
+            await asyncio.sleep(interval)
+            stalled = {m for m, r in self.registry.runtimes.items() if r.stalled(self.settings.stall_seconds)}
+            for model_id in self.registry.runtimes:
+                healthy = model_id not in stalled
+                if healthy != (model_id in self.registry.ready):
+                    event(log, "model_health_changed", logging.WARNING, model=model_id, serving=healthy)
+                    (self.registry.ready.add if healthy else self.registry.ready.discard)(model_id)
+                    self.metrics.model_ready.labels(model_id).set(int(healthy))
+                    await self.health.set(model_id, SERVING if healthy else NOT_SERVING)
+            overall = SERVING if not stalled else NOT_SERVING
+            await self.health.set("", overall)
+            await self.health.set(SERVICE_NAME, overall)
+
+    async def drain_and_stop(self) -> None:
+        """Refuse new work, let in-flight RPCs finish (up to drain_seconds), then stop."""
+        if self._stopped.is_set():
+            return
+        event(log, "drain_started", in_flight=self.service.in_flight)
+        self.service.draining = True
+        await self.health.enter_graceful_shutdown()
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.settings.drain_seconds
+        while self.service.in_flight and loop.time() < give_up:
+            await asyncio.sleep(0.05)
+        if self.server is not None:
+            await self.server.stop(grace=1.0)
+        for task in self._background:
+            task.cancel()
+        for runtime in self.registry.runtimes.values():
+            await runtime.stop()
+        self.decode_pool.shutdown(wait=False, cancel_futures=True)
+        event(log, "server_stopped", unfinished=self.service.in_flight)
+        self._stopped.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+
+async def serve(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT; returns the process exit code."""
+    server = EncoderServer(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(server.drain_and_stop()))
+    await server.start()
+    loader = asyncio.create_task(server.load_models())
+    stopped = asyncio.create_task(server.wait_stopped())
+    done, _ = await asyncio.wait({loader, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if loader in done and loader.exception() is not None:
+        event(log, "model_load_failed", logging.ERROR, error=str(loader.exception()))
+        await server.drain_and_stop()
+        return 3
+    await stopped
+    return 0

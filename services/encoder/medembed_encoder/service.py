@@ -1,0 +1,209 @@
+"""The gRPC servicer: admission, the per-request pipeline, and assembling results in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor
+
+import grpc
+
+from medembed_client.v1 import encoder_pb2 as pb
+from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
+
+from . import __version__
+from .batcher import ItemExpired, QueueFull
+from .config import Settings
+from .decode import DecodeLimits
+from .items import ItemOutcome, decode_and_preprocess, hash_items, outcome_name
+from .logs import event
+from .metrics import EncoderMetrics
+from .runtime import ModelRuntime
+
+log = logging.getLogger(__name__)
+
+
+class Rejected(Exception):
+    """The whole RPC is refused with this gRPC status."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ModelRegistry:
+    """Models this server hosts: loaded runtimes plus ids still loading."""
+
+    def __init__(self, model_ids: list[str]) -> None:
+        self.model_ids = model_ids
+        self.runtimes: dict[str, ModelRuntime] = {}
+        self.ready: set[str] = set()
+
+
+class EncoderService(pb_grpc.EncoderServicer):
+    def __init__(self, settings: Settings, registry: ModelRegistry, metrics: EncoderMetrics,
+                 decode_pool: Executor) -> None:
+        self._settings = settings
+        self._registry = registry
+        self._metrics = metrics
+        self._decode_pool = decode_pool
+        self._limits = DecodeLimits(settings.max_image_bytes, settings.max_pixels, settings.min_side)
+        self.draining = False
+        self.in_flight = 0
+
+    # -- admission -------------------------------------------------------------------------
+    def _admit(self, request: pb.EmbedRequest) -> tuple[ModelRuntime, str]:
+        if self.draining:
+            raise Rejected(grpc.StatusCode.UNAVAILABLE, "server is draining; retry on another replica")
+        if request.model not in self._registry.model_ids:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"unknown model {request.model!r}; served: {self._registry.model_ids}")
+        if request.model not in self._registry.ready:
+            raise Rejected(grpc.StatusCode.UNAVAILABLE, f"model {request.model!r} is warming up")
+        runtime = self._registry.runtimes[request.model]
+        if not request.items:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "request has no items")
+        if len(request.items) > self._settings.max_items_per_request:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"{len(request.items)} items exceeds max_items_per_request "
+                           f"{self._settings.max_items_per_request}; split the request")
+        total_bytes = sum(len(item.data) for item in request.items)
+        if total_bytes > self._settings.max_request_bytes:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"{total_bytes} bytes of images exceeds max_request_bytes "
+                           f"{self._settings.max_request_bytes}; split the request")
+        try:
+            spec = runtime.encoder.resolve_spec(request.spec)
+        except KeyError as exc:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, str(exc.args[0])) from None
+        return runtime, spec
+
+    # -- pipeline --------------------------------------------------------------------------
+    async def _embed(self, request: pb.EmbedRequest, time_remaining: float | None,
+                     wait_for_queue: bool = False) -> pb.EmbedResponse:
+        runtime, spec = self._admit(request)
+        count = len(request.items)
+        try:
+            if wait_for_queue:
+                await runtime.budget.reserve_when_free(count)
+            else:
+                runtime.budget.reserve(count)
+        except QueueFull as exc:
+            raise Rejected(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + time_remaining if time_remaining is not None else None
+        try:
+            outcomes = await loop.run_in_executor(self._decode_pool, hash_items, list(request.items))
+            await self._decode(runtime, request, outcomes)
+            await self._compute(runtime, spec, request, outcomes, deadline)
+        finally:
+            runtime.budget.release(count)
+        for outcome in outcomes:
+            self._metrics.items.labels(runtime.model_id, outcome_name(outcome.code)).inc()
+        return pb.EmbedResponse(
+            model=runtime.model_id, dim=runtime.encoder.spec_dims[spec], request_id=request.request_id,
+            results=[outcome.to_proto() for outcome in outcomes],
+            provenance=pb.Provenance(
+                model_id=runtime.model_id, weights_digest=runtime.encoder.weights_digest,
+                preprocess_digest=runtime.encoder.preprocess_digest, embedding_spec=spec,
+                dtype=runtime.dtype_name, server_version=__version__),
+        )
+
+    async def _decode(self, runtime: ModelRuntime, request: pb.EmbedRequest, outcomes: list[ItemOutcome]) -> None:
+        loop = asyncio.get_running_loop()
+        pending = [o for o in outcomes if not o.settled]
+        seconds = await asyncio.gather(*(
+            loop.run_in_executor(self._decode_pool, decode_and_preprocess, outcome,
+                                 request.items[outcome.index].data, runtime, self._limits)
+            for outcome in pending))
+        histogram = self._metrics.preprocess.labels(runtime.model_id)
+        for value in seconds:
+            histogram.observe(value)
+
+    async def _compute(self, runtime: ModelRuntime, spec: str, request: pb.EmbedRequest,
+                       outcomes: list[ItemOutcome], deadline: float | None) -> None:
+        to_compute = [o for o in outcomes if not o.settled]
+        if not to_compute:
+            return
+        futures = runtime.batcher(spec).submit([o.tensor for o in to_compute], deadline,
+                                               bulk=request.priority == pb.PRIORITY_BULK)
+        try:
+            vectors = await asyncio.gather(*futures, return_exceptions=True)
+        finally:
+            for future in futures:
+                future.cancel()  # no-op when done; otherwise the batcher drops the item unseen
+        for outcome, vector in zip(to_compute, vectors, strict=True):
+            if isinstance(vector, ItemExpired):
+                outcome.fail(pb.ITEM_CODE_TIMEOUT, "deadline passed before the item was computed")
+            elif isinstance(vector, BaseException):
+                outcome.fail(pb.ITEM_CODE_INTERNAL, f"forward failed: {vector!r}")
+            else:
+                outcome.succeed(vector)
+
+    # -- RPCs ------------------------------------------------------------------------------
+    async def Embed(self, request: pb.EmbedRequest, context: grpc.aio.ServicerContext) -> pb.EmbedResponse:
+        started = time.perf_counter()
+        self.in_flight += 1
+        code = grpc.StatusCode.OK
+        try:
+            return await self._embed(request, context.time_remaining())
+        except Rejected as exc:
+            code = exc.code
+            event(log, "rpc_rejected", code=exc.code.name, reason=str(exc))
+            await context.abort(exc.code, str(exc))
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        finally:
+            self.in_flight -= 1
+            self._metrics.requests.labels("Embed", code.name).inc()
+            self._metrics.request_duration.labels("Embed").observe(time.perf_counter() - started)
+
+    async def EmbedStream(self, request_iterator: AsyncIterator[pb.EmbedRequest],
+                          context: grpc.aio.ServicerContext) -> AsyncIterator[pb.EmbedResponse]:
+        # At most stream_window requests are in flight; when the client reads slowly our yield
+        # waits on gRPC flow control, so we stop reading requests and the sender slows down.
+        started = time.perf_counter()
+        self.in_flight += 1
+        code = grpc.StatusCode.OK
+        pending: deque[asyncio.Task[pb.EmbedResponse]] = deque()
+        try:
+            async for request in request_iterator:
+                pending.append(asyncio.ensure_future(self._embed(request, None, wait_for_queue=True)))
+                if len(pending) >= self._settings.stream_window:
+                    yield await pending.popleft()
+            while pending:
+                yield await pending.popleft()
+        except Rejected as exc:
+            code = exc.code
+            event(log, "rpc_rejected", code=exc.code.name, reason=str(exc))
+            await context.abort(exc.code, str(exc))
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        finally:
+            for task in pending:
+                task.cancel()
+            self.in_flight -= 1
+            self._metrics.requests.labels("EmbedStream", code.name).inc()
+            self._metrics.request_duration.labels("EmbedStream").observe(time.perf_counter() - started)
+
+    async def ListModels(self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
+        models = []
+        for model_id in self._registry.model_ids:
+            runtime = self._registry.runtimes.get(model_id)
+            if runtime is None:
+                models.append(pb.ModelInfo(id=model_id, ready=False))
+                continue
+            encoder = runtime.encoder
+            models.append(pb.ModelInfo(
+                id=model_id, family=encoder.entry.family, dim=encoder.spec_dims[encoder.default_spec],
+                input_size=encoder.input_size, default_spec=encoder.default_spec,
+                specs=[pb.SpecInfo(name=name, dim=dim) for name, dim in encoder.spec_dims.items()],
+                ready=model_id in self._registry.ready, weights_digest=encoder.weights_digest,
+                preprocess_digest=encoder.preprocess_digest, random_weights=encoder.random_weights))
+        self._metrics.requests.labels("ListModels", "OK").inc()
+        return pb.ListModelsResponse(models=models, server_version=__version__)
