@@ -5,24 +5,21 @@ from __future__ import annotations
 import io
 from os import PathLike
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image
 
-ImageInput = Union[str, PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
+ImageInput = str | PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
 
 def array_to_png(array: np.ndarray) -> bytes:
     """uint8 gray/RGB/RGBA and 16-bit gray arrays become lossless PNG; others are refused."""
-    if array.dtype == np.uint16 and array.ndim == 2:
-        image = Image.fromarray(array, mode="I;16")
-    elif array.dtype == np.uint8 and (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
-        image = Image.fromarray(array)
-    else:
-        raise TypeError(f"array of dtype {array.dtype} and shape {array.shape} is not an image: use uint8 "
-                        "HxW, HxWx3, HxWx4 or uint16 HxW")
-    return pil_to_png(image)
+    gray16 = array.dtype == np.uint16 and array.ndim == 2
+    bytes8 = array.dtype == np.uint8 and (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4)))
+    if gray16 or bytes8:
+        return pil_to_png(Image.fromarray(np.ascontiguousarray(array)))
+    raise TypeError(f"array of dtype {array.dtype} and shape {array.shape} is not an image: use uint8 "
+                    "HxW, HxWx3, HxWx4 or uint16 HxW")
 
 
 def pil_to_png(image: Image.Image) -> bytes:

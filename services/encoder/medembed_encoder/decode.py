@@ -91,7 +91,7 @@ def _array_to_rgb(pixels: np.ndarray) -> Image.Image:
         pixels = scale_to_uint8(pixels)
     if pixels.ndim == 2:
         pixels = np.stack([pixels] * 3, axis=-1)
-    return Image.fromarray(np.ascontiguousarray(pixels[..., :3]), mode="RGB")
+    return Image.fromarray(np.ascontiguousarray(pixels[..., :3]))
 
 
 def _pil_to_rgb(image: Image.Image) -> Image.Image:

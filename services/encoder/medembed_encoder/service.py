@@ -191,7 +191,8 @@ class EncoderService(pb_grpc.EncoderServicer):
             self._metrics.requests.labels("EmbedStream", code.name).inc()
             self._metrics.request_duration.labels("EmbedStream").observe(time.perf_counter() - started)
 
-    async def ListModels(self, request: pb.ListModelsRequest, context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
+    async def ListModels(self, request: pb.ListModelsRequest,
+                         context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
         models = []
         for model_id in self._registry.model_ids:
             runtime = self._registry.runtimes.get(model_id)

@@ -29,7 +29,7 @@ def _create(entry: CatalogEntry) -> torch.nn.Module:
         return timm.create_model(f"hf-hub:{weights.ref}", pretrained=True, **options)
     if weights.kind == "local":
         model = timm.create_model(entry.architecture, pretrained=False, **options)
-        model.load_state_dict(read_state_dict(existing_checkpoint(weights.ref, entry.id)))
+        _load_backbone(model, read_state_dict(existing_checkpoint(weights.ref, entry.id)), weights.ref)
         return model
     if weights.kind == "package":
         model = timm.create_model(entry.architecture, pretrained=False, **options)
@@ -37,6 +37,17 @@ def _create(entry: CatalogEntry) -> torch.nn.Module:
         model.load_state_dict(map_by_order(read_state_dict(path), model.state_dict(), str(path)))
         return model
     raise ModelLoadError(f"model {entry.id!r}: timm cannot load weights of kind {weights.kind!r}")
+
+
+def _load_backbone(model: torch.nn.Module, state: dict[str, torch.Tensor], origin: str) -> None:
+    """Load every backbone tensor; the classifier may be absent (it is removed anyway)."""
+    result = model.load_state_dict(state, strict=False)
+    classifier = model.default_cfg.get("classifier", "head")
+    missing = [k for k in result.missing_keys if not k.startswith(classifier)]
+    unexpected = [k for k in result.unexpected_keys if not k.startswith(classifier)]
+    if missing or unexpected:
+        raise ModelLoadError(f"{origin}: does not fit {type(model).__name__}: missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}")
 
 
 def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:

@@ -1,0 +1,54 @@
+"""The `medembed` command against a real server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from helpers.images import encode, random_image
+from helpers.servers import free_port
+
+
+def medembed(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "medembed_client.cli", *args], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def test_embed_a_directory_writes_vectors_order_errors_and_provenance(tiny_server, tmp_path):
+    images = tmp_path / "images" / "sub"
+    images.mkdir(parents=True)
+    for i in range(5):
+        (images / f"{i}.png").write_bytes(encode(random_image(i)))
+    (images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnope")
+    (images / "notes.txt").write_text("ignored: not an image suffix")
+    out = tmp_path / "feats.npy"
+    completed = medembed("--target", tiny_server.target, "embed", str(tmp_path / "images"), "--model", "tiny-clip",
+                         "--out", str(out), "--quiet")
+    assert completed.returncode == 1, completed.stderr  # one item failed
+    vectors = np.load(out)
+    files = (tmp_path / "feats.files.txt").read_text().split()
+    errors = json.loads((tmp_path / "feats.errors.json").read_text())
+    provenance = json.loads((tmp_path / "feats.provenance.json").read_text())
+    assert vectors.shape == (6, 32) and len(files) == 6
+    assert files[0].endswith("0.png") and files[-1].endswith("broken.png")
+    assert list(errors) == [files[-1]] and errors[files[-1]]["code"] == "decode_error"
+    assert np.isnan(vectors[-1]).all() and np.isfinite(vectors[:-1]).all()
+    assert provenance["model_id"] == "tiny-clip"
+
+
+def test_models_and_health_commands(tiny_server):
+    import os
+
+    env = {**os.environ, "MEDEMBED_TARGET": tiny_server.target}
+    models = medembed("models", "--json", env=env)
+    assert models.returncode == 0
+    assert {json.loads(line)["id"] for line in models.stdout.splitlines()} == {"tiny-clip", "tiny-timm"}
+    healthy = medembed("health", env=env)
+    assert healthy.returncode == 0 and healthy.stdout.strip() == "SERVING"
+    unknown_model = medembed("health", "--service", "nope", env=env)
+    assert unknown_model.returncode == 1
+    nobody = medembed("--target", f"127.0.0.1:{free_port()}", "health", "--timeout", "0.5")
+    assert nobody.returncode == 1 and nobody.stdout.strip() == "UNAVAILABLE"
