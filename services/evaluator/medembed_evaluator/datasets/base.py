@@ -1,0 +1,62 @@
+"""The common dataset model every loader produces."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Sample:
+    key: str
+    """Stable id within the dataset (a relative path, or e.g. "train/123")."""
+    label: int
+    metadata: Mapping[str, str]
+    """Whatever the source records per image: patient, view, magnification, overlay_text ..."""
+    load_bytes: Callable[[], bytes]
+    """Encoded image bytes: the file as on disk, or PNG-encoded for array sources."""
+
+
+@dataclass
+class Dataset:
+    name: str
+    class_names: list[str]
+    samples: list[Sample]
+    _content_hash: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def labels(self) -> np.ndarray:
+        return np.fromiter((s.label for s in self.samples), dtype=np.int64, count=len(self.samples))
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.labels(), minlength=len(self.class_names))
+        return {name: int(counts[i]) for i, name in enumerate(self.class_names)}
+
+    def content_hash(self) -> str:
+        """sha256 over every sample's (key, label, sha256 of its bytes), in order.
+
+        Reads every image once; the result is cached on the instance.
+        """
+        if self._content_hash is None:
+            digest = hashlib.sha256()
+            for sample in self.samples:
+                image_digest = hashlib.sha256(sample.load_bytes()).hexdigest()
+                digest.update(f"{sample.key}\t{sample.label}\t{image_digest}\n".encode())
+            self._content_hash = digest.hexdigest()
+        return self._content_hash
+
+
+def without_empty_classes(name: str, class_names: Sequence[str], samples: Sequence[Sample]) -> Dataset:
+    """A Dataset keeping only classes that have samples, labels renumbered in the same order."""
+    present = sorted({s.label for s in samples})
+    new_label = {old: new for new, old in enumerate(present)}
+    return Dataset(
+        name=name,
+        class_names=[class_names[old] for old in present],
+        samples=[replace(s, label=new_label[s.label]) for s in samples],
+    )

@@ -1,0 +1,50 @@
+"""HiCervix: a CSV (`image_name`, `class_name`, `level_1..3`) next to its image folder; 29 classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from medembed_evaluator.datasets.base import Dataset
+from medembed_evaluator.datasets.files import (
+    file_sample,
+    read_csv_rows,
+    require_dir,
+    require_file,
+)
+from medembed_evaluator.errors import DatasetError
+
+LEVEL_COLUMNS = ("level_1", "level_2", "level_3")
+
+
+@dataclass(frozen=True)
+class HiCervixOptions:
+    csv: str = "train.csv"
+    images: str = ""
+    """Image folder relative to the dataset path; default: the CSV's name without .csv (train/)."""
+    image_column: str = "image_name"
+    label_column: str = "class_name"
+    classes: tuple[str, ...] = ()
+    """Class names in label order; default: the distinct class_name values, sorted."""
+
+
+def load_hicervix(options: HiCervixOptions, root: Path) -> Dataset:
+    csv_path = root / options.csv
+    rows = read_csv_rows(csv_path, (options.image_column, options.label_column), what="hicervix")
+    if not rows:
+        raise DatasetError(f"hicervix: no rows in {csv_path}")
+    images = require_dir(root / (options.images or csv_path.stem), "hicervix")
+    classes = list(options.classes) or sorted({row[options.label_column] for row in rows})
+    label_of = {name: i for i, name in enumerate(classes)}
+    samples = []
+    for line, row in enumerate(rows, start=2):
+        class_name = row[options.label_column]
+        if class_name not in label_of:
+            raise DatasetError(
+                f"hicervix: {csv_path} line {line}: class '{class_name}' is not one of the given classes"
+            )
+        image = require_file(images / row[options.image_column], f"hicervix {csv_path} line {line}")
+        metadata = {c: row[c] for c in LEVEL_COLUMNS if row.get(c)}
+        key = image.relative_to(root).as_posix()
+        samples.append(file_sample(image, key=key, label=label_of[class_name], metadata=metadata))
+    return Dataset("hicervix", classes, samples)

@@ -1,0 +1,60 @@
+"""What a finished (model, dataset) pair produced, and the run it belongs to."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from medembed_evaluator.probe import ProbeResult, Protocol
+
+
+@dataclass(frozen=True)
+class PairResult:
+    model_id: str
+    model_label: str
+    group: str
+    dataset: str
+    n: int
+    """Samples that went into the probe (failed items excluded)."""
+    class_counts: dict[str, int]
+    content_hash: str
+    provenance: dict[str, str]
+    """model_id, weights_digest, preprocess_digest, embedding_spec, dtype (server_version if remote)."""
+    probe: ProbeResult
+    n_failed: int = 0
+    failed_keys: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model_id,
+            "label": self.model_label,
+            "group": self.group,
+            "dataset": self.dataset,
+            "n": self.n,
+            "class_counts": self.class_counts,
+            "content_hash": self.content_hash,
+            "provenance": self.provenance,
+            "n_failed": self.n_failed,
+            "failed_keys": self.failed_keys,
+            "probe": self.probe.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    plan_name: str
+    started_at: str
+    """ISO 8601, UTC."""
+    finished_at: str
+    protocol: Protocol
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "plan": self.plan_name,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "protocol": asdict(self.protocol),
+            "seeds": self.protocol.seeds,
+        }

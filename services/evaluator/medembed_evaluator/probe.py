@@ -1,0 +1,220 @@
+"""The study's linear-probe protocol.
+
+StandardScaler -> LinearSVC(C = 100 / n_train); a stratified 20 % holdout; stratified k-fold CV
+on the remaining 80 %. Every fit gets its own C from the number of samples it is fit on.
+Scores are fractions in [0, 1]; means and stds are over folds (population std, np.std).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, LinearSVC
+
+from medembed_evaluator.errors import ProtocolError
+
+_PER_N_TRAIN = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*/\s*n_train\s*$")
+_KERNELS = ("linear", "rbf", "poly", "sigmoid")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    c_rule: str = "100/n_train"
+    """Either "K/n_train" (C shrinks with the training set, as in the study) or a constant like "1.0"."""
+    kernel: str = "linear"
+    """linear -> LinearSVC; rbf, poly, sigmoid -> SVC(kernel=...)."""
+    folds: int = 5
+    repeats: int = 1
+    """repeats > 1 rerun the whole protocol with seeds seed, seed+1, ..."""
+    seed: int = 0
+    test_size: float = 0.2
+    max_iter: int = 10000
+
+    def __post_init__(self) -> None:
+        self.c_for(1)  # validates c_rule
+        if self.kernel not in _KERNELS:
+            raise ProtocolError(f"protocol kernel must be one of {', '.join(_KERNELS)}, got '{self.kernel}'")
+        if self.folds < 2:
+            raise ProtocolError(f"protocol folds must be at least 2, got {self.folds}")
+        if self.repeats < 1:
+            raise ProtocolError(f"protocol repeats must be at least 1, got {self.repeats}")
+        if not 0.0 < self.test_size < 1.0:
+            raise ProtocolError(f"protocol test_size must be in (0, 1), got {self.test_size}")
+        if self.max_iter < 1:
+            raise ProtocolError(f"protocol max_iter must be positive, got {self.max_iter}")
+
+    @property
+    def seeds(self) -> list[int]:
+        return [self.seed + r for r in range(self.repeats)]
+
+    def c_for(self, n_train: int) -> float:
+        per_n = _PER_N_TRAIN.match(self.c_rule)
+        if per_n:
+            return float(per_n.group(1)) / n_train
+        try:
+            c = float(self.c_rule)
+        except ValueError:
+            raise ProtocolError(f"protocol c_rule must be 'K/n_train' or a number, got '{self.c_rule}'") from None
+        if c <= 0:
+            raise ProtocolError(f"protocol c_rule must give a positive C, got '{self.c_rule}'")
+        return c
+
+    def classifier(self, n_train: int, seed: int) -> Pipeline:
+        c = self.c_for(n_train)
+        if self.kernel == "linear":
+            svm = LinearSVC(C=c, max_iter=self.max_iter, random_state=seed)
+        else:
+            svm = SVC(C=c, kernel=self.kernel, max_iter=self.max_iter, random_state=seed)
+        return make_pipeline(StandardScaler(), svm)
+
+
+@dataclass(frozen=True)
+class Score:
+    """One metric: every fold of every repeat, and the holdout score of each repeat."""
+
+    folds: list[float]
+    holdouts: list[float]
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.folds))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.folds))
+
+    @property
+    def holdout(self) -> float:
+        return float(np.mean(self.holdouts))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mean": self.mean,
+            "std": self.std,
+            "folds": self.folds,
+            "holdout": self.holdout,
+            "holdouts": self.holdouts,
+        }
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    protocol: Protocol
+    class_names: list[str]
+    n_train: int
+    """Samples left for cross-validation after the holdout split (the holdout model's training set)."""
+    n_test: int
+    accuracy: Score
+    macro_f1: Score
+    binary_f1: Score | None
+    """Only for 2 classes; the positive class is label 1."""
+    convergence_warnings: int = 0
+    fold_n_train: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "protocol": asdict(self.protocol),
+            "class_names": self.class_names,
+            "n_train": self.n_train,
+            "n_test": self.n_test,
+            "fold_n_train": self.fold_n_train,
+            "accuracy": self.accuracy.to_dict(),
+            "macro_f1": self.macro_f1.to_dict(),
+            "binary_f1": self.binary_f1.to_dict() if self.binary_f1 else None,
+            "convergence_warnings": self.convergence_warnings,
+        }
+
+
+def validate_for_protocol(y: np.ndarray, class_names: list[str], protocol: Protocol) -> None:
+    """Raise ProtocolError when the labels cannot go through the protocol's splits.
+
+    Every class needs a sample in the holdout and at least `folds` samples in what remains, so
+    that each validation fold sees every class. Checked with the protocol's own splits.
+    """
+    y = np.asarray(y)
+    counts = np.bincount(y, minlength=len(class_names))
+    if len(counts) > len(class_names):
+        raise ProtocolError(f"label {len(counts) - 1} has no class name (classes: {', '.join(class_names)})")
+    if np.count_nonzero(counts) < 2:
+        raise ProtocolError(f"a probe needs at least 2 classes, the labels have {np.count_nonzero(counts)}")
+    for name, count in zip(class_names, counts, strict=True):
+        if count < 2:
+            raise ProtocolError(f"class '{name}' has {count} sample(s); the stratified holdout split needs at least 2")
+    for seed in protocol.seeds:
+        try:
+            train, _ = _holdout_split(y, protocol, seed)
+        except ValueError as error:
+            raise ProtocolError(f"the {protocol.test_size:.0%} holdout split fails: {error}") from None
+        left = np.bincount(y[train], minlength=len(class_names))
+        for name, count, remaining in zip(class_names, counts, left, strict=True):
+            if remaining < protocol.folds:
+                raise ProtocolError(
+                    f"class '{name}' has {count} samples, {remaining} after the {protocol.test_size:.0%} holdout: "
+                    f"fewer than the {protocol.folds} folds need"
+                )
+
+
+def run_probe(X: np.ndarray, y: np.ndarray, protocol: Protocol, class_names: list[str]) -> ProbeResult:
+    X, y = np.asarray(X), np.asarray(y)
+    validate_for_protocol(y, class_names, protocol)
+    binary = len(class_names) == 2
+    folds: dict[str, list[float]] = {"accuracy": [], "macro_f1": [], "binary_f1": []}
+    holdouts: dict[str, list[float]] = {"accuracy": [], "macro_f1": [], "binary_f1": []}
+    fold_n_train: list[int] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        for seed in protocol.seeds:
+            train, test = _holdout_split(y, protocol, seed)
+            X_cv, y_cv = X[train], y[train]
+            splitter = StratifiedKFold(n_splits=protocol.folds, shuffle=True, random_state=seed)
+            for fit_idx, val_idx in splitter.split(X_cv, y_cv):
+                fold_n_train.append(len(fit_idx))
+                _score_into(folds, protocol, seed, X_cv[fit_idx], y_cv[fit_idx], X_cv[val_idx], y_cv[val_idx], binary)
+            _score_into(holdouts, protocol, seed, X_cv, y_cv, X[test], y[test], binary)
+    convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    for other in (w for w in caught if not issubclass(w.category, ConvergenceWarning)):
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    return ProbeResult(
+        protocol=protocol,
+        class_names=list(class_names),
+        n_train=len(train),
+        n_test=len(test),
+        accuracy=Score(folds["accuracy"], holdouts["accuracy"]),
+        macro_f1=Score(folds["macro_f1"], holdouts["macro_f1"]),
+        binary_f1=Score(folds["binary_f1"], holdouts["binary_f1"]) if binary else None,
+        convergence_warnings=len(convergence),
+        fold_n_train=fold_n_train,
+    )
+
+
+def _holdout_split(y: np.ndarray, protocol: Protocol, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    indices = np.arange(len(y))
+    train, test = train_test_split(indices, test_size=protocol.test_size, stratify=y, random_state=seed)
+    return train, test
+
+
+def _score_into(
+    scores: dict[str, list[float]],
+    protocol: Protocol,
+    seed: int,
+    X_fit: np.ndarray,
+    y_fit: np.ndarray,
+    X_eval: np.ndarray,
+    y_eval: np.ndarray,
+    binary: bool,
+) -> None:
+    model = protocol.classifier(len(y_fit), seed).fit(X_fit, y_fit)
+    predicted = model.predict(X_eval)
+    scores["accuracy"].append(float(accuracy_score(y_eval, predicted)))
+    scores["macro_f1"].append(float(f1_score(y_eval, predicted, average="macro")))
+    if binary:
+        scores["binary_f1"].append(float(f1_score(y_eval, predicted, pos_label=1, average="binary")))

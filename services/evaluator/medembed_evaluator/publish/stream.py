@@ -1,0 +1,40 @@
+"""Each finished pair as one entry on a Redis stream, for dashboards and downstream pipelines."""
+
+from __future__ import annotations
+
+import json
+
+import redis
+
+from medembed_evaluator.errors import PublishError
+from medembed_evaluator.pair_result import PairResult
+
+RESULTS_STREAM = "medembed:results"
+# Bounded (approximately) so a long-lived Redis does not grow without limit.
+STREAM_MAXLEN = 100_000
+
+
+def publish_to_stream(redis_url: str | None, result: PairResult, *, run_id: str, timeout_s: float = 2.0) -> str | None:
+    """XADD {run_id, model, dataset, json} to `medembed:results`; returns the entry id.
+
+    No URL means no stream: returns None. Redis errors raise PublishError naming the URL.
+    """
+    if not redis_url:
+        return None
+    try:
+        client = redis.Redis.from_url(redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+    except ValueError as error:
+        raise PublishError(f"invalid Redis URL '{redis_url}': {error}") from None
+    fields = {
+        "run_id": run_id,
+        "model": result.model_id,
+        "dataset": result.dataset,
+        "json": json.dumps(result.to_dict()),
+    }
+    try:
+        entry_id = client.xadd(RESULTS_STREAM, fields, maxlen=STREAM_MAXLEN, approximate=True)
+    except redis.RedisError as error:
+        raise PublishError(f"cannot publish to Redis stream {RESULTS_STREAM} at {redis_url}: {error}") from error
+    finally:
+        client.close()
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import redis
+
+from medembed_evaluator.errors import PublishError
+from medembed_evaluator.pair_result import PairResult, RunInfo
+from medembed_evaluator.plan import ModelSpec
+from medembed_evaluator.probe import ProbeResult, Protocol, Score
+from medembed_evaluator.publish import (
+    RESULTS_STREAM,
+    publish_to_stream,
+    render_table,
+    write_run_files,
+)
+
+
+def _score(mean: float, spread: float = 0.0) -> Score:
+    return Score(folds=[mean - spread, mean + spread], holdouts=[mean])
+
+
+def _pair(label: str, group: str, dataset: str, accuracy: float, f1: float, *, binary: bool = False) -> PairResult:
+    probe = ProbeResult(
+        protocol=Protocol(folds=2),
+        class_names=["a", "b"] if binary else ["a", "b", "c"],
+        n_train=8,
+        n_test=2,
+        accuracy=_score(accuracy, 0.012),
+        macro_f1=_score(f1, 0.005),
+        binary_f1=_score(f1 + 0.01) if binary else None,
+        fold_n_train=[4, 4],
+    )
+    return PairResult(
+        model_id=label.lower(),
+        model_label=label,
+        group=group,
+        dataset=dataset,
+        n=10,
+        class_counts={"a": 5, "b": 5},
+        content_hash="c0ffee",
+        provenance={
+            "model_id": label.lower(),
+            "weights_digest": "w" + label,
+            "preprocess_digest": "p",
+            "embedding_spec": "",
+        },
+        probe=probe,
+        n_failed=1,
+        failed_keys=["a/broken.png"],
+    )
+
+
+RESULTS = [
+    _pair("ResNet50", "non-VLM", "busi", 0.873, 0.85),
+    _pair("BiomedCLIP", "medical", "busi", 0.80, 0.86),
+    _pair("BiomedCLIP", "medical", "phantoms", 0.95, 0.949),
+    _pair("CLIP", "non-medical", "busi", 0.8729, 0.70),
+]
+
+
+def _body_rows(table: str) -> list[list[str]]:
+    lines = table.strip().splitlines()
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[3:]]
+
+
+def test_table_groups_in_study_order_with_header_rows() -> None:
+    rows = _body_rows(render_table(RESULTS, ["busi", "phantoms"]))
+    assert [row[0] for row in rows] == ["*medical*", "BiomedCLIP", "*non-medical*", "CLIP", "*non-VLM*", "ResNet50"]
+
+
+def test_table_header_has_an_accuracy_and_f1_column_per_dataset() -> None:
+    lines = render_table(RESULTS, ["busi", "phantoms"]).splitlines()
+    assert [c.strip() for c in lines[0].strip("|").split("|")] == ["Model", "busi", "", "phantoms", ""]
+    assert set(lines[1]) <= {"|", "-"}
+    assert [c.strip() for c in lines[2].strip("|").split("|")] == ["", "Accuracy", "F1-score", "Accuracy", "F1-score"]
+
+
+def test_cells_format_bold_best_and_missing() -> None:
+    rows = {row[0]: row[1:] for row in _body_rows(render_table(RESULTS, ["busi", "phantoms"]))}
+    # CLIP 87.29 and ResNet50 87.3 both display 87.3: both are best as shown.
+    assert rows["ResNet50"] == ["**87.3±1.2%**", "85.0±0.5%", "–", "–"]
+    assert rows["CLIP"] == ["**87.3±1.2%**", "70.0±0.5%", "–", "–"]
+    assert rows["BiomedCLIP"] == ["80.0±1.2%", "**86.0±0.5%**", "**95.0±1.2%**", "**94.9±0.5%**"]
+
+
+def test_models_without_results_still_get_a_row() -> None:
+    models = [ModelSpec(id="uni", group="modality-specific", label="UNI", target="h:1")]
+    rows = _body_rows(render_table(RESULTS[:1], ["busi"], models=models))
+    assert rows == [
+        ["*modality-specific*", "", ""],
+        ["UNI", "–", "–"],
+        ["*non-VLM*", "", ""],
+        ["ResNet50", "**87.3±1.2%**", "**85.0±0.5%**"],
+    ]
+
+
+def _run() -> RunInfo:
+    return RunInfo(
+        run_id="run-1",
+        plan_name="demo",
+        started_at="2026-01-01T00:00:00Z",
+        finished_at="2026-01-01T00:01:00Z",
+        protocol=Protocol(repeats=2),
+    )
+
+
+def test_run_files_hold_every_number_and_the_provenance(tmp_path) -> None:
+    results = [*RESULTS, _pair("Lite0", "non-VLM", "phantoms", 0.6, 0.55, binary=True)]
+    files = write_run_files(tmp_path / "run", results, ["busi", "phantoms"], _run())
+    assert files.table.read_text() == render_table(results, ["busi", "phantoms"])
+
+    rows = list(csv.DictReader(files.csv.open()))
+    assert len(rows) == 5
+    lite = rows[-1]
+    assert float(lite["accuracy_mean"]) == pytest.approx(0.6)
+    assert float(lite["accuracy_std"]) == pytest.approx(0.012)
+    assert float(lite["holdout_binary_f1"]) == pytest.approx(0.56)
+    assert [float(v) for v in lite["fold_accuracy"].split(";")] == pytest.approx([0.588, 0.612])
+    assert (lite["n"], lite["n_failed"], lite["weights_digest"], lite["content_hash"]) == (
+        "10",
+        "1",
+        "wLite0",
+        "c0ffee",
+    )
+    assert rows[0]["binary_f1_mean"] == ""
+
+    document = json.loads(files.json.read_text())
+    assert document["run"]["run_id"] == "run-1"
+    assert document["run"]["seeds"] == [0, 1]
+    assert document["run"]["protocol"]["c_rule"] == "100/n_train"
+    assert set(document["versions"]) == {"numpy", "scikit-learn", "medembed-client", "medembed-evaluator"}
+    assert document["versions"]["numpy"]
+    first = document["results"][0]
+    assert first["provenance"]["weights_digest"] == "wResNet50"
+    assert first["failed_keys"] == ["a/broken.png"]
+    assert first["probe"]["accuracy"]["folds"] == pytest.approx([0.861, 0.885])
+
+
+def test_publish_to_stream_adds_one_entry_per_pair(redis_url) -> None:
+    first = publish_to_stream(redis_url, RESULTS[0], run_id="run-1")
+    second = publish_to_stream(redis_url, RESULTS[2], run_id="run-1")
+    entries = redis.Redis.from_url(redis_url, decode_responses=True).xrange(RESULTS_STREAM)
+    assert [entry_id for entry_id, _ in entries] == [first, second]
+    fields = entries[1][1]
+    assert (fields["run_id"], fields["model"], fields["dataset"]) == ("run-1", "biomedclip", "phantoms")
+    assert json.loads(fields["json"])["probe"]["accuracy"]["mean"] == pytest.approx(0.95)
+
+
+def test_publish_without_url_is_a_no_op_and_a_dead_server_raises() -> None:
+    assert publish_to_stream(None, RESULTS[0], run_id="r") is None
+    with pytest.raises(PublishError, match="127.0.0.1:1"):
+        publish_to_stream("redis://127.0.0.1:1/0", RESULTS[0], run_id="r", timeout_s=0.5)
