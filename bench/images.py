@@ -1,0 +1,23 @@
+"""Benchmark inputs: an ImageFolder on disk (e.g. ../shared/data/busi) or offline phantoms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".dcm"}
+
+
+def load_images(data: str | None, limit: int | None = None, phantoms_per_class: int = 64) -> tuple[str, list[bytes]]:
+    """(description, encoded image bytes). Without `data`, deterministic phantom images."""
+    if data:
+        root = Path(data)
+        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and "_mask" not in p.name)
+        if not files:
+            raise SystemExit(f"no images under {root}")
+        images = [p.read_bytes() for p in files[:limit]]
+        return f"{root} ({len(images)} images)", images
+    from medembed_evaluator.datasets import DatasetSpec, load_dataset
+
+    dataset = load_dataset(DatasetSpec("phantoms", "phantoms", options={"n_per_class": phantoms_per_class}), Path("."))
+    images = [sample.load_bytes() for sample in dataset.samples[:limit]]
+    return f"phantoms ({len(images)} images, offline)", images

@@ -1,0 +1,91 @@
+"""Run an encoder server as a local subprocess: for `make bench`, benchmarks and tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from medembed_client import check_health
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LocalEncoder:
+    process: subprocess.Popen
+    port: int
+    metrics_port: int
+    log_path: Path
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Every sample as {(name, sorted labels): value}."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        text = urllib.request.urlopen(url, timeout=5).read().decode()
+        return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(text) for sample in family.samples}
+
+    def metric(self, name: str, **labels: str) -> float:
+        """Sum of the samples of `name` whose labels include `labels`."""
+        return sum(value for (sample_name, sample_labels), value in self.metrics().items()
+                   if sample_name == name and set(labels.items()) <= set(sample_labels))
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_serving(self, timeout: float = 300) -> "LocalEncoder":
+        give_up = time.monotonic() + timeout
+        while time.monotonic() < give_up:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"encoder exited with {self.process.returncode}:\n{self.log()}")
+            if check_health(self.target, timeout_s=1) == "SERVING":
+                return self
+            time.sleep(0.2)
+        self.stop(signal.SIGKILL)
+        raise TimeoutError(f"encoder not SERVING after {timeout}s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+    def __enter__(self) -> "LocalEncoder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_local_encoder(models: str, log_dir: Path, *, env: dict[str, str] | None = None, wait: bool = True,
+                        **settings: object) -> LocalEncoder:
+    """Start `medembed-encoder serve` on free loopback ports; settings are passed as flags
+    (True for a boolean flag)."""
+    port, metrics_port = free_port(), free_port()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"encoder-{port}.log"
+    command = [sys.executable, "-m", "medembed_encoder.cli", "serve", "--models", models, "--host", "127.0.0.1",
+               "--port", str(port), "--metrics-port", str(metrics_port)]
+    for name, value in settings.items():
+        flag = f"--{name.replace('_', '-')}"
+        command += [flag] if value is True else [flag, str(value)]
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **(env or {})})
+    encoder = LocalEncoder(process, port, metrics_port, log_path)
+    return encoder.wait_serving() if wait else encoder
