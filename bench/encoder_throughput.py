@@ -35,7 +35,8 @@ def in_process_throughput(model_id: str, images: list[bytes], batch_size: int) -
     def run(subset: list[bytes]) -> None:
         with torch.inference_mode():
             for start in range(0, len(subset), batch_size):
-                batch = torch.stack([encoder.preprocess(decode_image(d, limits)) for d in subset[start:start + batch_size]])
+                chunk = subset[start:start + batch_size]
+                batch = torch.stack([encoder.preprocess(decode_image(d, limits)) for d in chunk])
                 encoder.specs[encoder.default_spec](batch)
 
     run(images[:batch_size])  # warm-up

@@ -44,6 +44,7 @@ class Settings:
     cache_url: str = ""  # "" = on-disk cache, "none", or redis://...
     cache_dir: str = ""
     cache_ttl_s: int = 30 * 24 * 3600
+    cache_timeout_s: float = 0.1  # per Redis call; a slower Redis costs misses, never latency
     log_level: str = "info"
 
     def validate(self) -> "Settings":

@@ -11,6 +11,7 @@ import torch
 
 from medembed_client.v1 import encoder_pb2 as pb
 
+from .cache.singleflight import FlightOutcome
 from .decode import DecodeError, DecodeErrorKind, DecodeLimits, decode_image
 from .runtime import ModelRuntime
 
@@ -44,6 +45,12 @@ class ItemOutcome:
 
     def succeed(self, vector: np.ndarray, cache_hit: bool = False) -> None:
         self.code, self.vector, self.cache_hit, self.tensor = pb.ITEM_CODE_OK, vector, cache_hit, None
+
+    def copy_from(self, other: "ItemOutcome") -> None:
+        self.code, self.message, self.vector, self.tensor = other.code, other.message, other.vector, None
+
+    def apply(self, result: "FlightOutcome") -> None:
+        self.code, self.message, self.vector, self.tensor = result.code, result.message, result.vector, None
 
     @property
     def settled(self) -> bool:

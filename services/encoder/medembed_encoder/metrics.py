@@ -38,5 +38,18 @@ class EncoderMetrics:
         self.batch_cap = Gauge("medembed_batch_cap", "Largest batch the device took (after OOM halving)",
                                ["model"], registry=r)
 
+        self.cache_hits = Counter("medembed_cache_hits", "Items answered from the cache", ["model"], registry=r)
+        self.cache_misses = Counter("medembed_cache_misses", "Distinct items looked up and not found",
+                                    ["model"], registry=r)
+        self.cache_errors = Counter("medembed_cache_errors", "Cache failures (each costs misses, never an RPC)",
+                                    ["operation", "reason"], registry=r)
+        self.cache_circuit_open = Gauge("medembed_cache_circuit_open", "1 while the cache breaker is open",
+                                        registry=r)
+        self.cache_operation_seconds = Histogram("medembed_cache_operation_seconds", "Cache call latency",
+                                                 ["operation"], buckets=LATENCY_BUCKETS, registry=r)
+        self.singleflight_shared = Counter("medembed_singleflight_shared_items",
+                                           "Items answered by an identical item computed at the same time",
+                                           ["model"], registry=r)
+
     def serve(self, port: int, host: str = "0.0.0.0") -> None:
         start_http_server(port, addr=host, registry=self.registry)

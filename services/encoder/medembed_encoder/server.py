@@ -18,6 +18,7 @@ from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
 
 from . import __version__
 from .batcher import BatchLimits
+from .cache import build_cache
 from .catalog import CatalogEntry, load_catalog, select
 from .config import Settings
 from .families import load_encoder
@@ -41,7 +42,8 @@ class EncoderServer:
         self.registry = ModelRegistry([entry.id for entry in self.entries])
         self.decode_pool = ThreadPoolExecutor(max_workers=settings.decode_threads or os.cpu_count() or 1,
                                               thread_name_prefix="decode")
-        self.service = EncoderService(settings, self.registry, self.metrics, self.decode_pool)
+        self.cache = build_cache(settings, self.metrics)
+        self.service = EncoderService(settings, self.registry, self.metrics, self.decode_pool, self.cache)
         self.health = HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.port: int | None = None
@@ -73,7 +75,7 @@ class EncoderServer:
         if self.settings.metrics_port >= 0:
             self.metrics.serve(self.settings.metrics_port)
         event(log, "server_listening", port=self.port, metrics_port=self.settings.metrics_port,
-              models=list(self.registry.model_ids), version=__version__)
+              models=list(self.registry.model_ids), cache=self.cache.description, version=__version__)
         return self.port
 
     async def load_models(self) -> None:
@@ -133,6 +135,7 @@ class EncoderServer:
         for runtime in self.registry.runtimes.values():
             await runtime.stop()
         self.decode_pool.shutdown(wait=False, cancel_futures=True)
+        await self.cache.close()
         event(log, "server_stopped", unfinished=self.service.in_flight)
         self._stopped.set()
 

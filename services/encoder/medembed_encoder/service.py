@@ -16,6 +16,7 @@ from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
 
 from . import __version__
 from .batcher import ItemExpired, QueueFull
+from .cache import CacheFront, FlightAbandoned, FlightOutcome, KeyScope, SingleFlight
 from .config import Settings
 from .decode import DecodeLimits
 from .items import ItemOutcome, decode_and_preprocess, hash_items, outcome_name
@@ -24,6 +25,17 @@ from .metrics import EncoderMetrics
 from .runtime import ModelRuntime
 
 log = logging.getLogger(__name__)
+MAX_FLIGHT_ROUNDS = 3
+# Outcomes that depend only on the bytes, so they hold for every identical item; a timeout or a
+# failed forward belongs to one request, and followers must compute the item themselves.
+SHAREABLE_CODES = {pb.ITEM_CODE_OK, pb.ITEM_CODE_DECODE_ERROR, pb.ITEM_CODE_UNSUPPORTED_FORMAT,
+                   pb.ITEM_CODE_TOO_LARGE, pb.ITEM_CODE_TOO_SMALL}
+
+
+def shareable(outcome: ItemOutcome) -> FlightOutcome | None:
+    if outcome.code not in SHAREABLE_CODES:
+        return None
+    return FlightOutcome(outcome.code, outcome.message, outcome.vector)
 
 
 class Rejected(Exception):
@@ -45,8 +57,10 @@ class ModelRegistry:
 
 class EncoderService(pb_grpc.EncoderServicer):
     def __init__(self, settings: Settings, registry: ModelRegistry, metrics: EncoderMetrics,
-                 decode_pool: Executor) -> None:
+                 decode_pool: Executor, cache: CacheFront) -> None:
         self._settings = settings
+        self._cache = cache
+        self._flights = SingleFlight()
         self._registry = registry
         self._metrics = metrics
         self._decode_pool = decode_pool
@@ -95,30 +109,83 @@ class EncoderService(pb_grpc.EncoderServicer):
             raise Rejected(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + time_remaining if time_remaining is not None else None
+        encoder = runtime.encoder
+        scope = KeyScope(runtime.model_id, encoder.weights_digest, encoder.preprocess_digest, spec)
         try:
             outcomes = await loop.run_in_executor(self._decode_pool, hash_items, list(request.items))
-            await self._decode(runtime, request, outcomes)
-            await self._compute(runtime, spec, request, outcomes, deadline)
+            if not request.skip_cache:
+                await self._read_cache(scope, encoder.spec_dims[spec], outcomes)
+            await self._compute_once(runtime, spec, scope, request, outcomes, deadline)
         finally:
             runtime.budget.release(count)
         for outcome in outcomes:
             self._metrics.items.labels(runtime.model_id, outcome_name(outcome.code)).inc()
         return pb.EmbedResponse(
-            model=runtime.model_id, dim=runtime.encoder.spec_dims[spec], request_id=request.request_id,
+            model=runtime.model_id, dim=encoder.spec_dims[spec], request_id=request.request_id,
             results=[outcome.to_proto() for outcome in outcomes],
             provenance=pb.Provenance(
-                model_id=runtime.model_id, weights_digest=runtime.encoder.weights_digest,
-                preprocess_digest=runtime.encoder.preprocess_digest, embedding_spec=spec,
+                model_id=runtime.model_id, weights_digest=encoder.weights_digest,
+                preprocess_digest=encoder.preprocess_digest, embedding_spec=spec,
                 dtype=runtime.dtype_name, server_version=__version__),
         )
 
+    async def _read_cache(self, scope: KeyScope, dim: int, outcomes: list[ItemOutcome]) -> None:
+        digests = list(dict.fromkeys(o.sha256 for o in outcomes))
+        hits = await self._cache.lookup(scope, digests, dim)
+        for outcome in outcomes:
+            if outcome.sha256 in hits:
+                outcome.succeed(hits[outcome.sha256], cache_hit=True)
+
+    async def _compute_once(self, runtime: ModelRuntime, spec: str, scope: KeyScope, request: pb.EmbedRequest,
+                            outcomes: list[ItemOutcome], deadline: float | None) -> None:
+        """Compute each distinct uncached image once, sharing it with identical items of this
+        request and of concurrent requests (single-flight), then write it to the cache."""
+        shared = self._metrics.singleflight_shared.labels(runtime.model_id)
+        for _ in range(MAX_FLIGHT_ROUNDS):
+            by_digest: dict[str, list[ItemOutcome]] = {}
+            for outcome in outcomes:
+                if not outcome.settled:
+                    by_digest.setdefault(outcome.sha256, []).append(outcome)
+            if not by_digest:
+                return
+            leading: dict[str, list[ItemOutcome]] = {}
+            following: list[tuple[list[ItemOutcome], asyncio.Future[FlightOutcome]]] = []
+            for digest, group in by_digest.items():
+                flight = self._flights.join(scope.key(digest))
+                if flight is None:
+                    leading[digest] = group
+                else:
+                    following.append((group, flight))
+            firsts = [group[0] for group in leading.values()]
+            try:
+                await self._decode(runtime, request, firsts)
+                await self._compute(runtime, spec, request, firsts, deadline)
+            finally:
+                for digest, group in leading.items():
+                    self._flights.land(scope.key(digest), shareable(group[0]))
+            for group in leading.values():
+                for outcome in group[1:]:
+                    outcome.copy_from(group[0])
+                shared.inc(len(group) - 1)
+            self._cache.store(scope, {d: g[0].vector for d, g in leading.items() if g[0].vector is not None})
+            for group, flight in following:
+                try:
+                    result = await asyncio.shield(flight)
+                except FlightAbandoned:
+                    continue  # its leader gave up; compute it ourselves next round
+                for outcome in group:
+                    outcome.apply(result)
+                shared.inc(len(group))
+        for outcome in outcomes:
+            if not outcome.settled:
+                outcome.fail(pb.ITEM_CODE_INTERNAL, "identical item kept failing in another request")
+
     async def _decode(self, runtime: ModelRuntime, request: pb.EmbedRequest, outcomes: list[ItemOutcome]) -> None:
         loop = asyncio.get_running_loop()
-        pending = [o for o in outcomes if not o.settled]
         seconds = await asyncio.gather(*(
             loop.run_in_executor(self._decode_pool, decode_and_preprocess, outcome,
                                  request.items[outcome.index].data, runtime, self._limits)
-            for outcome in pending))
+            for outcome in outcomes))
         histogram = self._metrics.preprocess.labels(runtime.model_id)
         for value in seconds:
             histogram.observe(value)

@@ -1,0 +1,96 @@
+"""Cache storage backends: Redis (shared by replicas) and an on-disk directory (one machine).
+
+Backends only move bytes; CacheFront (front.py) owns timeouts, breaker, metrics and validation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+
+class CacheBackend(Protocol):
+    name: str
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
+
+    async def set_many(self, entries: dict[str, bytes]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class RedisBackend:
+    """One MGET in, one pipelined batch of SET EX out. No retries: a slow Redis costs misses."""
+
+    name = "redis"
+
+    def __init__(self, url: str, timeout_s: float, ttl_s: int) -> None:
+        self._ttl_s = ttl_s
+        self._client = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0),
+            retry_on_timeout=False, max_connections=64)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return await self._client.mget(list(keys))
+
+    async def set_many(self, entries: dict[str, bytes]) -> None:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key, value in entries.items():
+                pipe.set(key, value, ex=self._ttl_s)
+            await pipe.execute()
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+class DiskBackend:
+    """Files named by the sha256 of the key, written atomically; expired by modification time."""
+
+    name = "disk"
+
+    def __init__(self, directory: Path, ttl_s: int) -> None:
+        self.directory = directory
+        self._ttl_s = ttl_s
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        name = hashlib.sha256(key.encode()).hexdigest()
+        return self.directory / name[:2] / name
+
+    def _read_all(self, keys: Sequence[str]) -> list[bytes | None]:
+        now = time.time()
+        values: list[bytes | None] = []
+        for key in keys:
+            path = self._path(key)
+            try:
+                fresh = now - path.stat().st_mtime <= self._ttl_s
+                values.append(path.read_bytes() if fresh else None)
+            except FileNotFoundError:
+                values.append(None)
+        return values
+
+    def _write_all(self, entries: dict[str, bytes]) -> None:
+        for key, value in entries.items():
+            path = self._path(key)
+            path.parent.mkdir(exist_ok=True)
+            temporary = path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_bytes(value)
+            temporary.replace(path)  # atomic: a reader never sees half a vector
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return await asyncio.to_thread(self._read_all, keys)
+
+    async def set_many(self, entries: dict[str, bytes]) -> None:
+        await asyncio.to_thread(self._write_all, entries)
+
+    async def close(self) -> None:
+        return None

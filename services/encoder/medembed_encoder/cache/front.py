@@ -1,0 +1,113 @@
+"""CacheFront: what the service talks to. It never fails or stalls an RPC: every backend call is
+bounded by a timeout and guarded by a circuit breaker, and any problem only costs misses (counted
+in metrics and logged when the breaker changes state)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import numpy as np
+
+from ..logs import event
+from ..metrics import EncoderMetrics
+from .backends import CacheBackend
+from .breaker import CircuitBreaker
+from .keys import KeyScope
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_PENDING_WRITE_ITEMS = 20_000
+
+
+class CacheFront:
+    def __init__(self, backend: CacheBackend | None, metrics: EncoderMetrics, timeout_s: float,
+                 breaker: CircuitBreaker | None = None) -> None:
+        self.backend = backend
+        self._metrics = metrics
+        self._timeout_s = timeout_s
+        self._breaker = breaker or CircuitBreaker()
+        self._pending_writes: set[asyncio.Task[None]] = set()
+        self._pending_items = 0
+        metrics.cache_circuit_open.set(0)
+
+    @property
+    def enabled(self) -> bool:
+        return self.backend is not None
+
+    @property
+    def description(self) -> str:
+        return self.backend.name if self.backend is not None else "none"
+
+    async def _guarded(self, operation: str, call: Callable[[], Awaitable[T]]) -> T | None:
+        if not self._breaker.allow():
+            self._metrics.cache_errors.labels(operation, "circuit_open").inc()
+            return None
+        started = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(call(), self._timeout_s)
+        except Exception as exc:  # timeouts, connection errors, disk errors: all only cost misses
+            was_open = self._breaker.is_open
+            self._breaker.record_failure()
+            self._metrics.cache_errors.labels(operation, type(exc).__name__).inc()
+            if self._breaker.is_open and not was_open:
+                self._metrics.cache_circuit_open.set(1)
+                event(log, "cache_circuit_opened", logging.WARNING, backend=self.description, operation=operation,
+                      error=repr(exc))
+            return None
+        finally:
+            self._metrics.cache_operation_seconds.labels(operation).observe(time.perf_counter() - started)
+        if self._breaker.is_open:
+            self._metrics.cache_circuit_open.set(0)
+            event(log, "cache_circuit_closed", backend=self.description)
+        self._breaker.record_success()
+        return result
+
+    async def lookup(self, scope: KeyScope, digests: list[str], dim: int) -> dict[str, np.ndarray]:
+        """One MGET for the distinct digests; returns the valid hits by digest."""
+        if self.backend is None or not digests:
+            return {}
+        backend = self.backend
+        values = await self._guarded("get", lambda: backend.get_many([scope.key(d) for d in digests]))
+        hits: dict[str, np.ndarray] = {}
+        for digest, value in zip(digests, values or [None] * len(digests), strict=True):
+            if value is None:
+                continue
+            if len(value) != 4 * dim:  # never hand out a vector we cannot vouch for
+                self._metrics.cache_errors.labels("get", "bad_length").inc()
+                continue
+            hits[digest] = np.frombuffer(value, dtype="<f4").astype(np.float32)
+        self._metrics.cache_hits.labels(scope.model_id).inc(len(hits))
+        self._metrics.cache_misses.labels(scope.model_id).inc(len(digests) - len(hits))
+        return hits
+
+    def store(self, scope: KeyScope, vectors: dict[str, np.ndarray]) -> None:
+        """Pipelined SET EX in the background, off the response path; dropped (and counted) when
+        the write backlog is full."""
+        if self.backend is None or not vectors:
+            return
+        if self._pending_items + len(vectors) > MAX_PENDING_WRITE_ITEMS:
+            self._metrics.cache_errors.labels("set", "backlog_full").inc(len(vectors))
+            return
+        entries = {scope.key(digest): vector.astype("<f4").tobytes() for digest, vector in vectors.items()}
+        backend = self.backend
+        self._pending_items += len(entries)
+
+        async def write() -> None:
+            try:
+                await self._guarded("set", lambda: backend.set_many(entries))
+            finally:
+                self._pending_items -= len(entries)
+
+        task = asyncio.get_running_loop().create_task(write())
+        self._pending_writes.add(task)
+        task.add_done_callback(self._pending_writes.discard)
+
+    async def close(self) -> None:
+        if self._pending_writes:
+            await asyncio.wait(self._pending_writes, timeout=2.0)
+        if self.backend is not None:
+            await self.backend.close()
