@@ -1,4 +1,4 @@
-"""Run an encoder server as a local subprocess: for `make bench`, benchmarks and tests."""
+"""Local subprocesses of an encoder server and of redis-server: for `make bench`, benchmarks and tests."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from medembed_client import check_health
@@ -89,3 +90,51 @@ def start_local_encoder(models: str, log_dir: Path, *, env: dict[str, str] | Non
                                    env={**os.environ, **(env or {})})
     encoder = LocalEncoder(process, port, metrics_port, log_path)
     return encoder.wait_serving() if wait else encoder
+
+
+class LocalRedis:
+    """A private redis-server on a free loopback port that a caller may kill, pause and restart."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "LocalRedis":
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        give_up = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url, socket_timeout=1).ping()
+                return self
+            except redis.ConnectionError:
+                if time.monotonic() > give_up or self.process.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_timeout=2)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def pause(self) -> None:
+        """SIGSTOP: the kernel still accepts connections, but nothing ever answers."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            self.process.wait(10)
