@@ -51,6 +51,7 @@ class AsyncClient:
         self.retry = retry or RetryPolicy()
         self._channel = grpc.aio.insecure_channel(target, options=channel_options(max_message_bytes))
         self._stub = pb_grpc.EncoderStub(self._channel)
+        self._server_limits: pb.ServerLimits | None = None
 
     async def __aenter__(self) -> "AsyncClient":
         return self
@@ -74,7 +75,17 @@ class AsyncClient:
 
     async def list_models(self) -> list[pb.ModelInfo]:
         response = await self._call(self._stub.ListModels, pb.ListModelsRequest())
+        self._server_limits = response.limits
         return list(response.models)
+
+    async def _request_caps(self) -> tuple[int, int]:
+        """Items and bytes per request: the client's own settings, lowered to the server's caps."""
+        if self._server_limits is None:
+            await self.list_models()
+        limits = self._server_limits
+        items = min(self.chunk_size, limits.max_items_per_request or self.chunk_size)
+        size = min(self.chunk_bytes, limits.max_request_bytes or self.chunk_bytes)
+        return items, size
 
     async def embed(self, images: Sequence[ImageInput], model: str, *, spec: str = "", priority: str = "online",
                     skip_cache: bool = False, progress: bool = False) -> EmbedResult:
@@ -83,7 +94,7 @@ class AsyncClient:
             raise ValueError(f"priority must be one of {sorted(PRIORITIES)}")
         datas = [to_bytes(image) for image in images]
         assembler = ResultAssembler(len(datas))
-        chunks = plan_chunks([len(d) for d in datas], self.chunk_size, self.chunk_bytes)
+        chunks = plan_chunks([len(d) for d in datas], *(await self._request_caps()))
         limit = asyncio.Semaphore(self.max_concurrency)
         bar = tqdm(total=len(datas), desc=model, unit="img", disable=not progress)
 

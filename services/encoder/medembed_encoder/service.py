@@ -274,4 +274,7 @@ class EncoderService(pb_grpc.EncoderServicer):
                 ready=model_id in self._registry.ready, weights_digest=encoder.weights_digest,
                 preprocess_digest=encoder.preprocess_digest, random_weights=encoder.random_weights))
         self._metrics.requests.labels("ListModels", "OK").inc()
-        return pb.ListModelsResponse(models=models, server_version=__version__)
+        limits = pb.ServerLimits(max_items_per_request=self._settings.max_items_per_request,
+                                 max_request_bytes=self._settings.max_request_bytes,
+                                 max_image_bytes=self._settings.max_image_bytes)
+        return pb.ListModelsResponse(models=models, server_version=__version__, limits=limits)

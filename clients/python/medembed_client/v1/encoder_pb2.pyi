@@ -149,10 +149,22 @@ class ModelInfo(_message.Message):
     random_weights: bool
     def __init__(self, id: _Optional[str] = ..., family: _Optional[str] = ..., dim: _Optional[int] = ..., input_size: _Optional[int] = ..., default_spec: _Optional[str] = ..., specs: _Optional[_Iterable[_Union[SpecInfo, _Mapping]]] = ..., ready: _Optional[bool] = ..., weights_digest: _Optional[str] = ..., preprocess_digest: _Optional[str] = ..., random_weights: _Optional[bool] = ...) -> None: ...
 
+class ServerLimits(_message.Message):
+    __slots__ = ("max_items_per_request", "max_request_bytes", "max_image_bytes")
+    MAX_ITEMS_PER_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_IMAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    max_items_per_request: int
+    max_request_bytes: int
+    max_image_bytes: int
+    def __init__(self, max_items_per_request: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., max_image_bytes: _Optional[int] = ...) -> None: ...
+
 class ListModelsResponse(_message.Message):
-    __slots__ = ("models", "server_version")
+    __slots__ = ("models", "server_version", "limits")
     MODELS_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
     models: _containers.RepeatedCompositeFieldContainer[ModelInfo]
     server_version: str
-    def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., server_version: _Optional[str] = ...) -> None: ...
+    limits: ServerLimits
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., server_version: _Optional[str] = ..., limits: _Optional[_Union[ServerLimits, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,48 @@
+"""`python -m medembed_client.healthcheck`: exit 0 only when every target is SERVING.
+
+The container HEALTHCHECK of the encoder image runs it with no arguments (this container's own
+port, from MEDEMBED_PORT as the server reads it); with --wait it blocks until the targets serve,
+which is how the Kubernetes evaluator Job waits for its encoders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from .health import check_health
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m medembed_client.healthcheck", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--target", action="append", default=None,
+                        help="HOST:PORT or dns:///HOST:PORT; repeatable (default localhost:$MEDEMBED_PORT or 50051)")
+    parser.add_argument("--service", default="", help="a model id, or empty for the whole server")
+    parser.add_argument("--timeout", type=float, default=3.0, help="seconds per health call")
+    parser.add_argument("--wait", type=float, default=0.0, help="keep polling up to this many seconds")
+    parser.add_argument("--interval", type=float, default=2.0, help="seconds between polls with --wait")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    targets = args.target or [f"localhost:{os.environ.get('MEDEMBED_PORT') or 50051}"]
+    give_up = time.monotonic() + args.wait
+    statuses: dict[str, str] = {}
+    pending = list(targets)
+    while True:
+        statuses.update((target, check_health(target, args.service, args.timeout)) for target in pending)
+        pending = [target for target in targets if statuses[target] != "SERVING"]
+        if not pending or time.monotonic() + args.interval > give_up:
+            break
+        time.sleep(args.interval)
+    for target in targets:
+        print(f"{target} {statuses[target]}")
+    return 1 if pending else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""`make bench`: start a local encoder (on-disk vector cache), run the benchmark plan, print the
+table, stop the encoder. Works offline on a fresh clone.
+
+    python scripts/bench.py [--data DIR] [--plan deploy/plans/bench.yaml] [--out results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from medembed_encoder.local import start_local_encoder
+from medembed_evaluator.cli import main as evaluate
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = "vit-b-16-random,efficientnet-lite0-imagenet"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", action="append", default=[], help="ImageFolder dataset to add (repeatable)")
+    parser.add_argument("--plan", type=Path, default=ROOT / "deploy" / "plans" / "bench.yaml")
+    parser.add_argument("--out", type=Path, default=ROOT / "results")
+    parser.add_argument("--models", default=MODELS, help="models the local encoder serves")
+    args = parser.parse_args()
+    for folder in args.data:
+        if not Path(folder).is_dir():
+            parser.error(f"--data {folder}: no such directory")
+    print(f"starting a local encoder for {args.models} (random-init models allowed for the demo) ...", flush=True)
+    with start_local_encoder(args.models, args.out / "logs", allow_random_weights=True,
+                             cache_dir=args.out / "vector-cache", env={"MEDEMBED_CACHE_URL": ""}) as encoder:
+        print(f"encoder serving on {encoder.target}; log: {encoder.log_path}", flush=True)
+        argv = ["run", str(args.plan), "--out", str(args.out), "--encoder", f"default={encoder.target}"]
+        for folder in args.data:
+            argv += ["--add-imagefolder", folder]
+        return evaluate(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

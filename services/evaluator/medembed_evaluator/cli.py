@@ -1,0 +1,75 @@
+"""`medembed-evaluate run PLAN.yaml`: the benchmark table from the embedding API."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from medembed_evaluator.datasets import DatasetSpec
+from medembed_evaluator.errors import EvaluatorError, PlanError
+from medembed_evaluator.plan import Plan, load_plan, parse_plan
+from medembed_evaluator.runner import RunSettings, run_plan
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medembed-evaluate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a plan: embed, probe, publish")
+    run.add_argument("plan", type=Path)
+    run.add_argument("--out", type=Path, default=Path(os.environ.get("MEDEMBED_RESULTS_DIR", "results")),
+                     help="results root (env MEDEMBED_RESULTS_DIR); features are kept under OUT/features")
+    run.add_argument("--data-root", type=Path, default=Path(os.environ.get("MEDEMBED_DATA_ROOT", ".")),
+                     help="folder the plan's dataset paths are relative to (env MEDEMBED_DATA_ROOT)")
+    run.add_argument("--add-imagefolder", action="append", default=[], metavar="DIR",
+                     help="add an ImageFolder dataset (class per sub-folder) to the plan; repeatable")
+    run.add_argument("--encoder", action="append", default=[], metavar="NAME=HOST:PORT",
+                     help="override an entry of the plan's `encoders` map; repeatable")
+    run.add_argument("--encoder-wait", type=float, default=120.0,
+                     help="seconds to keep retrying an encoder that is down before stopping")
+    run.add_argument("--concurrency", type=int, default=4, help="requests in flight per encoder")
+    run.add_argument("--run-id", default="", help="default: UTC time and plan name")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _load(path: Path, encoder_overrides: list[str], extra: list[DatasetSpec]) -> Plan:
+    if not encoder_overrides:
+        return load_plan(path, extra_datasets=extra)
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise PlanError(f"cannot read plan {path}: {exc}") from None
+    for override in encoder_overrides:
+        name, separator, target = override.partition("=")
+        if not separator or not name or not target:
+            raise PlanError(f"--encoder expects NAME=HOST:PORT, got {override!r}")
+        document.setdefault("encoders", {})[name] = target
+    return parse_plan(document, extra_datasets=extra)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    extra = [DatasetSpec(name=Path(folder).resolve().name, kind="imagefolder", path=str(Path(folder).resolve()))
+             for folder in args.add_imagefolder]
+    try:
+        plan = _load(args.plan, args.encoder, extra)
+        outcome = run_plan(plan, RunSettings(out_dir=args.out, data_root=args.data_root,
+                                             encoder_wait_s=args.encoder_wait, concurrency=args.concurrency,
+                                             progress=not args.quiet, run_id=args.run_id))
+    except EvaluatorError as exc:
+        print(f"medembed-evaluate: {exc}", file=sys.stderr)
+        return 2
+    print()
+    print(outcome.table)
+    print(f"results: {outcome.run_dir}/ (table.md, results.csv, results.json)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Features on disk, per (model provenance, dataset content), in chunks written as they finish.
+
+A killed run, started again, finds every finished chunk and computes only the rest. A chunk file
+is written atomically, so a kill mid-write leaves no half chunk behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class ChunkFeatures:
+    vectors: np.ndarray  # [n, dim] float32, NaN rows for failed items
+    errors: dict[int, dict[str, str]] = field(default_factory=dict)  # row in chunk -> {code, message}
+
+
+def identity_digest(provenance: dict[str, str]) -> str:
+    """What makes vectors comparable: model, weights, preprocessing, spec (not dtype or version)."""
+    parts = [provenance[k] for k in ("model_id", "weights_digest", "preprocess_digest", "embedding_spec")]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
+
+
+class FeatureStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def pair_dir(self, provenance: dict[str, str], dataset_hash: str) -> Path:
+        model = provenance["model_id"].replace("/", "_")
+        return self.root / model / f"{identity_digest(provenance)}-{dataset_hash[:20]}"
+
+    @staticmethod
+    def _chunk_path(directory: Path, index: int) -> Path:
+        return directory / f"chunk-{index:05d}.npz"
+
+    def load_chunk(self, directory: Path, index: int, expected_rows: int) -> ChunkFeatures | None:
+        path = self._chunk_path(directory, index)
+        if not path.is_file():
+            return None
+        with np.load(path) as stored:
+            vectors = stored["vectors"]
+            errors = {int(k): v for k, v in json.loads(str(stored["errors"])).items()}
+        if len(vectors) != expected_rows:  # a chunking change: recompute rather than misalign
+            return None
+        return ChunkFeatures(vectors, errors)
+
+    def save_chunk(self, directory: Path, index: int, chunk: ChunkFeatures, provenance: dict[str, str]) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "provenance.json").write_text(json.dumps(provenance, indent=1, sort_keys=True))
+        path = self._chunk_path(directory, index)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+        np.savez(temporary, vectors=chunk.vectors, errors=np.array(json.dumps(chunk.errors)))
+        temporary.replace(path)

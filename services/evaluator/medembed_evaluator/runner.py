@@ -1,0 +1,199 @@
+"""Run a plan: every (model, dataset) pair embedded through the encoder service (or computed
+locally for raw-pixels), stored for resume, probed with the study's protocol, then published."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from medembed_client import Client, EmbedError, RetryPolicy
+from medembed_client.v1 import encoder_pb2 as pb
+from medembed_evaluator.datasets import Dataset, load_dataset
+from medembed_evaluator.errors import DecodeError, EvaluatorError, PlanError
+from medembed_evaluator.feature_store import ChunkFeatures, FeatureStore
+from medembed_evaluator.pair_result import PairResult, RunInfo
+from medembed_evaluator.plan import ModelSpec, Plan
+from medembed_evaluator.probe import run_probe, validate_for_protocol
+from medembed_evaluator.publish import publish_to_stream, render_table, write_run_files
+from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID, raw_pixel_vector, raw_pixels_provenance
+
+log = logging.getLogger(__name__)
+CHUNK_ITEMS = 128
+RESULTS_REDIS_ENV = "MEDEMBED_RESULTS_REDIS_URL"
+TRANSIENT_CODES = {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED"}
+
+
+class EncoderUnavailable(EvaluatorError):
+    """An encoder could not be reached within the wait; re-running continues where it stopped."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    out_dir: Path
+    data_root: Path
+    encoder_wait_s: float = 120.0  # how long to wait for an encoder that is down or restarting
+    concurrency: int = 4
+    request_items: int = 32
+    progress: bool = True
+    run_id: str = ""
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    results: list[PairResult]
+    table: str
+
+
+Embedder = Callable[[list[bytes]], ChunkFeatures]
+
+
+def _load_datasets(plan: Plan, data_root: Path) -> list[Dataset]:
+    datasets = []
+    for spec in plan.datasets:
+        dataset = load_dataset(spec, data_root)
+        validate_for_protocol(dataset.labels(), dataset.class_names, plan.protocol)
+        datasets.append(dataset)
+    return datasets
+
+
+def _retry_policy(wait_s: float) -> RetryPolicy:
+    attempts = max(2, int(wait_s / 5.0) + 4)  # backoff grows to 5 s per try
+    return RetryPolicy(max_attempts=attempts, initial_backoff_s=0.5, max_backoff_s=5.0)
+
+
+def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) -> dict[str, dict[str, str]]:
+    """Provenance of every model before any embedding: unknown models fail the run at start."""
+    provenance = {RAW_PIXELS_MODEL_ID: raw_pixels_provenance()}
+    served: dict[str, dict[str, pb.ModelInfo]] = {}
+    for target, client in clients.items():
+        try:
+            served[target] = {info.id: info for info in client.list_models()}
+        except EmbedError as exc:
+            raise EncoderUnavailable(f"encoder {target} unreachable: {exc}") from None
+    for model in plan_models:
+        if model.id == RAW_PIXELS_MODEL_ID:
+            continue
+        info = served[model.target].get(model.id)
+        if info is None:
+            raise PlanError(f"model {model.id!r} is not served by {model.target}; it serves "
+                            f"{sorted(served[model.target])}")
+        spec = model.spec or info.default_spec
+        if spec not in {s.name for s in info.specs}:
+            raise PlanError(f"model {model.id!r} has no spec {spec!r}; specs: {[s.name for s in info.specs]}")
+        provenance[model.id] = {"model_id": model.id, "weights_digest": info.weights_digest,
+                                "preprocess_digest": info.preprocess_digest, "embedding_spec": spec}
+    return provenance
+
+
+def _raw_pixels_embedder(images: list[bytes]) -> ChunkFeatures:
+    vectors = np.full((len(images), 1024), np.nan, dtype=np.float32)
+    errors = {}
+    for row, data in enumerate(images):
+        try:
+            vectors[row] = raw_pixel_vector(data)
+        except DecodeError as exc:
+            errors[row] = {"code": "decode_error", "message": str(exc)}
+    return ChunkFeatures(vectors, errors)
+
+
+def _service_embedder(client: Client, model: ModelSpec, expected: dict[str, str]) -> Embedder:
+    def embed(images: list[bytes]) -> ChunkFeatures:
+        result = client.embed(images, model.id, spec=model.spec, priority="bulk")
+        got = result.provenance
+        if got is not None and (got.weights_digest, got.preprocess_digest) != (
+                expected["weights_digest"], expected["preprocess_digest"]):
+            raise EvaluatorError(f"model {model.id!r} changed weights or preprocessing mid-run "
+                                 f"({expected['weights_digest']} -> {got.weights_digest}); start the run again")
+        errors = {row: {"code": e.code, "message": e.message} for row, e in result.errors.items()}
+        return ChunkFeatures(result.vectors, errors)
+    return embed
+
+
+def _features(store: FeatureStore, dataset: Dataset, provenance: dict[str, str], embed: Embedder,
+              bar: tqdm) -> tuple[np.ndarray, dict[int, dict[str, str]], int]:
+    """All vectors of a pair, stored chunk by chunk; returns (vectors, errors, reused chunks)."""
+    directory = store.pair_dir(provenance, dataset.content_hash())
+    parts, errors, reused = [], {}, 0
+    for index, start in enumerate(range(0, len(dataset.samples), CHUNK_ITEMS)):
+        samples = dataset.samples[start:start + CHUNK_ITEMS]
+        chunk = store.load_chunk(directory, index, len(samples))
+        if chunk is None:
+            chunk = embed([sample.load_bytes() for sample in samples])
+            store.save_chunk(directory, index, chunk, provenance)
+        else:
+            reused += 1
+        bar.update(len(samples))
+        parts.append(chunk.vectors)
+        errors.update({start + row: error for row, error in chunk.errors.items()})
+    return np.concatenate(parts), errors, reused
+
+
+def _probe_pair(model: ModelSpec, dataset: Dataset, provenance: dict[str, str], vectors: np.ndarray,
+                errors: dict[int, dict[str, str]], plan: Plan) -> PairResult:
+    ok = np.array([row not in errors for row in range(len(vectors))])
+    if errors:
+        log.warning("%s on %s: %d item(s) failed and are excluded: %s", model.id, dataset.name, len(errors),
+                    sorted({e["code"] for e in errors.values()}))
+    labels = dataset.labels()[ok]
+    validate_for_protocol(labels, dataset.class_names, plan.protocol)
+    probe = run_probe(vectors[ok], labels, plan.protocol, dataset.class_names)
+    return PairResult(
+        model_id=model.id, model_label=model.label, group=model.group, dataset=dataset.name, n=int(ok.sum()),
+        class_counts=dataset.class_counts(), content_hash=dataset.content_hash(), provenance=provenance,
+        probe=probe, n_failed=len(errors), failed_keys=[dataset.samples[row].key for row in sorted(errors)])
+
+
+def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = print) -> RunOutcome:
+    started = datetime.now(UTC)
+    run_id = settings.run_id or f"{started:%Y%m%d-%H%M%S}-{plan.name}"
+    datasets = _load_datasets(plan, settings.data_root)  # every dataset problem surfaces before any work
+    store = FeatureStore(settings.out_dir / "features")
+    targets = sorted({m.target for m in plan.models if m.target})
+    clients = {t: Client(t, chunk_size=settings.request_items, max_concurrency=settings.concurrency,
+                         retry=_retry_policy(settings.encoder_wait_s)) for t in targets}
+    redis_url = os.environ.get(RESULTS_REDIS_ENV) or (plan.output.redis_url if plan.output.stream else None)
+    results: list[PairResult] = []
+    try:
+        provenance = _model_provenance(plan.models, clients)
+        for model in plan.models:
+            for dataset in datasets:
+                embed = (_raw_pixels_embedder if model.id == RAW_PIXELS_MODEL_ID
+                         else _service_embedder(clients[model.target], model, provenance[model.id]))
+                clock = time.perf_counter()
+                bar = tqdm(total=len(dataset.samples), desc=f"{model.id} x {dataset.name}", unit="img",
+                           disable=not settings.progress)
+                try:
+                    vectors, errors, reused = _features(store, dataset, provenance[model.id], embed, bar)
+                except EmbedError as exc:
+                    if exc.code not in TRANSIENT_CODES:
+                        raise EvaluatorError(f"{model.id} on {dataset.name}: encoder {model.target} refused: {exc}") \
+                            from None
+                    raise EncoderUnavailable(
+                        f"{model.id} on {dataset.name}: encoder {model.target} failed after retries ({exc}); "
+                        "finished chunks are stored: run the same command again to continue") from None
+                finally:
+                    bar.close()
+                result = _probe_pair(model, dataset, provenance[model.id], vectors, errors, plan)
+                results.append(result)
+                publish_to_stream(redis_url, result, run_id=run_id)
+                echo(f"{model.id} x {dataset.name}: accuracy {result.probe.accuracy.mean:.3f}, "
+                     f"macro F1 {result.probe.macro_f1.mean:.3f} (n={result.n}, failed {result.n_failed}, "
+                     f"{reused} stored chunk(s) reused, {time.perf_counter() - clock:.1f} s)")
+    finally:
+        for client in clients.values():
+            client.close()
+    run = RunInfo(run_id=run_id, plan_name=plan.name, started_at=started.isoformat(),
+                  finished_at=datetime.now(UTC).isoformat(), protocol=plan.protocol)
+    run_dir = settings.out_dir / run_id
+    dataset_names = [d.name for d in datasets]
+    write_run_files(run_dir, results, dataset_names, run, models=plan.models)
+    return RunOutcome(run_dir, results, render_table(results, dataset_names, models=plan.models))
