@@ -16,7 +16,7 @@ $(VENV)/.installed: clients/python/pyproject.toml services/encoder/pyproject.tom
 	# torch from this machine's wheel cache; a plain `torch` requirement would download a CUDA build
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -r requirements-dev.txt
-	$(PIP) install -q -e clients/python -e 'services/encoder[open_clip,timm]' -e services/evaluator
+	$(PIP) install -q -e clients/python -e 'services/encoder[open_clip,timm,hf,torchvision]' -e services/evaluator
 	touch $@
 
 proto: install

@@ -11,7 +11,7 @@ import torch
 
 from helpers.images import encode, png, png_with_claimed_size, random_image
 from helpers.servers import TEST_CATALOG
-from medembed_client import AsyncClient, Client, EmbedError, RetryPolicy
+from medembed_client import AsyncClient, Client, RetryPolicy
 from medembed_client.v1 import encoder_pb2 as pb
 from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
 from medembed_encoder.catalog import load_catalog
@@ -104,14 +104,15 @@ def test_rpc_level_rejections_are_clear(tiny_server, request_kwargs, code, fragm
         assert response.results[0].status.code == pb.ITEM_CODE_OK
 
 
-def test_client_chunks_requests_over_the_server_caps(tiny_server):
-    images = [png(seed) for seed in range(40)]  # the server takes at most 16 per request
-    with Client(tiny_server.target, chunk_size=64) as client, pytest.raises(EmbedError, match="INVALID_ARGUMENT"):
-        client.embed(images, "tiny-timm")
-    with Client(tiny_server.target, chunk_size=16) as client:
+def test_client_sizes_requests_to_the_server_caps(tiny_server):
+    images = [png(seed) for seed in range(40)] + [png(99) + b"\0" * 900_000] * 3  # caps: 16 items, 2 MB
+    before = tiny_server.metric("medembed_requests_total", method="Embed", code="OK")
+    with Client(tiny_server.target, chunk_size=64) as client:
         result = client.embed(images, "tiny-timm")
-    assert result.vectors.shape[0] == 40
+    assert result.vectors.shape[0] == 43
     assert result.errors == {}
+    # 16 + 16 small items, 8 small + two 0.9 MB (under the 2 MB cap), then the last 0.9 MB item
+    assert tiny_server.metric("medembed_requests_total", method="Embed", code="OK") - before == 4
 
 
 def test_deadline_shorter_than_queue_delay(server_dir):
@@ -181,4 +182,4 @@ def test_list_models_reports_dims_specs_and_readiness(tiny_server):
     assert models["tiny-clip"].input_size == 32
     assert models["tiny-timm"].input_size == 64
     assert all(m.ready and m.random_weights and m.weights_digest.startswith("sha256:") for m in models.values())
-    assert [s.name for s in models["tiny-clip"].specs] == ["default"]
+    assert [s.name for s in models["tiny-clip"].specs] == ["default", "pre_projection"]

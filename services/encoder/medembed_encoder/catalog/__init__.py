@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -65,7 +66,7 @@ def _parse_entry(raw: dict[str, Any], origin: str) -> CatalogEntry:
         raise CatalogError(f"{origin}: model {model_id!r}: weights.ref is required for kind {weights.kind}")
     if weights.kind == "local":
         base = Path(origin).parent if origin.endswith((".yaml", ".yml")) else Path.cwd()
-        ref_path = Path(weights.ref).expanduser()
+        ref_path = Path(os.path.expandvars(weights.ref)).expanduser()  # e.g. ${MEDEMBED_WEIGHTS_DIR}/...
         weights = WeightsSource("local", str(ref_path if ref_path.is_absolute() else base / ref_path),
                                 weights.revision, weights.seed)
     return CatalogEntry(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -15,9 +16,16 @@ from ..decode import DECODE_RULES_VERSION
 Preprocess = Callable[[Image.Image], torch.Tensor]
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]
 
+DEFAULT_SPEC = "default"
+PRE_PROJECTION_SPEC = "pre_projection"  # the embedding before the model's final projection head
+
 
 class ModelLoadError(RuntimeError):
     """A model cannot be served; the message says why and what to do."""
+
+
+class WeightsUnavailable(ModelLoadError):
+    """The weights cannot be had here (not downloaded, offline, gated): --allow-random-weights may stand in."""
 
 
 @dataclass
@@ -41,6 +49,38 @@ class LoadedEncoder:
         if spec not in self.specs:
             raise KeyError(f"model {self.entry.id!r} has no spec {spec!r}; specs: {sorted(self.specs)}")
         return spec
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """A model's own image transform, known from its catalog entry alone (no weights needed)."""
+
+    transform: Preprocess  # PIL RGB image -> [C, input_size, input_size] float tensor
+    input_size: int
+
+    @property
+    def description(self) -> str:
+        return repr(self.transform)
+
+
+@contextmanager
+def building_on(entry: CatalogEntry, device: torch.device) -> Iterator[None]:
+    """Construct modules directly on `device` (meta for shape-only builds), seeded when weights are random."""
+    if entry.weights.is_random:
+        torch.manual_seed(entry.weights.seed)
+    with torch.device(device):
+        yield
+
+
+def make_encoder(entry: CatalogEntry, module: torch.nn.Module, preprocessing: Preprocessing,
+                 specs: dict[str, EmbedFn]) -> LoadedEncoder:
+    module.eval()
+    return LoadedEncoder(
+        entry=entry, module=module, preprocess=preprocessing.transform, specs=specs,
+        spec_dims=measure_spec_dims(module, specs, preprocessing.input_size), input_size=preprocessing.input_size,
+        weights_digest=state_dict_digest(module), preprocess_digest=preprocess_digest(preprocessing.description),
+        random_weights=entry.weights.is_random,
+    )
 
 
 def state_dict_digest(module: torch.nn.Module) -> str:

@@ -1,72 +1,136 @@
-"""open_clip family: the image tower of any open_clip architecture.
+"""open_clip family: the image tower of an open_clip (or CONCH-style CoCa) model, without its text tower.
 
-Weights: `random` (seeded init of the real config), `pretrained` (an open_clip tag such as
-`laion2b_s34b_b88k`), `hub` (an hf-hub id) or `local` (a checkpoint file in open_clip's layout).
-Preprocessing is open_clip's own eval transform for the architecture (size, crop, mean/std).
+Architecture: `options.model_cfg` (the model's open_clip config, e.g. a hub repo's
+open_clip_config.json) or open_clip's built-in config named by `architecture`. Only the vision tower
+is built, so hub models whose text tower lives elsewhere (BiomedCLIP's PubMedBERT) need no network
+to build. Weights: `random`, `pretrained` (an open_clip tag, fetched from its hub copy), `hub` (an
+hf-hub repo holding an open_clip checkpoint) or `local` (a checkpoint file); only `visual.*` tensors
+are loaded. Preprocessing: open_clip's eval transform from the tag's config and `options.preprocess_cfg`.
+Specs: `default` (the projected embedding) and `pre_projection` where the tower has a projection.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import open_clip
 import torch
+from open_clip.model import _build_vision_tower
+from open_clip.timm_model import TimmModel
+from open_clip.transform import PreprocessCfg, image_transform_v2
+from open_clip.transformer import VisionTransformer
 
 from ..catalog import CatalogEntry
-from .base import LoadedEncoder, ModelLoadError, measure_spec_dims, preprocess_digest, state_dict_digest
-from .weights import existing_checkpoint
+from .base import (
+    DEFAULT_SPEC,
+    PRE_PROJECTION_SPEC,
+    EmbedFn,
+    LoadedEncoder,
+    ModelLoadError,
+    Preprocessing,
+    building_on,
+    make_encoder,
+)
+from .conch import ConchVisual
+from .hub import HubRepo, checkpoint_file, first_file
+from .weights import load_exact, read_state_dict, with_prefix
+
+OPEN_CLIP_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
 
-def _register_inline_config(entry: CatalogEntry) -> None:
-    """Catalog entries may define an architecture inline (`options.model_cfg`), e.g. tiny test models."""
-    model_cfg = entry.options.get("model_cfg")
+def _model_cfg(entry: CatalogEntry) -> dict[str, Any]:
+    model_cfg = entry.options.get("model_cfg") or open_clip.get_model_config(entry.architecture)
     if model_cfg is None:
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{entry.architecture}.json"
-        path.write_text(json.dumps(model_cfg))
-        open_clip.add_model_config(path)
+        raise ModelLoadError(f"model {entry.id!r}: open_clip has no architecture {entry.architecture!r}; "
+                             "give its config as options.model_cfg")
+    return model_cfg
 
 
-def _create(entry: CatalogEntry) -> tuple[torch.nn.Module, object]:
+def _tag_cfg(entry: CatalogEntry) -> dict[str, Any]:
+    if entry.weights.kind != "pretrained":
+        return {}
+    tag_cfg = open_clip.get_pretrained_cfg(entry.architecture, entry.weights.ref)
+    if not tag_cfg:
+        known = open_clip.list_pretrained_tags_by_model(entry.architecture)
+        raise ModelLoadError(f"model {entry.id!r}: open_clip has no tag {entry.weights.ref!r} for "
+                             f"{entry.architecture}; known: {known}")
+    return tag_cfg
+
+
+def preprocessing(entry: CatalogEntry) -> Preprocessing:
+    image_size = _model_cfg(entry)["vision_cfg"].get("image_size", PreprocessCfg.size)
+    known_fields = {field.name for field in dataclasses.fields(PreprocessCfg)} - {"size"}  # the tower decides
+    overrides = {**_tag_cfg(entry), **entry.options.get("preprocess_cfg", {})}
+    cfg = PreprocessCfg(**{key: value for key, value in overrides.items() if key in known_fields},
+                        size=image_size)
+    input_size = image_size if isinstance(image_size, int) else image_size[0]
+    return Preprocessing(image_transform_v2(cfg, is_train=False), int(input_size))
+
+
+def _build_visual(model_cfg: dict[str, Any], quick_gelu: bool) -> torch.nn.Module:
+    vision_cfg = model_cfg["vision_cfg"]
+    if vision_cfg.get("attentional_pool_contrast"):
+        return ConchVisual(model_cfg["embed_dim"], model_cfg["embed_dim_caption"], vision_cfg)
+    return _build_vision_tower(model_cfg["embed_dim"], {**vision_cfg, "timm_model_pretrained": False},
+                               quick_gelu=quick_gelu)
+
+
+def _checkpoint(entry: CatalogEntry, tag_cfg: dict[str, Any]) -> Path:
     weights = entry.weights
-    cache_dir = os.environ.get("MEDEMBED_MODEL_CACHE") or None
-    name, pretrained = entry.architecture, None
-    if weights.kind == "random":
-        torch.manual_seed(weights.seed)
-    elif weights.kind == "pretrained":
-        pretrained = weights.ref
-    elif weights.kind == "hub":
-        name = f"hf-hub:{weights.ref}"
-    elif weights.kind == "local":
-        pretrained = str(existing_checkpoint(weights.ref, entry.id))
-    else:
-        raise ModelLoadError(f"model {entry.id!r}: open_clip cannot load weights of kind {weights.kind!r}")
-    try:
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            name, pretrained=pretrained, cache_dir=cache_dir, weights_only=True)
-    except RuntimeError as exc:
-        raise ModelLoadError(f"model {entry.id!r}: open_clip could not load {name} ({pretrained}): {exc}") from exc
-    return model, preprocess
+    if weights.kind == "pretrained":
+        if not tag_cfg.get("hf_hub"):
+            raise ModelLoadError(f"model {entry.id!r}: tag {weights.ref!r} has no hub copy; download it and "
+                                 "use weights.kind: local")
+        repo_id, filename = os.path.split(tag_cfg["hf_hub"])
+        return first_file(HubRepo(repo_id, weights.revision), (filename,) if filename else OPEN_CLIP_WEIGHT_FILES,
+                          entry.id)
+    files = tuple(entry.options.get("weights_files", OPEN_CLIP_WEIGHT_FILES))
+    return checkpoint_file(weights, entry.id, files)
+
+
+def _load_weights(visual: torch.nn.Module, path: Path) -> None:
+    state = {key.removeprefix("module."): tensor for key, tensor in read_state_dict(path).items()}
+    load_exact(visual, with_prefix(state, "visual."), str(path))
+
+
+def _pre_projection(visual: torch.nn.Module) -> EmbedFn | None:
+    """The pooled image feature right before the tower's projection head, where it has one."""
+    if isinstance(visual, ConchVisual):
+        return visual.forward_no_head
+    if isinstance(visual, VisionTransformer) and visual.proj is not None:
+        # open_clip's own forward up to the pooled token, without `@ proj`
+        return lambda batch: visual._pool(visual.transformer(visual._embeds(batch)))[0]
+    if isinstance(visual, TimmModel):
+        head_layers = dict(visual.head.named_children())
+        if "proj" in head_layers or "mlp" in head_layers:
+            return visual.trunk
+        if not head_layers and visual.trunk.num_classes:  # the timm classifier is the projection
+            trunk = visual.trunk
+            return lambda batch: trunk.forward_head(trunk.forward_features(batch), pre_logits=True)
+    return None
+
+
+def _specs(visual: torch.nn.Module) -> dict[str, EmbedFn]:
+    def embed_projected(batch: torch.Tensor) -> torch.Tensor:
+        output = visual(batch)
+        return output[0] if isinstance(output, tuple) else output  # towers configured to also return tokens
+
+    specs = {DEFAULT_SPEC: embed_projected}
+    pre_projection = _pre_projection(visual)
+    if pre_projection is not None:
+        specs[PRE_PROJECTION_SPEC] = pre_projection
+    return specs
 
 
 def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
-    _register_inline_config(entry)
-    model, preprocess = _create(entry)
-    visual = model.visual.eval().to(device)
-    del model  # the text tower is never needed
-    input_size = int(visual.image_size[0] if isinstance(visual.image_size, tuple) else visual.image_size)
-
-    def embed_projected(batch: torch.Tensor) -> torch.Tensor:
-        return visual(batch)
-
-    specs = {"default": embed_projected}
-    return LoadedEncoder(
-        entry=entry, module=visual, preprocess=preprocess, specs=specs,
-        spec_dims=measure_spec_dims(visual, specs, input_size), input_size=input_size,
-        weights_digest=state_dict_digest(visual), preprocess_digest=preprocess_digest(repr(preprocess)),
-        random_weights=entry.weights.is_random,
-    )
+    model_cfg = _model_cfg(entry)
+    tag_cfg = _tag_cfg(entry)
+    checkpoint = None if entry.weights.is_random else _checkpoint(entry, tag_cfg)  # fail before building
+    with building_on(entry, device):
+        visual = _build_visual(model_cfg, quick_gelu=bool(model_cfg.get("quick_gelu") or tag_cfg.get("quick_gelu")))
+    if checkpoint is not None:
+        _load_weights(visual, checkpoint)
+    return make_encoder(entry, visual, preprocessing(entry), _specs(visual))

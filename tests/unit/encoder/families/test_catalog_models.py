@@ -1,0 +1,172 @@
+"""Every catalog id builds its real architecture and preprocesses images the way its model does.
+
+Architectures are built with random weights on the meta device (shapes only, no memory), so even
+ViT-bigG is checked: parameter count within 1 % of the published count, and the output dim of
+every embedding spec (torch runs forward passes on meta tensors, shapes only).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from PIL import Image
+
+from medembed_encoder.catalog import load_catalog
+from medembed_encoder.families import family_module
+
+from .support import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    INCEPTION_MEAN,
+    INCEPTION_STD,
+    META,
+    OPENAI_MEAN,
+    OPENAI_STD,
+    as_random,
+    load,
+    noise_image,
+)
+
+CATALOG = load_catalog()
+
+
+def _torchvision_params(architecture: str) -> int:
+    """torchvision's published count (weights meta) less the 1000-class Linear the embedding drops."""
+    head_inputs = {"vgg16": 4096, "resnet50": 2048, "vit_l_16": 1024}[architecture]
+    meta = torchvision.models.get_model_weights(architecture)["IMAGENET1K_V1"].meta
+    return meta["num_params"] - (head_inputs * 1000 + 1000)
+
+
+def _llava_params(text_hidden_size: int) -> int:
+    """The CLIP ViT-L/14-336 image tower less CLIP's own 1024x768 projection, plus LLaVA's mlp2x projector."""
+    projector = 1024 * text_hidden_size + text_hidden_size + text_hidden_size * text_hidden_size + text_hidden_size
+    return CLIP_L_336 - 1024 * 768 + projector
+
+
+# Published image-encoder sizes: open_clip's docs/model_profile.csv (image_mparams), model papers and
+# cards, torchvision weight metadata. Where an encoder is a published backbone plus a head, the
+# head's size follows from the published widths.
+CLIP_L_336 = 304_290_000  # open_clip ViT-L-14-336 (the OpenAI tower LLaVA uses)
+PUBLISHED_PARAMS = {
+    "vit-b-16-random": 86_190_000,  # open_clip ViT-B-16
+    "efficientnet-lite0-imagenet": 4_652_008 - (1280 * 1000 + 1000),  # timm efficientnet_lite0 less classifier
+    "biomedclip": 86_190_000,  # ViT-B/16 + 768x512 projection, as open_clip ViT-B-16
+    "clip-vit-b-16": 86_190_000,
+    "clip-vit-l-14": 303_970_000,
+    "clip-vit-g-14": 1_012_650_000,
+    "clip-vit-h-14": 632_080_000,
+    "clip-vit-bigg-14": 1_844_910_000,
+    "eva02-l-14-336": 304_430_000,
+    "conch": 90_000_000,  # CONCH paper: ViT-B/16 image encoder, ~90M parameters
+    "uni": _torchvision_params("vit_l_16"),  # ViT-L/16 (UNI adds only LayerScale)
+    "llava-med-v1.5-mistral-7b": _llava_params(4096),  # Mistral-7B width
+    "llava-med-pp": _llava_params(4096),  # Llama-3-8B width
+    "llava-v1.6-mistral-7b": _llava_params(4096),
+    "llava-v1.6-vicuna-13b": _llava_params(5120),  # Vicuna-13B width
+    "llm2clip-openai-l-14-336": CLIP_L_336 - 1024 * 768 + 1024 * 1280,  # its projection is 1024x1280
+    "cxr-clip-swint": 28_288_354 - (768 * 1000 + 1000) + (768 * 512 + 512),  # Swin-T less head, plus projection
+    "flair": 25_557_032 - (2048 * 1000 + 1000) + 2048 * 512,  # ResNet50 less fc, plus 2048x512 projection
+    "vgg16": _torchvision_params("vgg16"),
+    "resnet50": _torchvision_params("resnet50"),
+    "vit-l-16": _torchvision_params("vit_l_16"),
+}
+
+LLAVA_SPECS = {"default": 4096, "pre_projection": 1024, "layer:-2:patch_mean": 1024}
+SPEC_DIMS = {
+    "vit-b-16-random": {"default": 512, "pre_projection": 768},
+    "efficientnet-lite0-imagenet": {"default": 1280},
+    "biomedclip": {"default": 512, "pre_projection": 768},
+    "clip-vit-b-16": {"default": 512, "pre_projection": 768},
+    "clip-vit-l-14": {"default": 768, "pre_projection": 1024},
+    "clip-vit-g-14": {"default": 1024, "pre_projection": 1408},
+    "clip-vit-h-14": {"default": 1024, "pre_projection": 1280},
+    "clip-vit-bigg-14": {"default": 1280, "pre_projection": 1664},
+    "eva02-l-14-336": {"default": 768, "pre_projection": 1024},
+    "conch": {"default": 512, "pre_projection": 512},
+    "uni": {"default": 1024},
+    "llava-med-v1.5-mistral-7b": LLAVA_SPECS,
+    "llava-med-pp": LLAVA_SPECS,
+    "llava-v1.6-mistral-7b": LLAVA_SPECS,
+    "llava-v1.6-vicuna-13b": {**LLAVA_SPECS, "default": 5120},
+    "llm2clip-openai-l-14-336": {"default": 1280, "pre_projection": 1024},
+    "cxr-clip-swint": {"default": 512, "pre_projection": 768},
+    "flair": {"default": 512, "pre_projection": 2048},
+    "vgg16": {"default": 4096},
+    "resnet50": {"default": 2048},
+    "vit-l-16": {"default": 1024},
+}
+
+NO_NORMALIZATION = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+# (input size, mean, std) of each model's own preprocessing
+OFFICIAL_PREPROCESSING = {
+    "vit-b-16-random": (224, OPENAI_MEAN, OPENAI_STD),
+    "efficientnet-lite0-imagenet": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "biomedclip": (224, OPENAI_MEAN, OPENAI_STD),
+    "clip-vit-b-16": (224, OPENAI_MEAN, OPENAI_STD),
+    "clip-vit-l-14": (224, INCEPTION_MEAN, INCEPTION_STD),  # open_clip's laion2b_s32b_b82k config
+    "clip-vit-g-14": (224, OPENAI_MEAN, OPENAI_STD),
+    "clip-vit-h-14": (224, OPENAI_MEAN, OPENAI_STD),
+    "clip-vit-bigg-14": (224, OPENAI_MEAN, OPENAI_STD),
+    "eva02-l-14-336": (336, OPENAI_MEAN, OPENAI_STD),
+    "conch": (448, OPENAI_MEAN, OPENAI_STD),
+    "uni": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "llava-med-v1.5-mistral-7b": (336, OPENAI_MEAN, OPENAI_STD),
+    "llava-med-pp": (336, OPENAI_MEAN, OPENAI_STD),
+    "llava-v1.6-mistral-7b": (336, OPENAI_MEAN, OPENAI_STD),
+    "llava-v1.6-vicuna-13b": (336, OPENAI_MEAN, OPENAI_STD),
+    "llm2clip-openai-l-14-336": (336, OPENAI_MEAN, OPENAI_STD),
+    "cxr-clip-swint": (224, INCEPTION_MEAN, INCEPTION_STD),  # CXR-CLIP's "huggingface" normalization
+    "flair": (512, *NO_NORMALIZATION),
+    "vgg16": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "resnet50": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "vit-l-16": (224, IMAGENET_MEAN, IMAGENET_STD),
+}
+
+
+def test_the_tables_cover_the_whole_catalog():
+    assert set(PUBLISHED_PARAMS) == set(SPEC_DIMS) == set(OFFICIAL_PREPROCESSING) == set(CATALOG)
+
+
+@pytest.mark.parametrize("model_id", sorted(CATALOG))
+def test_architecture_has_the_published_size_and_every_spec_dim(model_id):
+    entry = CATALOG[model_id]
+    encoder = load(as_random(entry), META)
+    parameters = sum(parameter.numel() for parameter in encoder.module.parameters())
+    assert parameters == pytest.approx(PUBLISHED_PARAMS[model_id], rel=0.01)
+    assert encoder.spec_dims == SPEC_DIMS[model_id]
+    assert encoder.spec_dims[entry.default_spec] == entry.dim
+    assert encoder.input_size == OFFICIAL_PREPROCESSING[model_id][0]
+
+
+@pytest.mark.parametrize("model_id", sorted(CATALOG))
+def test_preprocessing_is_the_models_own(model_id):
+    entry = CATALOG[model_id]
+    preprocessing = family_module(entry).preprocessing(entry)
+    size, mean, std = OFFICIAL_PREPROCESSING[model_id]
+    assert preprocessing.input_size == size
+    assert preprocessing.transform(noise_image(500, 300)).shape == (3, size, size)
+    colour = (200, 100, 50)
+    centre = preprocessing.transform(Image.new("RGB", (400, 400), colour))[:, size // 2, size // 2]
+    expected = (torch.tensor(colour) / 255 - torch.tensor(mean)) / torch.tensor(std)
+    torch.testing.assert_close(centre, expected.float(), atol=0.02, rtol=0)
+
+
+def _top_left(model_id: str, image: Image.Image) -> torch.Tensor:
+    entry = CATALOG[model_id]
+    return family_module(entry).preprocessing(entry).transform(image)[:, 0, 0]
+
+
+def test_llava_med_pads_to_a_mean_coloured_square_and_llava_next_embeds_the_whole_image():
+    wide_red = Image.new("RGB", (600, 300), (255, 0, 0))
+    red = (torch.tensor([1.0, 0.0, 0.0]) - torch.tensor(OPENAI_MEAN)) / torch.tensor(OPENAI_STD)
+    padding = _top_left("llava-med-v1.5-mistral-7b", wide_red)
+    assert padding.abs().max() < 0.02  # the mean colour normalizes to ~0
+    torch.testing.assert_close(_top_left("llava-v1.6-mistral-7b", wide_red), red.float(), atol=0.02, rtol=0)
+
+
+def test_flair_keeps_the_aspect_ratio_on_a_zero_padded_canvas():
+    entry = CATALOG["flair"]
+    pixels = family_module(entry).preprocessing(entry).transform(Image.new("RGB", (1000, 500), (255, 255, 255)))
+    torch.testing.assert_close(pixels[:, :256], torch.ones(3, 256, 512))  # 1000x500 -> 512x256, no mean/std
+    assert torch.all(pixels[:, 256:] == 0.0)
