@@ -13,6 +13,7 @@ import yaml
 from medembed_evaluator.datasets import DatasetSpec
 from medembed_evaluator.errors import EvaluatorError, PlanError
 from medembed_evaluator.plan import Plan, load_plan, parse_plan
+from medembed_evaluator.publish import REPORT_NAME
 from medembed_evaluator.runner import RunSettings, run_plan
 
 
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(outcome.table)
     print(f"results: {outcome.run_dir}/ (table.md, results.csv, results.json)")
+    print(f"report:  {outcome.run_dir / REPORT_NAME} (self-contained: open it in any browser)")
     return 0
 
 

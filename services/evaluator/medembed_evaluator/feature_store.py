@@ -21,6 +21,20 @@ class ChunkFeatures:
     errors: dict[int, dict[str, str]] = field(default_factory=dict)  # row in chunk -> {code, message}
 
 
+@dataclass
+class DatasetFeatures:
+    """Every vector of one (model, dataset) pair, in sample order."""
+
+    vectors: np.ndarray  # [n, dim] float32, NaN rows for failed items
+    errors: dict[int, dict[str, str]]  # sample row -> {code, message}
+    reused_chunks: int  # chunks found in the store rather than computed
+
+    @property
+    def usable(self) -> np.ndarray:
+        """Boolean mask of the rows that embedded without error."""
+        return np.array([row not in self.errors for row in range(len(self.vectors))], dtype=bool)
+
+
 def identity_digest(provenance: dict[str, str]) -> str:
     """What makes vectors comparable: model, weights, preprocessing, spec (not dtype or version)."""
     parts = [provenance[k] for k in ("model_id", "weights_digest", "preprocess_digest", "embedding_spec")]

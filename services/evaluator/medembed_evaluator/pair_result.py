@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medembed_evaluator.probe import ProbeResult, Protocol
+
+if TYPE_CHECKING:  # umap and matplotlib behind these take seconds to import; results only call their methods
+    from medembed_evaluator.analysis.bias import OverlayBias
+    from medembed_evaluator.analysis.pair import PairAnalysis
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,10 @@ class PairResult:
     probe: ProbeResult
     n_failed: int = 0
     failed_keys: list[str] = field(default_factory=list)
+    analysis: PairAnalysis | None = None
+    """Maps and separability, when the plan has an `analysis:` section."""
+    bias: OverlayBias | None = None
+    """The text-overlay bias test, when the plan asks for it on this pair."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +45,8 @@ class PairResult:
             "n_failed": self.n_failed,
             "failed_keys": self.failed_keys,
             "probe": self.probe.to_dict(),
+            "analysis": self.analysis.to_dict() if self.analysis else None,
+            "bias": self.bias.to_dict() if self.bias else None,
         }
 
 

@@ -13,7 +13,9 @@ from typing import Any
 
 import yaml
 
+from medembed_evaluator.analysis.spec import AnalysisSpec
 from medembed_evaluator.datasets import DatasetSpec, dataset_kind
+from medembed_evaluator.datasets.options import parse_options
 from medembed_evaluator.errors import EvaluatorError, PlanError
 from medembed_evaluator.probe import Protocol
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID
@@ -50,6 +52,8 @@ class Plan:
     datasets: list[DatasetSpec]
     protocol: Protocol
     output: OutputSpec
+    analysis: AnalysisSpec | None = None
+    """None: the plan has no `analysis:` section, so only the probe runs."""
 
 
 def load_plan(path: Path, *, extra_datasets: Iterable[DatasetSpec | Mapping[str, Any]] = ()) -> Plan:
@@ -68,7 +72,7 @@ def load_plan(path: Path, *, extra_datasets: Iterable[DatasetSpec | Mapping[str,
 
 def parse_plan(document: Any, *, extra_datasets: Iterable[DatasetSpec | Mapping[str, Any]] = ()) -> Plan:
     top = _mapping(document, "the plan")
-    _no_unknown(top, {"name", "encoders", "models", "datasets", "protocol", "output"}, "the plan")
+    _no_unknown(top, {"name", "encoders", "models", "datasets", "protocol", "output", "analysis"}, "the plan")
     encoders = {str(k): _string(v, f"encoders.{k}") for k, v in _mapping(top.get("encoders") or {}, "encoders").items()}
     for key, address in encoders.items():
         if not _HOST_PORT.match(address):
@@ -94,6 +98,7 @@ def parse_plan(document: Any, *, extra_datasets: Iterable[DatasetSpec | Mapping[
         datasets=datasets,
         protocol=_protocol(top.get("protocol") or {}),
         output=_output(top.get("output") or {}),
+        analysis=_analysis(top["analysis"], models, datasets) if "analysis" in top else None,
     )
 
 
@@ -171,6 +176,22 @@ def _protocol(entry: Any) -> Protocol:
         return Protocol(**converted)
     except EvaluatorError as error:
         raise PlanError(str(error)) from None
+
+
+def _analysis(entry: Any, models: list[ModelSpec], datasets: list[DatasetSpec]) -> AnalysisSpec:
+    if isinstance(entry, Mapping) and entry.get("maps") is False:
+        entry = {**entry, "maps": "off"}  # YAML 1.1 reads a bare `maps: off` as false
+    analysis = parse_options(AnalysisSpec, entry, where="analysis", error=PlanError)
+    if analysis.bias is not None:
+        dataset_names = {d.name for d in datasets}
+        model_names = {m.id for m in models} | {m.label for m in models}
+        for name in analysis.bias.datasets:
+            if name not in dataset_names:
+                raise PlanError(f"analysis.bias.datasets: '{name}' is not a dataset of the plan")
+        for name in analysis.bias.models:
+            if name not in model_names:
+                raise PlanError(f"analysis.bias.models: '{name}' is neither a model id nor a label of the plan")
+    return analysis
 
 
 def _output(entry: Any) -> OutputSpec:

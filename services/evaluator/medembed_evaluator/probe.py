@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -174,12 +175,10 @@ def run_probe(X: np.ndarray, y: np.ndarray, protocol: Protocol, class_names: lis
         warnings.simplefilter("always", ConvergenceWarning)
         for seed in protocol.seeds:
             train, test = _holdout_split(y, protocol, seed)
-            X_cv, y_cv = X[train], y[train]
-            splitter = StratifiedKFold(n_splits=protocol.folds, shuffle=True, random_state=seed)
-            for fit_idx, val_idx in splitter.split(X_cv, y_cv):
-                fold_n_train.append(len(fit_idx))
-                _score_into(folds, protocol, seed, X_cv[fit_idx], y_cv[fit_idx], X_cv[val_idx], y_cv[val_idx], binary)
-            _score_into(holdouts, protocol, seed, X_cv, y_cv, X[test], y[test], binary)
+            for fold in _cv_folds(y, train, protocol, seed):
+                fold_n_train.append(len(fold.fit))
+                _score_into(folds, protocol, seed, X[fold.fit], y[fold.fit], X[fold.evaluate], y[fold.evaluate], binary)
+            _score_into(holdouts, protocol, seed, X[train], y[train], X[test], y[test], binary)
     convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
     for other in (w for w in caught if not issubclass(w.category, ConvergenceWarning)):
         warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
@@ -194,6 +193,30 @@ def run_probe(X: np.ndarray, y: np.ndarray, protocol: Protocol, class_names: lis
         convergence_warnings=len(convergence),
         fold_n_train=fold_n_train,
     )
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One cross-validation fold of the protocol, as row indices into the full label array."""
+
+    seed: int
+    fit: np.ndarray
+    evaluate: np.ndarray
+
+
+def cv_folds(y: np.ndarray, protocol: Protocol) -> Iterator[Fold]:
+    """The probe's cross-validation folds (every repeat, holdout left out), for other estimators
+    that must be scored on exactly the same splits."""
+    y = np.asarray(y)
+    for seed in protocol.seeds:
+        train, _ = _holdout_split(y, protocol, seed)
+        yield from _cv_folds(y, train, protocol, seed)
+
+
+def _cv_folds(y: np.ndarray, train: np.ndarray, protocol: Protocol, seed: int) -> Iterator[Fold]:
+    splitter = StratifiedKFold(n_splits=protocol.folds, shuffle=True, random_state=seed)
+    for fit_idx, val_idx in splitter.split(train, y[train]):
+        yield Fold(seed, train[fit_idx], train[val_idx])
 
 
 def _holdout_split(y: np.ndarray, protocol: Protocol, seed: int) -> tuple[np.ndarray, np.ndarray]:

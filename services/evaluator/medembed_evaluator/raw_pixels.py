@@ -45,14 +45,15 @@ def raw_pixel_vector(data: bytes) -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-            gray = _grayscale01(image)
+            gray = grayscale01(image)
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise DecodeError(f"raw-pixels cannot decode the image ({error})") from error
     resized = Image.fromarray(gray).resize((SIDE, SIDE), Image.Resampling.BILINEAR)
     return np.clip(np.asarray(resized, dtype=np.float32).reshape(DIM), 0.0, 1.0)
 
 
-def _grayscale01(image: Image.Image) -> np.ndarray:
+def grayscale01(image: Image.Image) -> np.ndarray:
+    """float32 gray values in [0, 1]; 16/32-bit integer modes scaled by their range, float modes min-max."""
     if image.mode in _INTEGER_MODE_SCALE:
         return np.asarray(image, dtype=np.float32) / _INTEGER_MODE_SCALE[image.mode]
     if image.mode == "F":

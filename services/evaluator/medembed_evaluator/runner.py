@@ -16,13 +16,15 @@ from tqdm import tqdm
 
 from medembed_client import Client, EmbedError, RetryPolicy
 from medembed_client.v1 import encoder_pb2 as pb
+from medembed_evaluator.analysis.bias import run_overlay_bias
+from medembed_evaluator.analysis.pair import PairData, analyse_pair
 from medembed_evaluator.datasets import Dataset, load_dataset
 from medembed_evaluator.errors import DecodeError, EvaluatorError, PlanError
-from medembed_evaluator.feature_store import ChunkFeatures, FeatureStore
+from medembed_evaluator.feature_store import ChunkFeatures, DatasetFeatures, FeatureStore
 from medembed_evaluator.pair_result import PairResult, RunInfo
 from medembed_evaluator.plan import ModelSpec, Plan
 from medembed_evaluator.probe import run_probe, validate_for_protocol
-from medembed_evaluator.publish import publish_to_stream, render_table, write_run_files
+from medembed_evaluator.publish import publish_to_stream, render_tables, write_report, write_run_files
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID, raw_pixel_vector, raw_pixels_provenance
 
 log = logging.getLogger(__name__)
@@ -118,9 +120,34 @@ def _service_embedder(client: Client, model: ModelSpec, expected: dict[str, str]
     return embed
 
 
-def _features(store: FeatureStore, dataset: Dataset, provenance: dict[str, str], embed: Embedder,
-              bar: tqdm) -> tuple[np.ndarray, dict[int, dict[str, str]], int]:
-    """All vectors of a pair, stored chunk by chunk; returns (vectors, errors, reused chunks)."""
+@dataclass(frozen=True)
+class ModelFeatures:
+    """Features of any dataset under one model, through the feature store: computed once, resumable."""
+
+    model: ModelSpec
+    provenance: dict[str, str]
+    embed: Embedder
+    store: FeatureStore
+    progress: bool
+
+    def __call__(self, dataset: Dataset) -> DatasetFeatures:
+        bar = tqdm(total=len(dataset.samples), desc=f"{self.model.id} x {dataset.name}", unit="img",
+                   disable=not self.progress)
+        try:
+            return _stored_features(self.store, dataset, self.provenance, self.embed, bar)
+        except EmbedError as exc:
+            where = f"{self.model.id} on {dataset.name}: encoder {self.model.target}"
+            if exc.code not in TRANSIENT_CODES:
+                raise EvaluatorError(f"{where} refused: {exc}") from None
+            raise EncoderUnavailable(f"{where} failed after retries ({exc}); finished chunks are stored: "
+                                     "run the same command again to continue") from None
+        finally:
+            bar.close()
+
+
+def _stored_features(store: FeatureStore, dataset: Dataset, provenance: dict[str, str], embed: Embedder,
+                     bar: tqdm) -> DatasetFeatures:
+    """All vectors of a pair, stored chunk by chunk."""
     directory = store.pair_dir(provenance, dataset.content_hash())
     parts, errors, reused = [], {}, 0
     for index, start in enumerate(range(0, len(dataset.samples), CHUNK_ITEMS)):
@@ -134,22 +161,46 @@ def _features(store: FeatureStore, dataset: Dataset, provenance: dict[str, str],
         bar.update(len(samples))
         parts.append(chunk.vectors)
         errors.update({start + row: error for row, error in chunk.errors.items()})
-    return np.concatenate(parts), errors, reused
+    return DatasetFeatures(np.concatenate(parts), errors, reused)
 
 
-def _probe_pair(model: ModelSpec, dataset: Dataset, provenance: dict[str, str], vectors: np.ndarray,
-                errors: dict[int, dict[str, str]], plan: Plan) -> PairResult:
-    ok = np.array([row not in errors for row in range(len(vectors))])
+def _evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: DatasetFeatures, plan: Plan,
+                   run_dir: Path) -> PairResult:
+    """The probe, then whatever analysis the plan asks for, all from the pair's stored features."""
+    model, errors, ok = features_of.model, features.errors, features.usable
     if errors:
         log.warning("%s on %s: %d item(s) failed and are excluded: %s", model.id, dataset.name, len(errors),
                     sorted({e["code"] for e in errors.values()}))
     labels = dataset.labels()[ok]
     validate_for_protocol(labels, dataset.class_names, plan.protocol)
-    probe = run_probe(vectors[ok], labels, plan.protocol, dataset.class_names)
+    probe = run_probe(features.vectors[ok], labels, plan.protocol, dataset.class_names)
+    analysis = bias = None
+    if plan.analysis is not None:
+        pair = PairData(model.label, dataset.name, features.vectors[ok], labels, dataset.class_names,
+                        [sample.metadata for sample, keep in zip(dataset.samples, ok, strict=True) if keep])
+        analysis = analyse_pair(pair, plan.analysis, plan.protocol, run_dir)
+        bias_spec = plan.analysis.bias
+        if bias_spec is not None and bias_spec.applies_to(dataset.name, model.id, model.label):
+            bias = run_overlay_bias(dataset, features.vectors, ok, bias_spec, plan.protocol, plan.analysis.seed,
+                                    features_of, run_dir)
     return PairResult(
         model_id=model.id, model_label=model.label, group=model.group, dataset=dataset.name, n=int(ok.sum()),
-        class_counts=dataset.class_counts(), content_hash=dataset.content_hash(), provenance=provenance,
-        probe=probe, n_failed=len(errors), failed_keys=[dataset.samples[row].key for row in sorted(errors)])
+        class_counts=dataset.class_counts(), content_hash=dataset.content_hash(), provenance=features_of.provenance,
+        probe=probe, n_failed=len(errors), failed_keys=[dataset.samples[row].key for row in sorted(errors)],
+        analysis=analysis, bias=bias)
+
+
+def _summary(result: PairResult, reused: int, seconds: float) -> str:
+    line = (f"{result.model_id} x {result.dataset}: accuracy {result.probe.accuracy.mean:.3f}, "
+            f"macro F1 {result.probe.macro_f1.mean:.3f} (n={result.n}, failed {result.n_failed}, "
+            f"{reused} stored chunk(s) reused, {seconds:.1f} s)")
+    separability = result.analysis.separability if result.analysis else None
+    if separability is not None:
+        line += f"; silhouette {separability.silhouette:.3f}, kNN {separability.knn_mean:.3f}"
+    if result.bias is not None:
+        flips = ", ".join(f"{c.condition} {c.flip_rate:.2f}" for c in result.bias.conditions)
+        line += f"; overlay flip rate {flips}"
+    return line
 
 
 def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = print) -> RunOutcome:
@@ -161,39 +212,27 @@ def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = pr
     clients = {t: Client(t, chunk_size=settings.request_items, max_concurrency=settings.concurrency,
                          retry=_retry_policy(settings.encoder_wait_s)) for t in targets}
     redis_url = os.environ.get(RESULTS_REDIS_ENV) or (plan.output.redis_url if plan.output.stream else None)
+    run_dir = settings.out_dir / run_id
     results: list[PairResult] = []
     try:
         provenance = _model_provenance(plan.models, clients)
         for model in plan.models:
+            embed = (_raw_pixels_embedder if model.id == RAW_PIXELS_MODEL_ID
+                     else _service_embedder(clients[model.target], model, provenance[model.id]))
+            features_of = ModelFeatures(model, provenance[model.id], embed, store, settings.progress)
             for dataset in datasets:
-                embed = (_raw_pixels_embedder if model.id == RAW_PIXELS_MODEL_ID
-                         else _service_embedder(clients[model.target], model, provenance[model.id]))
                 clock = time.perf_counter()
-                bar = tqdm(total=len(dataset.samples), desc=f"{model.id} x {dataset.name}", unit="img",
-                           disable=not settings.progress)
-                try:
-                    vectors, errors, reused = _features(store, dataset, provenance[model.id], embed, bar)
-                except EmbedError as exc:
-                    if exc.code not in TRANSIENT_CODES:
-                        raise EvaluatorError(f"{model.id} on {dataset.name}: encoder {model.target} refused: {exc}") \
-                            from None
-                    raise EncoderUnavailable(
-                        f"{model.id} on {dataset.name}: encoder {model.target} failed after retries ({exc}); "
-                        "finished chunks are stored: run the same command again to continue") from None
-                finally:
-                    bar.close()
-                result = _probe_pair(model, dataset, provenance[model.id], vectors, errors, plan)
+                features = features_of(dataset)
+                result = _evaluate_pair(features_of, dataset, features, plan, run_dir)
                 results.append(result)
                 publish_to_stream(redis_url, result, run_id=run_id)
-                echo(f"{model.id} x {dataset.name}: accuracy {result.probe.accuracy.mean:.3f}, "
-                     f"macro F1 {result.probe.macro_f1.mean:.3f} (n={result.n}, failed {result.n_failed}, "
-                     f"{reused} stored chunk(s) reused, {time.perf_counter() - clock:.1f} s)")
+                echo(_summary(result, features.reused_chunks, time.perf_counter() - clock))
     finally:
         for client in clients.values():
             client.close()
     run = RunInfo(run_id=run_id, plan_name=plan.name, started_at=started.isoformat(),
                   finished_at=datetime.now(UTC).isoformat(), protocol=plan.protocol)
-    run_dir = settings.out_dir / run_id
     dataset_names = [d.name for d in datasets]
     write_run_files(run_dir, results, dataset_names, run, models=plan.models)
-    return RunOutcome(run_dir, results, render_table(results, dataset_names, models=plan.models))
+    write_report(run_dir, results, dataset_names, run, models=plan.models)
+    return RunOutcome(run_dir, results, render_tables(results, dataset_names, models=plan.models))

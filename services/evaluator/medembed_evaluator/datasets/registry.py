@@ -41,7 +41,7 @@ class DatasetKind:
     needs_path: bool = True
 
     def parse_options(self, options: Mapping[str, Any] | None) -> Any:
-        return parse_options(self.options_type, options, kind=self.name)
+        return parse_options(self.options_type, options, where=f"dataset kind '{self.name}'")
 
     def __call__(self, options: Mapping[str, Any] | None, root: Path) -> Dataset:
         return self.load(self.parse_options(options), root)

@@ -1,4 +1,4 @@
-"""A run folder's result files: table.md, results.csv, results.json."""
+"""A run folder's result files: table.md, results.csv, results.json, and bias.csv when the run has a bias test."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from medembed_evaluator.pair_result import PairResult, RunInfo
 from medembed_evaluator.plan import ModelSpec
 from medembed_evaluator.probe import Score
-from medembed_evaluator.publish.table import render_table
+from medembed_evaluator.publish.table import render_tables
 
 VERSIONED_PACKAGES = ("numpy", "scikit-learn", "medembed-client", "medembed-evaluator")
 CSV_COLUMNS = (
@@ -22,6 +22,13 @@ CSV_COLUMNS = (
     "holdout_accuracy", "holdout_macro_f1", "holdout_binary_f1",
     "fold_accuracy", "fold_macro_f1", "fold_binary_f1", "convergence_warnings",
     "class_counts", "content_hash", "weights_digest", "preprocess_digest", "embedding_spec",
+    "silhouette_cosine", "davies_bouldin", "knn_accuracy_mean", "knn_accuracy_std", "kmeans_nmi", "kmeans_ari",
+    "trustworthiness",
+)  # fmt: skip
+BIAS_CSV_COLUMNS = (
+    "model", "label", "dataset", "condition", "n_images", "shift", "flip_rate", "accuracy_clean",
+    "accuracy_overlaid", "accuracy_drop", "word_accuracy", "word_accuracy_clean", "word_chance",
+    "within_class_cosine_distance", "size_frac", "position", "contrast", "neutral_words", "neutral_correlation",
 )  # fmt: skip
 
 
@@ -30,6 +37,7 @@ class RunFiles:
     table: Path
     csv: Path
     json: Path
+    bias_csv: Path | None = None
 
 
 def write_run_files(
@@ -42,20 +50,29 @@ def write_run_files(
 ) -> RunFiles:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    files = RunFiles(run_dir / "table.md", run_dir / "results.csv", run_dir / "results.json")
-    files.table.write_text(render_table(results, dataset_names, models=models), encoding="utf-8")
-    with files.csv.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(csv_row(r) for r in results)
+    bias_rows = [row for r in results for row in bias_csv_rows(r)]
+    files = RunFiles(run_dir / "table.md", run_dir / "results.csv", run_dir / "results.json",
+                     run_dir / "bias.csv" if bias_rows else None)
+    files.table.write_text(render_tables(results, dataset_names, models=models), encoding="utf-8")
+    _write_csv(files.csv, CSV_COLUMNS, [csv_row(r) for r in results])
+    if files.bias_csv is not None:
+        _write_csv(files.bias_csv, BIAS_CSV_COLUMNS, bias_rows)
     document = {"run": run.to_dict(), "versions": package_versions(), "results": [r.to_dict() for r in results]}
     files.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return files
 
 
+def _write_csv(path: Path, columns: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def csv_row(result: PairResult) -> dict[str, Any]:
     probe = result.probe
     binary = probe.binary_f1
+    separability = result.analysis.separability if result.analysis else None
     return {
         "model": result.model_id,
         "label": result.model_label,
@@ -85,7 +102,45 @@ def csv_row(result: PairResult) -> dict[str, Any]:
         "weights_digest": result.provenance.get("weights_digest", ""),
         "preprocess_digest": result.provenance.get("preprocess_digest", ""),
         "embedding_spec": result.provenance.get("embedding_spec", ""),
+        "silhouette_cosine": separability.silhouette if separability else "",
+        "davies_bouldin": separability.davies_bouldin if separability else "",
+        "knn_accuracy_mean": separability.knn_mean if separability else "",
+        "knn_accuracy_std": separability.knn_std if separability else "",
+        "kmeans_nmi": separability.kmeans_nmi if separability else "",
+        "kmeans_ari": separability.kmeans_ari if separability else "",
+        "trustworthiness": _blank_if_none(separability.trustworthiness) if separability else "",
     }
+
+
+def bias_csv_rows(result: PairResult) -> list[dict[str, Any]]:
+    if result.bias is None:
+        return []
+    bias, spec = result.bias, result.bias.spec
+    return [{
+        "model": result.model_id,
+        "label": result.model_label,
+        "dataset": result.dataset,
+        "condition": effect.condition,
+        "n_images": bias.n_images,
+        "shift": effect.shift,
+        "flip_rate": effect.flip_rate,
+        "accuracy_clean": effect.accuracy_clean,
+        "accuracy_overlaid": effect.accuracy_overlaid,
+        "accuracy_drop": effect.accuracy_drop,
+        "word_accuracy": _blank_if_none(effect.word_accuracy),
+        "word_accuracy_clean": _blank_if_none(effect.word_accuracy_clean),
+        "word_chance": effect.word_chance,
+        "within_class_cosine_distance": bias.within_class_distance,
+        "size_frac": spec.size_frac,
+        "position": ";".join(map(repr, spec.position)),
+        "contrast": spec.contrast,
+        "neutral_words": ";".join(spec.neutral_words),
+        "neutral_correlation": spec.neutral_correlation,
+    } for effect in bias.conditions]
+
+
+def _blank_if_none(value: float | None) -> float | str:
+    return "" if value is None else value
 
 
 def package_versions() -> dict[str, str | None]:

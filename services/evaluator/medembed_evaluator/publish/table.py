@@ -1,17 +1,20 @@
-"""The study's results table in Markdown.
+"""The run's tables: the study's benchmark table, and the separability and bias tables.
 
-Rows grouped medical / modality-specific / non-medical / non-VLM under group header rows; per
-dataset a column pair Accuracy | F1-score (macro F1) with cells `mean±std%` over the CV folds;
-the best mean per column in bold (ties, as displayed, all bold); a missing pair shows `–`.
+Benchmark: rows grouped medical / modality-specific / non-medical / non-VLM under group header
+rows; per dataset a column pair Accuracy | F1-score (macro F1) with cells `mean±std%` over the CV
+folds; the best mean per column in bold (ties, as displayed, all bold); a missing pair shows `–`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from medembed_evaluator.analysis.separability import Separability
 from medembed_evaluator.pair_result import PairResult
 from medembed_evaluator.plan import GROUPS, ModelSpec
 from medembed_evaluator.probe import Score
+from medembed_evaluator.publish.tabular import Cell, Table, to_markdown
 
 MISSING = "–"
 METRICS = (("Accuracy", "accuracy"), ("F1-score", "macro_f1"))
@@ -20,6 +23,27 @@ METRICS = (("Accuracy", "accuracy"), ("F1-score", "macro_f1"))
 def render_table(
     results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelSpec] = ()
 ) -> str:
+    """The benchmark table in Markdown."""
+    return to_markdown(benchmark_table(results, dataset_names, models=models))
+
+
+def render_tables(
+    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelSpec] = ()
+) -> str:
+    """table.md: the benchmark table, then the separability and bias tables when the run has them."""
+    sections = [render_table(results, dataset_names, models=models)]
+    separability = separability_table(results, dataset_names)
+    if separability is not None:
+        sections.append(f"## Separability\n\n{SEPARABILITY_NOTE}\n\n{to_markdown(separability)}")
+    bias = bias_table(results, dataset_names)
+    if bias is not None:
+        sections.append(f"## Text-overlay bias\n\n{BIAS_NOTE}\n\n{to_markdown(bias)}")
+    return "\n".join(sections)
+
+
+def benchmark_table(
+    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelSpec] = ()
+) -> Table:
     """`models` (plan order) also get a row when they have no result; others follow in result order."""
     by_pair = {(r.model_label, r.dataset): r for r in results}
     model_rows = _model_rows(models, results)
@@ -31,31 +55,121 @@ def render_table(
         for dataset in dataset_names
         for _, attribute in METRICS
     }
-    header = ["Model", *(cell for d in dataset_names for cell in (d, ""))]
-    subheader = ["", *(name for _ in dataset_names for name, _ in METRICS)]
-    rows = [header, subheader]
+    rows: list[list[Cell]] = []
     for group in groups:
         labels = [label for label, model_group in model_rows if model_group == group]
         if not labels:
             continue
-        rows.append([f"*{group}*", *([""] * (2 * len(dataset_names)))])
+        rows.append([Cell(group, italic=True), *([Cell("")] * (2 * len(dataset_names)))])
         for label in labels:
-            cells = [label]
+            cells = [Cell(label)]
             for dataset in dataset_names:
                 result = by_pair.get((label, dataset))
                 for _, attribute in METRICS:
                     if result is None:
-                        cells.append(MISSING)
+                        cells.append(Cell(MISSING))
                         continue
                     score: Score = getattr(result.probe, attribute)
-                    cell = format_score(score)
-                    cells.append(f"**{cell}**" if _percent(score.mean) == best[(dataset, attribute)] else cell)
+                    cells.append(Cell(format_score(score), bold=_percent(score.mean) == best[(dataset, attribute)]))
             rows.append(cells)
-    return _markdown(rows)
+    return Table(
+        header=["Model", *(cell for d in dataset_names for cell in (d, ""))],
+        subheader=["", *(name for _ in dataset_names for name, _ in METRICS)],
+        rows=rows,
+    )
+
+
+SEPARABILITY_NOTE = (
+    "On the full-dimensional, L2-normalised features. Silhouette (cosine) and Davies–Bouldin with the "
+    "classes as clusters; kNN: k = 20, cosine, on the probe's folds (mean±std); NMI and ARI: k-means "
+    "(k = number of classes) against the labels; trustworthiness: of the default 2-D map, 5 neighbours. "
+    "Best per dataset in bold (lowest Davies–Bouldin, highest otherwise)."
+)
+
+
+@dataclass(frozen=True)
+class _Column:
+    header: str
+    value: Callable[[Separability], float | None]
+    text: Callable[[Separability], str]
+    higher_is_better: bool = True
+
+
+_SEPARABILITY_COLUMNS = (
+    _Column("Silhouette ↑", lambda s: s.silhouette, lambda s: f"{s.silhouette:.3f}"),
+    _Column("Davies–Bouldin ↓", lambda s: s.davies_bouldin, lambda s: f"{s.davies_bouldin:.3f}", False),
+    _Column("kNN accuracy ↑", lambda s: s.knn_mean, lambda s: format_score(Score(s.knn_folds, []))),
+    _Column("k-means NMI ↑", lambda s: s.kmeans_nmi, lambda s: f"{s.kmeans_nmi:.3f}"),
+    _Column("k-means ARI ↑", lambda s: s.kmeans_ari, lambda s: f"{s.kmeans_ari:.3f}"),
+    _Column("Trustworthiness ↑", lambda s: s.trustworthiness,
+            lambda s: MISSING if s.trustworthiness is None else f"{s.trustworthiness:.3f}"),
+)
+
+
+def separability_table(results: Sequence[PairResult], dataset_names: Sequence[str]) -> Table | None:
+    """Rows by dataset (plan order), then model (result order)."""
+    measured = [(r, r.analysis.separability) for r in _by_dataset(results, dataset_names)
+                if r.analysis and r.analysis.separability]
+    if not measured:
+        return None
+    rows = []
+    for result, separability in measured:
+        cells = [Cell(result.model_label), Cell(result.dataset)]
+        for column in _SEPARABILITY_COLUMNS:
+            shown = [_shown(column.value(s)) for r, s in measured if r.dataset == result.dataset]
+            present = [value for value in shown if value is not None]
+            best = (max if column.higher_is_better else min)(present) if present else None
+            value = _shown(column.value(separability))
+            cells.append(Cell(column.text(separability), bold=value is not None and value == best))
+        rows.append(cells)
+    return Table(header=["Model", "Dataset", *(column.header for column in _SEPARABILITY_COLUMNS)], rows=rows)
+
+
+BIAS_NOTE = (
+    "Words burned into a stratified subset of each dataset. Shift: mean cosine distance between an image's "
+    "clean and overlaid embedding, over the mean distance between two clean images of the same class "
+    "(1 = as far as another image of the class). Flips and accuracy: the probe fit on the clean images outside "
+    "the subset, tested on the subset clean and overlaid. Word decoded: the probe predicting the written word "
+    "from overlaid embeddings; from clean embeddings the same labels show what the image content alone "
+    "explains; chance is the most frequent word's share."
+)
+
+
+def bias_table(results: Sequence[PairResult], dataset_names: Sequence[str]) -> Table | None:
+    """Rows by dataset (plan order), then model (result order), then overlay condition."""
+    tested = [r for r in _by_dataset(results, dataset_names) if r.bias is not None]
+    if not tested:
+        return None
+    rows = []
+    for result in tested:
+        for effect in result.bias.conditions:
+            rows.append([
+                Cell(result.model_label), Cell(result.dataset), Cell(effect.condition), Cell(str(result.bias.n_images)),
+                Cell(f"{effect.shift:.2f}"), Cell(_as_percent(effect.flip_rate)),
+                Cell(f"{_as_percent(effect.accuracy_clean)} → {_as_percent(effect.accuracy_overlaid)}"),
+                Cell(_as_percent(effect.word_accuracy)), Cell(_as_percent(effect.word_accuracy_clean)),
+                Cell(_as_percent(effect.word_chance)),
+            ])
+    return Table(header=["Model", "Dataset", "Overlay", "n", "Shift", "Flip rate", "Accuracy clean → overlaid",
+                         "Word decoded (overlaid)", "Word decoded (clean)", "Chance"], rows=rows)
 
 
 def format_score(score: Score) -> str:
     return f"{_percent(score.mean):.1f}±{_percent(score.std):.1f}%"
+
+
+def _by_dataset(results: Sequence[PairResult], dataset_names: Sequence[str]) -> list[PairResult]:
+    order = {name: index for index, name in enumerate(dataset_names)}
+    return sorted(results, key=lambda r: order.get(r.dataset, len(order)))  # stable: model order is kept
+
+
+def _as_percent(fraction: float | None) -> str:
+    return MISSING if fraction is None else f"{_percent(fraction):.1f}%"
+
+
+def _shown(number: float | None) -> float | None:
+    # Compared as displayed (3 decimals, or percent with 1), so equal-looking cells are bold together.
+    return None if number is None else round(number, 3)
 
 
 def _percent(fraction: float) -> float:
@@ -69,10 +183,3 @@ def _model_rows(models: Sequence[ModelSpec], results: Sequence[PairResult]) -> l
     for r in results:
         seen.setdefault(r.model_label, r.group)
     return list(seen.items())
-
-
-def _markdown(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    return "\n".join(lines) + "\n"

@@ -1,0 +1,228 @@
+"""The controlled text-overlay bias test, per (model, dataset).
+
+A seeded, stratified subset of the dataset (at most half of it) is embedded clean (the run's stored
+features) and with a word burned in under each condition (neutral word, true class name, wrong class
+name). Per condition:
+- shift: mean cosine distance between an image's clean and overlaid embedding, divided by the mean
+  cosine distance between two clean images of the same class. 1 means the text moves an image as
+  far as swapping it for another image of its class.
+- flip rate and accuracy drop: the protocol's classifier, fit on the clean images outside the subset,
+  predicts the subset's images clean and overlaid.
+- word decodability: the probe protocol predicting the written word from the overlaid embeddings,
+  next to the same labels predicted from the clean embeddings (what the image content explains:
+  above chance only when the word correlates with the class).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from sklearn.exceptions import ConvergenceWarning
+
+from medembed_evaluator.analysis.figures import FigureFile, draw_image_strip, figure_path
+from medembed_evaluator.analysis.overlay_conditions import (
+    OverlayCondition,
+    drawable,
+    overlaid_dataset,
+    overlay_conditions,
+    overlay_png,
+)
+from medembed_evaluator.analysis.sampling import stratified_subset
+from medembed_evaluator.analysis.separability import unit_rows
+from medembed_evaluator.analysis.spec import BiasSpec
+from medembed_evaluator.datasets import Dataset
+from medembed_evaluator.errors import DecodeError, ProtocolError
+from medembed_evaluator.feature_store import DatasetFeatures
+from medembed_evaluator.probe import Protocol, run_probe, validate_for_protocol
+
+log = logging.getLogger(__name__)
+DatasetEmbedder = Callable[[Dataset], DatasetFeatures]
+
+
+@dataclass(frozen=True)
+class ConditionEffect:
+    condition: str
+    description: str
+    shift: float
+    """Mean clean-to-overlaid cosine distance over the mean within-class cosine distance."""
+    flip_rate: float
+    accuracy_clean: float
+    accuracy_overlaid: float
+    word_accuracy: float | None
+    """None when some word is too rare for the protocol's splits."""
+    word_accuracy_clean: float | None
+    word_chance: float
+    """Share of the most frequent word: what always guessing it scores."""
+
+    @property
+    def accuracy_drop(self) -> float:
+        return self.accuracy_clean - self.accuracy_overlaid
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "accuracy_drop": self.accuracy_drop}
+
+
+@dataclass(frozen=True)
+class OverlayBias:
+    n_images: int
+    """Subset images that every condition embedded without error."""
+    spec: BiasSpec
+    within_class_distance: float
+    example: FigureFile
+    """One image of the subset, clean and under every condition."""
+    conditions: list[ConditionEffect] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n_images": self.n_images,
+            "settings": asdict(self.spec),
+            "within_class_cosine_distance": self.within_class_distance,
+            "example_figure": {"path": self.example.path, "caption": self.example.caption},
+            "conditions": [c.to_dict() for c in self.conditions],
+            "notes": self.notes,
+        }
+
+
+def run_overlay_bias(
+    dataset: Dataset,
+    clean_vectors: np.ndarray,
+    usable: np.ndarray,
+    spec: BiasSpec,
+    protocol: Protocol,
+    seed: int,
+    embed: DatasetEmbedder,
+    run_dir: Path,
+) -> OverlayBias | None:
+    """`clean_vectors`: the run's vectors for every sample; `usable`: rows that embedded without error.
+
+    Returns None (after logging why) when the evaluator cannot decode the images to draw on them.
+    """
+    labels = dataset.labels()
+    candidates = np.flatnonzero(usable)
+    # at most half, so that the classifier the subset is tested on has as many images to learn from
+    in_subset = np.zeros(len(candidates), dtype=bool)
+    in_subset[stratified_subset(labels[candidates], min(spec.max_images, len(candidates) // 2), seed)] = True
+    subset, training = candidates[in_subset], candidates[~in_subset]
+    try:
+        conditions = overlay_conditions(labels[subset], dataset.class_names, spec, seed)
+        overlaid = {c.name: embed(overlaid_dataset(dataset, subset, c, spec)) for c in conditions}
+        example = draw_overlay_example(dataset, int(subset[0]), conditions, spec, run_dir)
+    except DecodeError as error:
+        log.warning("bias test skipped on %s: %s", dataset.name, error)
+        return None
+    ok = np.ones(len(subset), dtype=bool)
+    for features in overlaid.values():
+        ok &= features.usable
+    notes = [] if ok.all() else [f"{int((~ok).sum())} overlaid image(s) failed to embed and are left out"]
+    clean = clean_vectors[subset[ok]]
+    kept_labels = labels[subset[ok]]
+    within = mean_within_class_distance(clean, kept_labels)
+    by_condition = {name: features.vectors[ok] for name, features in overlaid.items()}
+    predictions = clean_probe_predictions(clean_vectors[training], labels[training], clean, by_condition,
+                                          protocol, seed)
+    effects = [
+        _effect(condition, clean, by_condition[condition.name], kept_labels, predictions, within, protocol,
+                [word for word, keep in zip(condition.words, ok, strict=True) if keep], notes)
+        for condition in conditions
+    ]
+    return OverlayBias(int(ok.sum()), spec, within, example, effects, notes)
+
+
+def draw_overlay_example(dataset: Dataset, row: int, conditions: list[OverlayCondition], spec: BiasSpec,
+                         run_dir: Path) -> FigureFile:
+    """The subset's first image (`row` of the dataset), clean and as each condition overlays it."""
+    sample = dataset.samples[row]
+    panels = [("clean", _decoded(sample.load_bytes()))]
+    panels += [(f"{c.name}: {c.words[0]}", _decoded(overlay_png(sample.load_bytes, sample.key, c.words[0], spec)))
+               for c in conditions]
+    relative = figure_path(dataset.name, "overlay-examples")
+    draw_image_strip(run_dir / relative, panels, f"Text overlays on {dataset.name} ({sample.key})")
+    caption = (f"The bias test's overlays on one image of {dataset.name}: clean, then each condition's word at "
+               f"{spec.size_frac:g} of the image height, top-left corner at ({spec.position[0]:g}, "
+               f"{spec.position[1]:g}) of (width, height), contrast {spec.contrast:g}.")
+    return FigureFile(relative, caption)
+
+
+def _decoded(data: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        return drawable(image)
+
+
+def mean_within_class_distance(vectors: np.ndarray, labels: np.ndarray) -> float:
+    unit = unit_rows(vectors)
+    distances = []
+    for label in np.unique(labels):
+        members = unit[labels == label]
+        if len(members) < 2:
+            continue
+        similarity = members @ members.T
+        upper = np.triu_indices(len(members), k=1)
+        distances.append(1.0 - similarity[upper])
+    return float(np.mean(np.concatenate(distances)))
+
+
+def cosine_shift(clean: np.ndarray, overlaid: np.ndarray) -> np.ndarray:
+    """Per row: cosine distance between the clean and the overlaid embedding of one image."""
+    return 1.0 - np.sum(unit_rows(clean) * unit_rows(overlaid), axis=1)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """The clean-trained classifier's predictions for the subset, clean and per condition."""
+
+    clean: np.ndarray
+    overlaid: dict[str, np.ndarray]
+
+
+def clean_probe_predictions(train_vectors: np.ndarray, train_labels: np.ndarray, clean: np.ndarray,
+                            overlaid: dict[str, np.ndarray], protocol: Protocol, seed: int) -> Predictions:
+    with warnings.catch_warnings():
+        # the main probe already counts convergence on these features; here it would only be noise
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = protocol.classifier(len(train_labels), seed).fit(train_vectors, train_labels)
+    return Predictions(model.predict(clean), {name: model.predict(vectors) for name, vectors in overlaid.items()})
+
+
+def word_decodability(vectors: np.ndarray, words: list[str], protocol: Protocol) -> float | None:
+    """Mean CV accuracy of the probe protocol predicting the word; None if a word is too rare."""
+    names = sorted(set(words))
+    codes = np.array([names.index(word) for word in words])
+    try:
+        validate_for_protocol(codes, names, protocol)
+    except ProtocolError:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return run_probe(vectors, codes, protocol, names).accuracy.mean
+
+
+def _effect(condition: OverlayCondition, clean: np.ndarray, overlaid: np.ndarray, labels: np.ndarray,
+            predictions: Predictions, within: float, protocol: Protocol, words: list[str],
+            notes: list[str]) -> ConditionEffect:
+    predicted = predictions.overlaid[condition.name]
+    word_accuracy = word_decodability(overlaid, words, protocol)
+    if word_accuracy is None:
+        notes.append(f"{condition.name}: word decodability not measured (a word has too few images for "
+                     f"{protocol.folds} folds)")
+    counts = np.unique(words, return_counts=True)[1]
+    return ConditionEffect(
+        condition=condition.name,
+        description=condition.description,
+        shift=float(np.mean(cosine_shift(clean, overlaid)) / within) if within > 0 else float("nan"),
+        flip_rate=float(np.mean(predicted != predictions.clean)),
+        accuracy_clean=float(np.mean(predictions.clean == labels)),
+        accuracy_overlaid=float(np.mean(predicted == labels)),
+        word_accuracy=word_accuracy,
+        word_accuracy_clean=None if word_accuracy is None else word_decodability(clean, words, protocol),
+        word_chance=float(counts.max() / counts.sum()),
+    )

@@ -1,0 +1,85 @@
+"""The bias test's overlay conditions: which word each image gets, and the overlaid images.
+
+An overlaid image is a derived dataset sample: its bytes are the source image with the word burned
+in, re-encoded as PNG (lossless, so the text is the only change for 8-bit images). Its content
+differs from the source, so the feature store keeps its vectors apart and a rerun reuses them.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from medembed_evaluator.analysis.spec import BiasSpec
+from medembed_evaluator.datasets import Dataset
+from medembed_evaluator.errors import DecodeError
+from medembed_evaluator.overlay import render_text
+from medembed_evaluator.raw_pixels import grayscale01
+
+_DRAWABLE_MODES = ("L", "RGB", "RGBA")
+_HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
+
+
+@dataclass(frozen=True)
+class OverlayCondition:
+    name: str
+    description: str
+    words: list[str]
+    """The word burned into each image of the subset, in subset order."""
+
+
+def overlay_conditions(labels: np.ndarray, class_names: list[str], spec: BiasSpec, seed: int) -> list[OverlayCondition]:
+    """neutral (words unrelated to the classes), true-class (the image's own class name) and
+    wrong-class (another class's name, drawn per image)."""
+    rng = np.random.default_rng(seed)
+    neutral_words = list(spec.neutral_words)
+    neutral = []
+    for label in labels:
+        own = rng.random() < spec.neutral_correlation
+        neutral.append(neutral_words[label % len(neutral_words)] if own else str(rng.choice(neutral_words)))
+    offsets = rng.integers(1, len(class_names), size=len(labels))
+    wrong = [class_names[(label + offset) % len(class_names)] for label, offset in zip(labels, offsets, strict=True)]
+    neutral_description = f"one of {', '.join(neutral_words)} (class correlation {spec.neutral_correlation:g})"
+    return [
+        OverlayCondition("neutral", neutral_description, neutral),
+        OverlayCondition("true-class", "the image's own class name", [class_names[label] for label in labels]),
+        OverlayCondition("wrong-class", "another class's name", wrong),
+    ]
+
+
+def overlaid_dataset(dataset: Dataset, rows: np.ndarray, condition: OverlayCondition, spec: BiasSpec) -> Dataset:
+    samples = []
+    for row, word in zip(rows, condition.words, strict=True):
+        sample = dataset.samples[row]
+        load = partial(overlay_png, sample.load_bytes, sample.key, word, spec)
+        samples.append(replace(sample, metadata={**sample.metadata, "bias_overlay": word}, load_bytes=load))
+    return Dataset(f"{dataset.name}+{condition.name}", list(dataset.class_names), samples)
+
+
+def overlay_png(load_source: Callable[[], bytes], key: str, word: str, spec: BiasSpec) -> bytes:
+    try:
+        with Image.open(io.BytesIO(load_source())) as source:
+            source.load()
+            image = drawable(source)
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise DecodeError(f"cannot burn text into {key}: the evaluator cannot decode it ({error})") from None
+    x, y = spec.position
+    overlaid = render_text(image, word, size_frac=spec.size_frac, position=(x, y), contrast=spec.contrast)
+    buffer = io.BytesIO()
+    # compress_level=0 keeps the bytes (and so the feature-store key) independent of the zlib build.
+    overlaid.save(buffer, format="PNG", compress_level=0)
+    return buffer.getvalue()
+
+
+def drawable(image: Image.Image) -> Image.Image:
+    """A copy in a mode Pillow can draw text into (L, RGB or RGBA)."""
+    if image.mode in _DRAWABLE_MODES:
+        return image.copy()
+    if image.mode in _HIGH_DEPTH_MODES:  # drawn on an 8-bit copy: Pillow cannot draw into 16-bit images
+        return Image.fromarray((grayscale01(image) * 255.0 + 0.5).astype(np.uint8))
+    return image.convert("RGBA" if "transparency" in image.info or image.mode in ("LA", "PA") else "RGB")

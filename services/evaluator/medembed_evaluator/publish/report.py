@@ -1,0 +1,130 @@
+"""report.html: one self-contained page per run (tables, figures inlined as data URIs, no scripts,
+nothing fetched), readable offline and safe to mail around."""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from pathlib import Path
+
+from medembed_evaluator.analysis.figures import FigureFile
+from medembed_evaluator.pair_result import PairResult, RunInfo
+from medembed_evaluator.plan import ModelSpec
+from medembed_evaluator.publish.files import package_versions
+from medembed_evaluator.publish.table import (
+    BIAS_NOTE,
+    SEPARABILITY_NOTE,
+    benchmark_table,
+    bias_table,
+    separability_table,
+)
+from medembed_evaluator.publish.tabular import to_html
+
+REPORT_NAME = "report.html"
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 78rem; padding: 0 1rem; color: #1d1d1f; }
+h1 { font-size: 1.6rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #ddd; } h3 { margin-top: 1.6rem; }
+table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.88rem; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.55rem; text-align: left; }
+thead th { background: #f2f2f5; }
+.note { color: #555; font-size: 0.9rem; max-width: 62rem; }
+figure { margin: 1rem 0 2rem; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #444; font-size: 0.88rem; max-width: 62rem; margin-top: 0.3rem; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 0.15rem 1rem; font-size: 0.9rem; }
+dt { font-weight: 600; }
+"""
+
+
+def write_report(
+    run_dir: Path,
+    results: Sequence[PairResult],
+    dataset_names: Sequence[str],
+    run: RunInfo,
+    *,
+    models: Sequence[ModelSpec] = (),
+) -> Path:
+    run_dir = Path(run_dir)
+    path = run_dir / REPORT_NAME
+    path.write_text(render_report(run_dir, results, dataset_names, run, models=models), encoding="utf-8")
+    return path
+
+
+def render_report(
+    run_dir: Path,
+    results: Sequence[PairResult],
+    dataset_names: Sequence[str],
+    run: RunInfo,
+    *,
+    models: Sequence[ModelSpec] = (),
+) -> str:
+    """The page as a string; figures are read from `run_dir` and inlined."""
+    parts = [
+        f"<h1>medembed report: {_text(run.run_id)}</h1>",
+        _run_facts(run),
+        "<h2>Linear-probe benchmark</h2>",
+        _note(f"The study's protocol: StandardScaler → {'LinearSVC' if run.protocol.kernel == 'linear' else 'SVC'} "
+              f"(C = {run.protocol.c_rule}), stratified {run.protocol.test_size:.0%} holdout, "
+              f"{run.protocol.folds}-fold CV on the rest; cells are mean±std over the folds, best per column "
+              "in bold."),
+        to_html(benchmark_table(results, dataset_names, models=models)),
+    ]
+    separability = separability_table(results, dataset_names)
+    if separability is not None:
+        parts += ["<h2>Separability</h2>", _note(SEPARABILITY_NOTE), to_html(separability)]
+    bias = bias_table(results, dataset_names)
+    if bias is not None:
+        examples = list({r.bias.example.path: r.bias.example for r in results if r.bias}.values())
+        parts += ["<h2>Text-overlay bias</h2>", _note(BIAS_NOTE), to_html(bias),
+                  *(_figure(run_dir, figure) for figure in examples)]
+    parts += _maps(run_dir, results, dataset_names)
+    parts += _notes(results)
+    body = "\n".join(parts)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<title>medembed report {_text(run.run_id)}</title>\n<style>{_STYLE}</style>\n</head>\n"
+            f"<body>\n{body}\n</body>\n</html>\n")
+
+
+def _run_facts(run: RunInfo) -> str:
+    versions = ", ".join(f"{name} {version}" for name, version in package_versions().items() if version)
+    facts = {"Plan": run.plan_name, "Started": run.started_at, "Finished": run.finished_at,
+             "Seeds": ", ".join(map(str, run.protocol.seeds)), "Packages": versions}
+    return "<dl>" + "".join(f"<dt>{_text(k)}</dt><dd>{_text(v)}</dd>" for k, v in facts.items()) + "</dl>"
+
+
+def _maps(run_dir: Path, results: Sequence[PairResult], dataset_names: Sequence[str]) -> list[str]:
+    mapped = [r for r in results if r.analysis and r.analysis.figures]
+    if not mapped:
+        return []
+    parts = ["<h2>Feature maps</h2>"]
+    for dataset in dataset_names:
+        on_dataset = [r for r in mapped if r.dataset == dataset]
+        if on_dataset:
+            parts.append(f"<h3>{_text(dataset)}</h3>")
+            parts += [_figure(run_dir, figure) for r in on_dataset for figure in r.analysis.figures]
+    return parts
+
+
+def _notes(results: Sequence[PairResult]) -> list[str]:
+    items = []
+    for result in results:
+        notes = [*(result.analysis.notes if result.analysis else []), *(result.bias.notes if result.bias else [])]
+        if result.n_failed:
+            notes.append(f"{result.n_failed} item(s) failed to embed and are excluded")
+        items += [f"<li>{_text(result.model_label)} on {_text(result.dataset)}: {_text(note)}</li>" for note in notes]
+    return ["<h2>Notes</h2>", "<ul>", *items, "</ul>"] if items else []
+
+
+def _figure(run_dir: Path, figure: FigureFile) -> str:
+    encoded = base64.b64encode((run_dir / figure.path).read_bytes()).decode("ascii")
+    return (f'<figure><img src="data:image/png;base64,{encoded}" alt="{_text(figure.caption)}">'
+            f"<figcaption>{_text(figure.caption)}</figcaption></figure>")
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{_text(text)}</p>'
+
+
+def _text(value: object) -> str:
+    return html.escape(str(value))
