@@ -92,7 +92,11 @@ def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) 
         if spec not in {s.name for s in info.specs}:
             raise PlanError(f"model {model.id!r} has no spec {spec!r}; specs: {[s.name for s in info.specs]}")
         provenance[model.id] = {"model_id": model.id, "weights_digest": info.weights_digest,
-                                "preprocess_digest": info.preprocess_digest, "embedding_spec": spec}
+                                "preprocess_digest": info.preprocess_digest, "embedding_spec": spec,
+                                "random_weights": str(info.random_weights).lower()}
+        if info.random_weights:
+            log.warning("%s is served with random weights by %s: its row measures an untrained network",
+                        model.id, model.target)
     return provenance
 
 
@@ -184,10 +188,17 @@ def _evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: Datas
             bias = run_overlay_bias(dataset, features.vectors, ok, bias_spec, plan.protocol, plan.analysis.seed,
                                     features_of, run_dir)
     return PairResult(
-        model_id=model.id, model_label=model.label, group=model.group, dataset=dataset.name, n=int(ok.sum()),
+        model_id=model.id, model_label=_label(model, features_of.provenance), group=model.group, dataset=dataset.name, n=int(ok.sum()),
         class_counts=dataset.class_counts(), content_hash=dataset.content_hash(), provenance=features_of.provenance,
         probe=probe, n_failed=len(errors), failed_keys=[dataset.samples[row].key for row in sorted(errors)],
         analysis=analysis, bias=bias)
+
+
+def _label(model: ModelSpec, provenance: dict[str, str]) -> str:
+    """A row served without its real weights says so in the table, whatever the plan calls it."""
+    if provenance.get("random_weights") == "true" and "random" not in model.label.lower():
+        return f"{model.label} [random weights]"
+    return model.label
 
 
 def _summary(result: PairResult, reused: int, seconds: float) -> str:
