@@ -13,7 +13,7 @@ RUN pip install /src/clients/python /src/services/evaluator \
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="medembed-evaluator" \
-      org.opencontainers.image.description="medembed evaluator: linear probes and benchmark tables"
+      org.opencontainers.image.description="medembed evaluator: linear probes, feature analysis, overlay bias test, benchmark tables and report"
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/medembed medembed \
  && mkdir -p /results /data \
  && chown medembed:medembed /results
