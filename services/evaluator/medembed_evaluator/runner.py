@@ -188,7 +188,8 @@ def _evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: Datas
             bias = run_overlay_bias(dataset, features.vectors, ok, bias_spec, plan.protocol, plan.analysis.seed,
                                     features_of, run_dir)
     return PairResult(
-        model_id=model.id, model_label=_label(model, features_of.provenance), group=model.group, dataset=dataset.name, n=int(ok.sum()),
+        model_id=model.id, model_label=_label(model, features_of.provenance), group=model.group,
+        dataset=dataset.name, n=int(ok.sum()),
         class_counts=dataset.class_counts(), content_hash=dataset.content_hash(), provenance=features_of.provenance,
         probe=probe, n_failed=len(errors), failed_keys=[dataset.samples[row].key for row in sorted(errors)],
         analysis=analysis, bias=bias)
