@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".dcm"}
+from medembed_client.cli import image_files
 
 
 def load_images(data: str | None, limit: int | None = None, phantoms_per_class: int = 64) -> tuple[str, list[bytes]]:
     """(description, encoded image bytes). Without `data`, deterministic phantom images."""
     if data:
         root = Path(data)
-        files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and "_mask" not in p.name)
+        files = [p for p in image_files([str(root)]) if "_mask" not in p.name]
         if not files:
             raise SystemExit(f"no images under {root}")
         images = [p.read_bytes() for p in files[:limit]]

@@ -13,9 +13,8 @@ import numpy as np
 from .aio import DEFAULT_TARGET
 from .client import Client
 from .health import check_health
+from .inputs import IMAGE_SUFFIXES
 from .results import EmbedError
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".dcm"}
 
 
 def image_files(paths: list[str]) -> list[Path]:
@@ -33,7 +32,7 @@ def image_files(paths: list[str]) -> list[Path]:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    with Client(args.target, retry=None) as client:
+    with Client(args.target) as client:
         models = client.list_models()
     if args.json:
         for m in models:

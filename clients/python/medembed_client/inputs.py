@@ -9,6 +9,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+# File suffixes taken for images when a folder is expanded (CLI, evaluator, benchmarks).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".dcm"})
+
 ImageInput = str | PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
 

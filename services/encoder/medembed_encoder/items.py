@@ -46,11 +46,9 @@ class ItemOutcome:
     def succeed(self, vector: np.ndarray, cache_hit: bool = False) -> None:
         self.code, self.vector, self.cache_hit, self.tensor = pb.ITEM_CODE_OK, vector, cache_hit, None
 
-    def copy_from(self, other: "ItemOutcome") -> None:
-        self.code, self.message, self.vector, self.tensor = other.code, other.message, other.vector, None
-
-    def apply(self, result: "FlightOutcome") -> None:
-        self.code, self.message, self.vector, self.tensor = result.code, result.message, result.vector, None
+    def adopt(self, source: "ItemOutcome | FlightOutcome") -> None:
+        """Take the outcome of an identical item computed once for both."""
+        self.code, self.message, self.vector, self.tensor = source.code, source.message, source.vector, None
 
     @property
     def settled(self) -> bool:

@@ -165,7 +165,7 @@ class EncoderService(pb_grpc.EncoderServicer):
                     self._flights.land(scope.key(digest), shareable(group[0]))
             for group in leading.values():
                 for outcome in group[1:]:
-                    outcome.copy_from(group[0])
+                    outcome.adopt(group[0])
                 shared.inc(len(group) - 1)
             self._cache.store(scope, {d: g[0].vector for d, g in leading.items() if g[0].vector is not None})
             for group, flight in following:
@@ -174,7 +174,7 @@ class EncoderService(pb_grpc.EncoderServicer):
                 except FlightAbandoned:
                     continue  # its leader gave up; compute it ourselves next round
                 for outcome in group:
-                    outcome.apply(result)
+                    outcome.adopt(result)
                 shared.inc(len(group))
         for outcome in outcomes:
             if not outcome.settled:

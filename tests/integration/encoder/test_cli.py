@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -40,8 +41,6 @@ def test_embed_a_directory_writes_vectors_order_errors_and_provenance(tiny_serve
 
 
 def test_models_and_health_commands(tiny_server):
-    import os
-
     env = {**os.environ, "MEDEMBED_TARGET": tiny_server.target}
     models = medembed("models", "--json", env=env)
     assert models.returncode == 0

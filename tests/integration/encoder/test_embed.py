@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import grpc
 import numpy as np
@@ -42,7 +43,7 @@ def test_vectors_equal_an_in_process_forward(tiny_server, model_id):
     assert result.provenance.weights_digest.startswith("sha256:")
     assert result.provenance.embedding_spec == "default"
     assert result.provenance.dtype == "float32"
-    assert result.content_sha256[0] == __import__("hashlib").sha256(images[0]).hexdigest()
+    assert result.content_sha256[0] == hashlib.sha256(images[0]).hexdigest()
 
 
 def test_bad_items_fail_alone(tiny_server):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -94,13 +95,11 @@ def test_sigterm_drains_in_flight_work_then_exits(server_dir):
     assert '"drain_started"' in server.log() and '"server_stopped"' in server.log()
 
 
-def test_server_started_by_env_vars(server_dir, monkeypatch):
+def test_server_started_by_env_vars(server_dir):
     port = free_port()
     env = {"MEDEMBED_MODELS": "tiny-clip", "MEDEMBED_PORT": str(port), "MEDEMBED_METRICS_PORT": str(free_port()),
            "MEDEMBED_HOST": "127.0.0.1", "MEDEMBED_CATALOG": str(TEST_CATALOG),
            "MEDEMBED_ALLOW_RANDOM_WEIGHTS": "1", "MEDEMBED_DEVICE": "cpu"}
-    import os
-
     process = subprocess.Popen([sys.executable, "-m", "medembed_encoder.cli", "serve"], env={**os.environ, **env},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     from helpers.servers import RunningServer

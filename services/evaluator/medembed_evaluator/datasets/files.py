@@ -7,10 +7,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
+from medembed_client.inputs import IMAGE_SUFFIXES
 from medembed_evaluator.datasets.base import Sample
 from medembed_evaluator.errors import DatasetError
-
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".dcm"})
 
 
 def require_dir(folder: Path, what: str) -> Path:
@@ -26,7 +25,7 @@ def require_file(path: Path, what: str) -> Path:
 
 
 def is_image(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
 def list_images(folder: Path, *, exclude: Callable[[Path], bool] | None = None) -> list[Path]:
