@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 ENV_PREFIX = "MEDEMBED_"
 
@@ -18,34 +19,42 @@ class ConfigError(ValueError):
     """A setting is missing or invalid; the message names it."""
 
 
+def setting(default: object, description: str) -> Any:
+    """A settings field with its `--help` text."""
+    return field(default=default, metadata={"help": description})
+
+
 @dataclass(frozen=True)
 class Settings:
-    models: tuple[str, ...] = ()
-    host: str = "[::]"
-    port: int = 50051
-    metrics_port: int = 9464
-    catalog: str = ""  # extra catalog YAML merged over the built-in one
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    dtype: str = "auto"  # auto | float32 | float16 | bfloat16
-    allow_random_weights: bool = False
-    max_batch_size: int = 32
-    max_queue_delay_ms: float = 5.0
-    max_queue_items: int = 2048
-    max_items_per_request: int = 256
-    max_image_bytes: int = 32 * 2**20
-    max_request_bytes: int = 64 * 2**20
-    max_pixels: int = 80_000_000
-    min_side: int = 8
-    decode_threads: int = 0  # 0 = one per CPU core
-    stream_window: int = 4  # EmbedStream requests in flight per stream
-    drain_seconds: float = 20.0
-    stall_seconds: float = 120.0
-    max_connection_age_s: float = 0.0  # 0 = unlimited; >0 lets load balancers rebalance
-    cache_url: str = ""  # "" = on-disk cache, "none", or redis://...
-    cache_dir: str = ""
-    cache_ttl_s: int = 30 * 24 * 3600
-    cache_timeout_s: float = 0.1  # per Redis call; a slower Redis costs misses, never latency
-    log_level: str = "info"
+    models: tuple[str, ...] = setting((), "catalog ids to serve, comma-separated (required; "
+                                          "`medembed-encoder catalog` lists them)")
+    host: str = setting("[::]", "address the gRPC port binds to")
+    port: int = setting(50051, "gRPC port")
+    metrics_port: int = setting(9464, "Prometheus metrics port (-1 = off)")
+    catalog: str = setting("", "extra catalog YAML merged over the built-in one")
+    device: str = setting("auto", "auto | cpu | cuda | cuda:N (auto = cuda when present)")
+    dtype: str = setting("auto", "auto | float32 | float16 | bfloat16 (auto = fp32 on CPU, bf16/fp16 on GPU)")
+    allow_random_weights: bool = setting(False, "serve random-init entries, and seeded random weights where real "
+                                                "ones cannot be had (logged, flagged random_weights)")
+    max_batch_size: int = setting(32, "largest batch one forward runs")
+    max_queue_delay_ms: float = setting(5.0, "longest an item waits for a batch to fill")
+    max_queue_items: int = setting(2048, "items admitted and not yet computed, per model; more = RESOURCE_EXHAUSTED")
+    max_items_per_request: int = setting(256, "items one request may carry")
+    max_image_bytes: int = setting(32 * 2**20, "bytes one image may have (larger items fail alone as too_large)")
+    max_request_bytes: int = setting(64 * 2**20, "image bytes one request may carry")
+    max_pixels: int = setting(80_000_000, "pixels (width x height x frames) one image may have, read from its header")
+    min_side: int = setting(8, "smallest image side in pixels")
+    decode_threads: int = setting(0, "threads that hash, decode and preprocess items (0 = one per CPU core)")
+    stream_window: int = setting(4, "EmbedStream requests in flight per stream")
+    drain_seconds: float = setting(20.0, "on SIGTERM, how long in-flight RPCs may take to finish")
+    stall_seconds: float = setting(120.0, "a model whose queue does not move for this long turns NOT_SERVING")
+    max_connection_age_s: float = setting(0.0, "close client connections after this age so load balancers "
+                                                "rebalance (0 = never)")
+    cache_url: str = setting("", "vector cache: empty = on-disk cache, `none`, or redis://...")
+    cache_dir: str = setting("", "on-disk cache folder (default ~/.cache/medembed/vectors)")
+    cache_ttl_s: int = setting(30 * 24 * 3600, "seconds a cached vector lives in Redis")
+    cache_timeout_s: float = setting(0.1, "per Redis call; a slower Redis costs misses, never latency")
+    log_level: str = setting("info", "debug | info | warning | error")
 
     def validate(self) -> "Settings":
         if not self.models:
@@ -109,15 +118,18 @@ def env_var(name: str) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per setting; unset flags fall back to the env var, then the default."""
     defaults = Settings()
-    for name in setting_names():
+    for item in fields(Settings):
+        name = item.name
         flag = f"--{name.replace('_', '-')}"
         default = getattr(defaults, name)
+        described = f"{item.metadata['help']} [env {env_var(name)}"
         if isinstance(default, bool):
             parser.add_argument(flag, dest=name, action="store_const", const="true", default=None,
-                                help=f"env {env_var(name)}")
+                                help=f"{described}=1]")
+        elif default in ((), ""):
+            parser.add_argument(flag, dest=name, default=None, help=f"{described}]")
         else:
-            parser.add_argument(flag, dest=name, default=None,
-                                help=f"env {env_var(name)} (default {default!r})")
+            parser.add_argument(flag, dest=name, default=None, help=f"{described}; default {default}]")
 
 
 def from_sources(args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> Settings:

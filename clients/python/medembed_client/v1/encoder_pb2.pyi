@@ -84,20 +84,24 @@ class ItemResult(_message.Message):
     def __init__(self, index: _Optional[int] = ..., client_id: _Optional[str] = ..., status: _Optional[_Union[ItemStatus, _Mapping]] = ..., vector: _Optional[bytes] = ..., cache_hit: _Optional[bool] = ..., content_sha256: _Optional[str] = ...) -> None: ...
 
 class Provenance(_message.Message):
-    __slots__ = ("model_id", "weights_digest", "preprocess_digest", "embedding_spec", "dtype", "server_version")
+    __slots__ = ("model_id", "weights_digest", "preprocess_digest", "embedding_spec", "dtype", "server_version", "vector_identity", "random_weights")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_DIGEST_FIELD_NUMBER: _ClassVar[int]
     PREPROCESS_DIGEST_FIELD_NUMBER: _ClassVar[int]
     EMBEDDING_SPEC_FIELD_NUMBER: _ClassVar[int]
     DTYPE_FIELD_NUMBER: _ClassVar[int]
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_IDENTITY_FIELD_NUMBER: _ClassVar[int]
+    RANDOM_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     weights_digest: str
     preprocess_digest: str
     embedding_spec: str
     dtype: str
     server_version: str
-    def __init__(self, model_id: _Optional[str] = ..., weights_digest: _Optional[str] = ..., preprocess_digest: _Optional[str] = ..., embedding_spec: _Optional[str] = ..., dtype: _Optional[str] = ..., server_version: _Optional[str] = ...) -> None: ...
+    vector_identity: str
+    random_weights: bool
+    def __init__(self, model_id: _Optional[str] = ..., weights_digest: _Optional[str] = ..., preprocess_digest: _Optional[str] = ..., embedding_spec: _Optional[str] = ..., dtype: _Optional[str] = ..., server_version: _Optional[str] = ..., vector_identity: _Optional[str] = ..., random_weights: _Optional[bool] = ...) -> None: ...
 
 class EmbedResponse(_message.Message):
     __slots__ = ("model", "dim", "results", "provenance", "request_id")
@@ -118,12 +122,14 @@ class ListModelsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class SpecInfo(_message.Message):
-    __slots__ = ("name", "dim")
+    __slots__ = ("name", "dim", "vector_identity")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_IDENTITY_FIELD_NUMBER: _ClassVar[int]
     name: str
     dim: int
-    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ...) -> None: ...
+    vector_identity: str
+    def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., vector_identity: _Optional[str] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
     __slots__ = ("id", "family", "dim", "input_size", "default_spec", "specs", "ready", "weights_digest", "preprocess_digest", "random_weights")
