@@ -10,13 +10,13 @@ BENCH_ARGS ?=
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: clients/python/pyproject.toml services/encoder/pyproject.toml services/evaluator/pyproject.toml requirements-dev.txt
+$(VENV)/.installed: clients/python/pyproject.toml libs/decode/pyproject.toml services/encoder/pyproject.toml services/evaluator/pyproject.toml requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch from this machine's wheel cache; a plain `torch` requirement would download a CUDA build
 	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -r requirements-dev.txt
-	$(PIP) install -q -e clients/python -e 'services/encoder[open_clip,timm,hf,torchvision]' -e services/evaluator
+	$(PIP) install -q -e clients/python -e libs/decode -e 'services/encoder[open_clip,timm,hf,torchvision]' -e services/evaluator
 	touch $@
 
 proto: install

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medembed_decode import DecodeLimits, decode_image
 from medembed_encoder.catalog import load_catalog
-from medembed_encoder.decode import DecodeLimits, decode_image
 from medembed_encoder.families import load_encoder
 from medembed_encoder.local import start_local_encoder
 

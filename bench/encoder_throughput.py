@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from images import load_images  # noqa: E402
 
 from medembed_client import AsyncClient  # noqa: E402
+from medembed_decode import DecodeLimits, decode_image  # noqa: E402
 from medembed_encoder.catalog import load_catalog  # noqa: E402
-from medembed_encoder.decode import DecodeLimits, decode_image  # noqa: E402
 from medembed_encoder.families import load_encoder  # noqa: E402
 from medembed_encoder.local import start_local_encoder  # noqa: E402
 

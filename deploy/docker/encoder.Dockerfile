@@ -18,9 +18,10 @@ RUN case "$FAMILY" in open_clip|timm|hf|torchvision) ;; \
 RUN printf 'torch==%s\ntorchvision==%s\n' "$TORCH_VERSION" "$TORCHVISION_VERSION" > /opt/constraints.txt \
  && pip install -c /opt/constraints.txt ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} torch
 COPY clients/python /src/clients/python
+COPY libs/decode /src/libs/decode
 COPY services/encoder /src/services/encoder
 RUN pip install -c /opt/constraints.txt ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} \
-      /src/clients/python "/src/services/encoder[$FAMILY]"
+      /src/clients/python /src/libs/decode "/src/services/encoder[$FAMILY]"
 
 FROM ${PYTHON_IMAGE}
 ARG FAMILY=open_clip

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from medembed_client.v1 import encoder_pb2 as pb
+from medembed_decode import DecodeError, DecodeErrorKind, DecodeLimits, decode_image
 
 from .cache.singleflight import FlightOutcome
-from .decode import DecodeError, DecodeErrorKind, DecodeLimits, decode_image
 from .runtime import ModelRuntime
 
 ITEM_CODES = {

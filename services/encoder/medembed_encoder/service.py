@@ -13,12 +13,12 @@ import grpc
 
 from medembed_client.v1 import encoder_pb2 as pb
 from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
+from medembed_decode import DecodeLimits
 
 from . import __version__
 from .batcher import ItemExpired, QueueFull
 from .cache import CacheFront, FlightAbandoned, FlightOutcome, KeyScope, SingleFlight
 from .config import Settings
-from .decode import DecodeLimits
 from .items import ItemOutcome, decode_and_preprocess, hash_items, outcome_name
 from .logs import event
 from .metrics import EncoderMetrics

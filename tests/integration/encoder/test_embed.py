@@ -15,8 +15,8 @@ from helpers.servers import TEST_CATALOG
 from medembed_client import AsyncClient, Client, RetryPolicy
 from medembed_client.v1 import encoder_pb2 as pb
 from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
+from medembed_decode import DecodeLimits, decode_image
 from medembed_encoder.catalog import load_catalog
-from medembed_encoder.decode import DecodeLimits, decode_image
 from medembed_encoder.families import load_encoder
 
 NO_RETRY = RetryPolicy(max_attempts=1)

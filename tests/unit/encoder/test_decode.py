@@ -4,7 +4,7 @@ from PIL import Image
 
 from helpers.dicom import dicom_bytes
 from helpers.images import encode, png, png_with_claimed_size, random_image
-from medembed_encoder.decode import DecodeError, DecodeErrorKind, DecodeLimits, decode_image, sniff_format
+from medembed_decode import DecodeError, DecodeErrorKind, DecodeLimits, decode_image, sniff_format
 
 LIMITS = DecodeLimits(max_image_bytes=1_000_000, max_pixels=4_000_000, min_side=8)
 
@@ -40,14 +40,19 @@ def test_pixel_cap_is_checked_from_the_header_before_decoding():
         decode_image(data, DecodeLimits(10**9, 10**6, 1))
 
 
-def test_16_bit_gray_is_min_max_scaled_and_replicated():
+def test_16_bit_gray_is_min_max_scaled_and_stays_gray():
     pixels = np.array([[1000, 2000], [3000, 5000]], dtype=np.uint16).repeat(8, 0).repeat(8, 1)
     image = decode_image(encode(Image.fromarray(pixels)), LIMITS)
     array = np.asarray(image)
-    assert array.shape == (16, 16, 3)
-    assert array[..., 0].min() == 0 and array[..., 0].max() == 255
-    assert (array[..., 0] == array[..., 2]).all()
-    assert array[0, 8, 0] == round((2000 - 1000) * 255 / 4000)
+    assert image.mode == "L" and array.shape == (16, 16)
+    assert array.min() == 0 and array.max() == 255
+    assert array[0, 8] == round((2000 - 1000) * 255 / 4000)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "1"])
+def test_single_channel_sources_decode_to_mode_l(mode):
+    image = decode_image(encode(random_image(1, size=24).convert(mode)), LIMITS)
+    assert image.mode == "L"
 
 
 def test_constant_16_bit_image_becomes_black_not_nan():
@@ -60,13 +65,13 @@ def test_dicom_monochrome1_is_inverted_after_rescale():
     normal = np.asarray(decode_image(dicom_bytes(pixels, "MONOCHROME2", slope=2, intercept=-1024), LIMITS))
     inverted = np.asarray(decode_image(dicom_bytes(pixels, "MONOCHROME1", slope=2, intercept=-1024), LIMITS))
     assert sniff_format(dicom_bytes(pixels)) == "DICOM"
-    assert normal[0, 0, 0] == 0 and normal[0, -1, 0] == 255
+    assert normal.ndim == 2 and normal[0, 0] == 0 and normal[0, -1] == 255
     np.testing.assert_array_equal(inverted, 255 - normal)
 
 
 def test_dicom_window_is_applied():
     pixels = np.tile(np.arange(16, dtype=np.uint16) * 100, (16, 1))  # 0..1500
-    windowed = np.asarray(decode_image(dicom_bytes(pixels, window=(400, 200)), LIMITS))[0, :, 0]
+    windowed = np.asarray(decode_image(dicom_bytes(pixels, window=(400, 200)), LIMITS))[0, :]
     assert windowed[:3].max() == 0  # values <= 300 are below the window
     assert windowed[-5:].min() == 255  # values >= 1100 are above it
 

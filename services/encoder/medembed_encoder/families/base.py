@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import torch
 from PIL import Image
 
-from ..catalog import CatalogEntry
-from ..decode import DECODE_RULES_VERSION
+from medembed_decode import rules_identity
 
-Preprocess = Callable[[Image.Image], torch.Tensor]
+from ..catalog import CatalogEntry
+
+Preprocess = Callable[[Image.Image], torch.Tensor]  # PIL image, mode L or RGB -> [C, H, W] float tensor
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]
 
 DEFAULT_SPEC = "default"
@@ -32,7 +33,7 @@ class WeightsUnavailable(ModelLoadError):
 class LoadedEncoder:
     entry: CatalogEntry
     module: torch.nn.Module
-    preprocess: Preprocess  # PIL RGB image -> [C, H, W] float tensor
+    preprocess: Preprocess  # decoded PIL image (mode L or RGB) -> [C, H, W] float tensor
     specs: dict[str, EmbedFn]  # spec name -> batch [N, C, H, W] -> [N, dim]
     spec_dims: dict[str, int]
     input_size: int
@@ -55,12 +56,31 @@ class LoadedEncoder:
 class Preprocessing:
     """A model's own image transform, known from its catalog entry alone (no weights needed)."""
 
-    transform: Preprocess  # PIL RGB image -> [C, input_size, input_size] float tensor
+    transform: Preprocess  # PIL image -> [C, input_size, input_size] float tensor
     input_size: int
+    takes_gray: bool = False  # the transform handles a mode-L image itself, as its upstream code does
 
     @property
     def description(self) -> str:
-        return repr(self.transform)
+        return repr(self.image_transform)
+
+    @property
+    def image_transform(self) -> Preprocess:
+        """The transform applied to a decoded image: RGB first, unless the model's own code takes gray."""
+        return self.transform if self.takes_gray else ConvertToRGB(self.transform)
+
+
+class ConvertToRGB:
+    """`image.convert("RGB")`, then the model's transform: what most upstream pipelines do first."""
+
+    def __init__(self, transform: Preprocess) -> None:
+        self.transform = transform
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return self.transform(image if image.mode == "RGB" else image.convert("RGB"))
+
+    def __repr__(self) -> str:
+        return f"ConvertToRGB({self.transform!r})"
 
 
 @contextmanager
@@ -76,7 +96,7 @@ def make_encoder(entry: CatalogEntry, module: torch.nn.Module, preprocessing: Pr
                  specs: dict[str, EmbedFn]) -> LoadedEncoder:
     module.eval()
     return LoadedEncoder(
-        entry=entry, module=module, preprocess=preprocessing.transform, specs=specs,
+        entry=entry, module=module, preprocess=preprocessing.image_transform, specs=specs,
         spec_dims=measure_spec_dims(module, specs, preprocessing.input_size), input_size=preprocessing.input_size,
         weights_digest=state_dict_digest(module), preprocess_digest=preprocess_digest(preprocessing.description),
         random_weights=entry.weights.is_random,
@@ -97,7 +117,7 @@ def state_dict_digest(module: torch.nn.Module) -> str:
 
 def preprocess_digest(description: str) -> str:
     """Identity of the whole path from bytes to tensor: decode rules plus the model's transform."""
-    text = f"decode:{DECODE_RULES_VERSION}\n{description}"
+    text = f"{rules_identity()}\n{description}"
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -1,6 +1,7 @@
-"""Bytes to an RGB PIL image, with limits checked before any pixel is decoded.
+"""Bytes to an 8-bit PIL image (mode L for single-channel sources, RGB for colour), with limits
+checked before any pixel is decoded.
 
-Rules (part of the preprocess digest; bump DECODE_RULES_VERSION when one changes):
+Rules (part of the vector identity; bump DECODE_RULES_VERSION when one changes):
 - Formats: PNG, JPEG, TIFF, BMP, WEBP (by magic bytes) and DICOM (`DICM` at offset 128).
   Anything else is UNSUPPORTED_FORMAT.
 - Limits: raw bytes <= max_image_bytes; width x height (x frames for DICOM) <= max_pixels, read
@@ -11,8 +12,9 @@ Rules (part of the preprocess digest; bump DECODE_RULES_VERSION when one changes
 - DICOM: modality LUT (rescale slope/intercept), then the VOI LUT / window when the file has one,
   else min-max; MONOCHROME1 is inverted so that high values are bright; the first frame of a
   multi-frame file is used.
-- Grayscale is replicated to 3 channels; palette, CMYK and YCbCr are converted to RGB; alpha is
-  dropped (the color channels are kept as stored).
+- Single-channel images come out in mode L (each model's preprocessing makes RGB of them as its
+  upstream code does); palette, CMYK and YCbCr are converted to RGB; alpha is dropped (the colour
+  channels are kept as stored).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from enum import Enum
 import numpy as np
 from PIL import Image
 
-DECODE_RULES_VERSION = "1"
+DECODE_RULES_VERSION = "2"
 
 
 class DecodeErrorKind(Enum):
@@ -86,17 +88,19 @@ def scale_to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.round((values - low) * (255.0 / (high - low))).astype(np.uint8)
 
 
-def _array_to_rgb(pixels: np.ndarray) -> Image.Image:
+def _array_to_image(pixels: np.ndarray) -> Image.Image:
     if pixels.dtype != np.uint8:
         pixels = scale_to_uint8(pixels)
     if pixels.ndim == 2:
-        pixels = np.stack([pixels] * 3, axis=-1)
+        return Image.fromarray(np.ascontiguousarray(pixels))  # uint8 2-D: mode L
     return Image.fromarray(np.ascontiguousarray(pixels[..., :3]))
 
 
-def _pil_to_rgb(image: Image.Image) -> Image.Image:
+def _pil_to_8bit(image: Image.Image) -> Image.Image:
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        return _array_to_rgb(np.asarray(image))
+        return _array_to_image(np.asarray(image))
+    if image.mode in ("1", "L", "LA"):
+        return image.convert("L")
     return image.convert("RGB")
 
 
@@ -113,7 +117,7 @@ def _decode_pil(data: bytes, fmt: str, limits: DecodeLimits) -> Image.Image:
         raise DecodeError(DecodeErrorKind.TOO_LARGE, str(exc)) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise DecodeError(DecodeErrorKind.DECODE_ERROR, f"cannot decode {fmt}: {exc}") from None
-    return _pil_to_rgb(image)
+    return _pil_to_8bit(image)
 
 
 def _decode_dicom(data: bytes, limits: DecodeLimits) -> Image.Image:
@@ -144,12 +148,23 @@ def _decode_dicom(data: bytes, limits: DecodeLimits) -> Image.Image:
         gray = scale_to_uint8(np.asarray(values))
         if photometric == "MONOCHROME1":
             gray = 255 - gray
-        return _array_to_rgb(gray)
-    return _array_to_rgb(np.asarray(pixels))
+        return _array_to_image(gray)
+    return _array_to_image(np.asarray(pixels))
+
+
+def rules_identity() -> str:
+    """The decode rules' version and the versions of the libraries that decode: one line of the
+    vector identity, so a rule change or a decoder upgrade never serves a stale cached vector."""
+    import PIL
+    import pydicom
+
+    return (f"decode-rules:{DECODE_RULES_VERSION} numpy:{np.__version__} pillow:{PIL.__version__} "
+            f"pydicom:{pydicom.__version__}")
 
 
 def decode_image(data: bytes, limits: DecodeLimits) -> Image.Image:
-    """Decode one item to RGB or raise DecodeError with the kind and a human message."""
+    """Decode one item to an 8-bit PIL image, mode L or RGB; raises DecodeError (kind + a human
+    message) for anything that cannot be read under `limits`."""
     if not data:
         raise DecodeError(DecodeErrorKind.DECODE_ERROR, "empty item: no bytes")
     if len(data) > limits.max_image_bytes:
