@@ -21,7 +21,7 @@ from .batcher import BatchLimits
 from .cache import build_cache
 from .catalog import CatalogEntry, load_catalog, select
 from .config import Settings
-from .families import load_encoder
+from .families import load_encoder, validate_options
 from .logs import Stopwatch, event
 from .metrics import EncoderMetrics
 from .runtime import ModelRuntime, resolve_device, resolve_dtype
@@ -38,6 +38,8 @@ class EncoderServer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.entries: list[CatalogEntry] = select(load_catalog(settings.catalog or None), settings.models)
+        for entry in self.entries:  # a misspelled option stops the server before any weights load
+            validate_options(entry)
         self.metrics = EncoderMetrics()
         self.registry = ModelRegistry([entry.id for entry in self.entries])
         self.decode_pool = ThreadPoolExecutor(max_workers=settings.decode_threads or os.cpu_count() or 1,
@@ -95,7 +97,8 @@ class EncoderServer:
             await self.health.set(entry.id, SERVING)
             event(log, "model_ready", model=entry.id, family=entry.family, device=str(device),
                   dtype=runtime.dtype_name, dims=encoder.spec_dims, random_weights=encoder.random_weights,
-                  weights_digest=encoder.weights_digest, seconds=round(watch.seconds(), 2))
+                  weights_digest=encoder.weights_digest, vector_identities=runtime.vector_identities,
+                  seconds=round(watch.seconds(), 2))
         await self.health.set("", SERVING)
         await self.health.set(SERVICE_NAME, SERVING)
         self._background.append(asyncio.create_task(self._watch_stalls()))

@@ -1,16 +1,28 @@
 """FLAIR's image encoder (jusiro/FLAIR): a torchvision ResNet50 and its projection into the text space.
 
+FLAIR's reference code lives only on GitHub; what `flair/modeling/model.py` does, stage by stage:
+
+1. `FLAIRModel.preprocess_image(image)` on the image as a numpy array (`np.array(Image.open(p))`,
+   RGB): `np.float32`, divided by 255 when its max is > 0 (no mean/std), channels first,
+   `torchvision.transforms.Resize((int(h / scale), int(w / scale)), antialias=True)` on the float
+   tensor with `scale = max(h, w) / 512`, then `torch.nn.functional.pad` with zeros on the right and
+   bottom to 512 x 512. medembed's FlairPreprocess does the same with the same torchvision calls;
+   a gray image is made RGB first (FLAIR's ResNet takes three channels).
+2. `VisionModel.forward`: `self.model(pixel_values)`, `torchvision.models.resnet50` with
+   `fc = Identity()`: the 2048-d pooled feature (medembed's `pre_projection`).
+3. `ProjectionLayer.forward` (projection=True, norm=True): `x / x.norm(dim=-1)`, the bias-free
+   `Linear(2048, 512)`, then `/ norm` again (medembed's `default`, FLAIR's image embedding as its
+   `forward` uses it for zero-shot logits).
+
 The checkpoint (`jusiro2/FLAIR` on the hub, or the released flair_resnet.pth) names the image side
 `vision_model.model.*` (ResNet50 without its classifier) and
-`vision_model.projection_head_vision.projection.weight` (Linear 2048 -> 512, no bias). FLAIR's
-projection layer L2-normalizes its input and its output; `default` reproduces that, and
-`pre_projection` is the raw ResNet feature (FLAIR's linear-probe setting).
-
-Preprocessing is FLAIR's own `preprocess_image`: scale to [0, 1] (no mean/std), resize the longer
-side to 512 keeping the aspect ratio, zero-pad right and bottom to 512 x 512.
+`vision_model.projection_head_vision.projection.weight` (Linear 2048 -> 512, no bias).
 """
 
 from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -19,8 +31,22 @@ from torch import nn
 from torchvision.models import resnet50
 from torchvision.transforms import functional as TF
 
+from .options import CatalogOptions
+
 RESNET_FEATURES = 2048
 CHECKPOINT_PREFIX = "vision_model."
+CODE_VERSION = 1
+LIBRARIES = ("torchvision",)
+
+
+@dataclasses.dataclass(frozen=True)
+class FlairOptions(CatalogOptions):
+    schema_name: ClassVar[str] = "torchvision/flair_resnet50"
+    image_size: int = 512  # FLAIR's canvas side
+    projection_dim: int = 512  # width of the projection into FLAIR's text space
+
+
+OPTIONS = FlairOptions
 
 
 class FlairImageEncoder(nn.Module):

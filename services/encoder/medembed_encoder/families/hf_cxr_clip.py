@@ -1,17 +1,35 @@
 """CXR-CLIP's image encoder: a transformers Swin and the linear image projection of its checkpoint.
 
-CXR-CLIP (kakaobrain/cxr-clip) saves `{"model": state_dict, "config": ..., ...}` in a .tar file;
-the image side is `image_encoder.image_encoder.*` (a transformers SwinModel) and
-`image_projection.projection.*` (Linear to `projection_dim`). Its global image feature is token 0 of
-the Swin's last hidden state (CXR-CLIP's `encode_image`); the projection was trained on exactly
-that, so it is reproduced here. Preprocessing is CXR-CLIP's evaluation transform for Swin: resize,
-center crop, normalize with mean = std = 0.5 (`options.transform`).
-Specs: `default` (projected), `pre_projection` (the Swin feature).
+CXR-CLIP's reference code lives only on GitHub (kakaobrain/cxr-clip); what it does, stage by stage:
+
+1. `cxrclip/data/datasets/imagetext_eval.py`: `Image.open(path).convert("RGB")`; then
+   `cxrclip/data/data_utils.py: load_transform("test", configs/transform/default.yaml)`:
+   `torchvision.transforms.Resize(224)` and `CenterCrop(224)`, and `transform_image(...,
+   normalize="huggingface")`: `ToTensor()`, `Normalize(mean=[0.5]*3, std=[0.5]*3)` (the Swin
+   checkpoints use "huggingface"; the evaluator switches to ImageNet statistics for ResNet only).
+   medembed: the same torchvision transforms, from `options.transform`.
+2. `cxrclip/model/modules/image_encoder.py: HuggingfaceImageEncoder.forward` (model_type "swin"):
+   `transformers.SwinModel(pixel_values=image)["last_hidden_state"]`, [N, 49, 768].
+3. `cxrclip/model/clip.py: CXRClip.encode_image`: for a non-ResNet encoder `image_features[:, 0]`,
+   the first token of the last hidden state (medembed's `pre_projection`).
+4. `cxrclip/model/modules/projection.py: LinearProjectionHead` (configs/model/clip_swin_clinical.yaml:
+   projection_head "linear", proj_dim 512): `Linear(768, 512)`.
+5. `cxrclip/evaluator.py: Evaluator.encode_image`: stages 3-4, then `img_emb / torch.norm(img_emb,
+   dim=1, keepdim=True)`; `CXRClip.forward` normalises its image embeddings the same way.
+
+medembed's `default` is stage 5 (CXR-CLIP's evaluation embedding: projected and L2-normalised,
+what its zero-shot and retrieval evaluation compare) and `pre_projection` is stage 3.
+CXR-CLIP saves `{"model": state_dict, "config": ..., ...}` in a .tar file; the image side is
+`image_encoder.image_encoder.*` (a transformers SwinModel) and `image_projection.projection.*`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any, ClassVar
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision import transforms
 from transformers import SwinConfig, SwinModel
@@ -20,10 +38,40 @@ from ..catalog import CatalogEntry
 from .base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
 from .hf_checkpoint import load_hf_model
 from .hub import checkpoint_file
+from .options import CatalogOptions, check_config_keys
 from .weights import load_exact, read_state_dict, with_prefix
 
 ENCODER_PREFIX = "image_encoder.image_encoder."
 PROJECTION_PREFIX = "image_projection.projection."
+CODE_VERSION = 2  # 2: default is the evaluator's L2-normalised embedding
+LIBRARIES = ("transformers", "torchvision")
+SWIN_FIELDS = frozenset(SwinConfig().to_dict())
+
+
+@dataclasses.dataclass(frozen=True)
+class CxrClipTransform(CatalogOptions):
+    schema_name: ClassVar[str] = "cxr_clip transform"
+    resize: int  # shorter side, bilinear (torchvision Resize)
+    center_crop: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class CxrClipOptions(CatalogOptions):
+    schema_name: ClassVar[str] = "hf/cxr_clip_swin"
+    swin_config: dict[str, Any]  # transformers SwinConfig fields
+    projection_dim: int
+    transform: CxrClipTransform
+
+    @classmethod
+    def from_mapping(cls, raw: Any, where: str) -> CxrClipOptions:
+        options = super().from_mapping(raw, where)
+        check_config_keys(options.swin_config, SWIN_FIELDS, f"{where}.swin_config", "SwinConfig")
+        return options
+
+
+OPTIONS = CxrClipOptions
 
 
 class CxrClipImageEncoder(nn.Module):
@@ -33,21 +81,23 @@ class CxrClipImageEncoder(nn.Module):
         self.projection = projection
 
     def global_feature(self, images: torch.Tensor) -> torch.Tensor:
+        """Stages 2-3: CXRClip.encode_image, [N, 768]."""
         return self.encoder(pixel_values=images).last_hidden_state[:, 0]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.projection(self.global_feature(images))
+        """Stages 2-5: Evaluator.encode_image, [N, projection_dim], unit length."""
+        return F.normalize(self.projection(self.global_feature(images)), dim=-1)
 
 
 def preprocessing(entry: CatalogEntry) -> Preprocessing:
-    spec = entry.options["transform"]
+    spec = CxrClipOptions.from_entry(entry).transform
     transform = transforms.Compose([
-        transforms.Resize(spec["resize"]),
-        transforms.CenterCrop(spec["center_crop"]),
+        transforms.Resize(spec.resize),
+        transforms.CenterCrop(spec.center_crop),
         transforms.ToTensor(),
-        transforms.Normalize(mean=spec["mean"], std=spec["std"]),
+        transforms.Normalize(mean=list(spec.mean), std=list(spec.std)),
     ])
-    return Preprocessing(transform, int(spec["center_crop"]))
+    return Preprocessing(transform, spec.center_crop)
 
 
 def _load_weights(entry: CatalogEntry, config: SwinConfig, projection_dim: int,
@@ -63,13 +113,13 @@ def _load_weights(entry: CatalogEntry, config: SwinConfig, projection_dim: int,
 
 
 def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
-    config = SwinConfig(**entry.options["swin_config"])
-    projection_dim = int(entry.options["projection_dim"])
+    options = CxrClipOptions.from_entry(entry)
+    config = SwinConfig(**options.swin_config)
     if entry.weights.is_random:
         with building_on(entry, device):
-            encoder, projection = SwinModel(config), nn.Linear(config.hidden_size, projection_dim)
+            encoder, projection = SwinModel(config), nn.Linear(config.hidden_size, options.projection_dim)
     else:
-        encoder, projection = _load_weights(entry, config, projection_dim, device)
+        encoder, projection = _load_weights(entry, config, options.projection_dim, device)
     model = CxrClipImageEncoder(encoder, projection)
     specs = {DEFAULT_SPEC: model.forward, PRE_PROJECTION_SPEC: model.global_feature}
     return make_encoder(entry, model, preprocessing(entry), specs)

@@ -4,17 +4,21 @@
 `clip_vision_projection` (a CLIP tower with its visual projection, e.g. LLM2CLIP), `cxr_clip_swin`
 (CXR-CLIP's Swin image encoder). Architecture configs and processor configs are recorded in the
 catalog entry's options, so every model builds offline; weights come from the hub or a local path.
+Each architecture module declares its own OPTIONS, CODE_VERSION and LIBRARIES (families/options.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from types import ModuleType
+from typing import Any, ClassVar
 
 import torch
 
 from ..catalog import CatalogEntry
 from .base import LoadedEncoder, ModelLoadError, Preprocessing
+from .options import CatalogOptions, ImageProcessorOptions
 
 ARCHITECTURE_MODULES = {
     "llava": "medembed_encoder.families.hf_llava",
@@ -23,12 +27,43 @@ ARCHITECTURE_MODULES = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class InterimLlavaOptions(CatalogOptions):
+    """The options hf_llava.py reads today. Interim: issue 10's LLaVA work defines `LlavaOptions` (with
+    CODE_VERSION and LIBRARIES) in hf_llava.py itself; once it does, this class is deleted."""
+
+    schema_name: ClassVar[str] = "hf/llava"
+    vision_config: dict[str, Any]
+    text_hidden_size: int
+    image_processor: ImageProcessorOptions
+    layout: str = ""
+    vision_tower_weights: dict[str, Any] | None = None
+    vision_feature_layer: int = -2
+    vision_feature_select: str = "patch"
+    image_aspect_ratio: str | None = None
+
+
+class _InterimLlavaParts:
+    __name__ = "medembed_encoder.families.hf_llava"
+    OPTIONS = InterimLlavaOptions
+    CODE_VERSION = 1
+    LIBRARIES = ("transformers",)
+
+
 def _architecture(entry: CatalogEntry) -> ModuleType:
     module_name = ARCHITECTURE_MODULES.get(entry.architecture)
     if module_name is None:
         raise ModelLoadError(f"model {entry.id!r}: hf family has no architecture {entry.architecture!r}; "
                              f"known: {sorted(ARCHITECTURE_MODULES)}")
     return importlib.import_module(module_name)
+
+
+def module_for(entry: CatalogEntry) -> ModuleType:
+    """The architecture module: it declares OPTIONS, CODE_VERSION and LIBRARIES."""
+    module = _architecture(entry)
+    if not hasattr(module, "OPTIONS") and entry.architecture == "llava":
+        return _InterimLlavaParts  # type: ignore[return-value]  # see InterimLlavaOptions
+    return module
 
 
 def preprocessing(entry: CatalogEntry) -> Preprocessing:

@@ -3,11 +3,18 @@
 microsoft/LLM2CLIP-Openai-L-14-336 keeps CLIPModel's tensor names (`vision_model.*`,
 `visual_projection.weight`) with a 1280-wide projection into its LLM-derived text space. Only those
 tensors are read; the text side is never loaded. Options: `vision_config` (CLIPVisionConfig incl.
-projection_dim) and `image_processor` (the processor its model card uses).
-Specs: `default` (projected), `pre_projection` (pooled CLS after the post-LayerNorm).
+projection_dim, as LLM2CLIP's own config gives it) and `image_processor` (the processor its model
+card uses: openai/clip-vit-large-patch14-336's CLIPImageProcessor).
+Specs: `default` is LLM2CLIP's `model.get_image_features(pixel_values)` (its model card's image
+embedding: `visual_projection(vision_model(x).pooler_output)`, not normalised), equal to
+transformers' `CLIPVisionModelWithProjection(x).image_embeds`; `pre_projection` is the pooled CLS
+token after the post-LayerNorm (`vision_model(x).pooler_output`).
 """
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
 
 import torch
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
@@ -17,13 +24,33 @@ from .base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, building_on,
 from .hf_checkpoint import load_hf_model, open_hf_checkpoint
 from .hf_processing import hf_preprocessing
 from .hub import weights_source
+from .options import CatalogOptions, ImageProcessorOptions, check_config_keys
 
 preprocessing = hf_preprocessing
 IMAGE_SIDE = ("vision_model.", "visual_projection.")  # CLIPModel's names; the text side is never read
+CODE_VERSION = 1
+LIBRARIES = ("transformers",)
+CLIP_VISION_FIELDS = frozenset(CLIPVisionConfig().to_dict())
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipVisionProjectionOptions(CatalogOptions):
+    schema_name: ClassVar[str] = "hf/clip_vision_projection"
+    vision_config: dict[str, Any]  # CLIPVisionConfig fields
+    image_processor: ImageProcessorOptions
+
+    @classmethod
+    def from_mapping(cls, raw: Any, where: str) -> ClipVisionProjectionOptions:
+        options = super().from_mapping(raw, where)
+        check_config_keys(options.vision_config, CLIP_VISION_FIELDS, f"{where}.vision_config", "CLIPVisionConfig")
+        return options
+
+
+OPTIONS = ClipVisionProjectionOptions
 
 
 def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
-    config = CLIPVisionConfig(**entry.options["vision_config"])
+    config = CLIPVisionConfig(**ClipVisionProjectionOptions.from_entry(entry).vision_config)
     if entry.weights.is_random:
         with building_on(entry, device):
             model = CLIPVisionModelWithProjection(config)

@@ -6,15 +6,18 @@ is built, so hub models whose text tower lives elsewhere (BiomedCLIP's PubMedBER
 to build. Weights: `random`, `pretrained` (an open_clip tag, fetched from its hub copy), `hub` (an
 hf-hub repo holding an open_clip checkpoint) or `local` (a checkpoint file); only `visual.*` tensors
 are loaded. Preprocessing: open_clip's eval transform from the tag's config and `options.preprocess_cfg`.
-Specs: `default` (the projected embedding) and `pre_projection` where the tower has a projection.
+Specs: `default` is open_clip's `model.encode_image(x)` (projected, not normalised; for CONCH, CONCH's
+own `encode_image(x)`, which L2-normalises: see conch.py) and `pre_projection`, the pooled feature
+before the projection, where the tower has one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import open_clip
 import torch
@@ -36,13 +39,37 @@ from .base import (
 )
 from .conch import ConchVisual
 from .hub import HubRepo, checkpoint_file, first_file
+from .options import CatalogOptions, OptionsError
 from .weights import load_exact, read_state_dict, with_prefix
 
 OPEN_CLIP_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
+CODE_VERSION = 2  # 2: CONCH's default is its encode_image() (L2-normalised)
+LIBRARIES = ("open_clip_torch", "timm")
+PREPROCESS_FIELDS = frozenset(f.name for f in dataclasses.fields(PreprocessCfg)) - {"size"}  # the tower decides
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenClipOptions(CatalogOptions):
+    schema_name: ClassVar[str] = "open_clip"
+    model_cfg: dict[str, Any] | None = None  # the model's open_clip config (else open_clip's built-in one)
+    preprocess_cfg: dict[str, Any] = field(default_factory=dict)  # open_clip PreprocessCfg fields
+    weights_files: tuple[str, ...] = OPEN_CLIP_WEIGHT_FILES  # checkpoint file names, first found wins
+
+    @classmethod
+    def from_mapping(cls, raw: Any, where: str) -> OpenClipOptions:
+        options = super().from_mapping(raw, where)
+        unknown = sorted(set(options.preprocess_cfg) - PREPROCESS_FIELDS)
+        if unknown:
+            raise OptionsError(f"{where}.preprocess_cfg: unknown field {unknown[0]!r}; open_clip PreprocessCfg "
+                               f"fields: {sorted(PREPROCESS_FIELDS)}")
+        return options
+
+
+OPTIONS = OpenClipOptions
 
 
 def _model_cfg(entry: CatalogEntry) -> dict[str, Any]:
-    model_cfg = entry.options.get("model_cfg") or open_clip.get_model_config(entry.architecture)
+    model_cfg = OpenClipOptions.from_entry(entry).model_cfg or open_clip.get_model_config(entry.architecture)
     if model_cfg is None:
         raise ModelLoadError(f"model {entry.id!r}: open_clip has no architecture {entry.architecture!r}; "
                              "give its config as options.model_cfg")
@@ -62,10 +89,9 @@ def _tag_cfg(entry: CatalogEntry) -> dict[str, Any]:
 
 def preprocessing(entry: CatalogEntry) -> Preprocessing:
     image_size = _model_cfg(entry)["vision_cfg"].get("image_size", PreprocessCfg.size)
-    known_fields = {field.name for field in dataclasses.fields(PreprocessCfg)} - {"size"}  # the tower decides
-    overrides = {**_tag_cfg(entry), **entry.options.get("preprocess_cfg", {})}
-    cfg = PreprocessCfg(**{key: value for key, value in overrides.items() if key in known_fields},
-                        size=image_size)
+    # the tag's config holds more than preprocessing (url, hf_hub, quick_gelu): only its preprocessing fields
+    tag_preprocess = {key: value for key, value in _tag_cfg(entry).items() if key in PREPROCESS_FIELDS}
+    cfg = PreprocessCfg(**{**tag_preprocess, **OpenClipOptions.from_entry(entry).preprocess_cfg}, size=image_size)
     input_size = image_size if isinstance(image_size, int) else image_size[0]
     return Preprocessing(image_transform_v2(cfg, is_train=False), int(input_size))
 
@@ -87,8 +113,7 @@ def _checkpoint(entry: CatalogEntry, tag_cfg: dict[str, Any]) -> Path:
         repo_id, filename = os.path.split(tag_cfg["hf_hub"])
         return first_file(HubRepo(repo_id, weights.revision), (filename,) if filename else OPEN_CLIP_WEIGHT_FILES,
                           entry.id)
-    files = tuple(entry.options.get("weights_files", OPEN_CLIP_WEIGHT_FILES))
-    return checkpoint_file(weights, entry.id, files)
+    return checkpoint_file(weights, entry.id, OpenClipOptions.from_entry(entry).weights_files)
 
 
 def _load_weights(visual: torch.nn.Module, path: Path) -> None:
@@ -99,7 +124,7 @@ def _load_weights(visual: torch.nn.Module, path: Path) -> None:
 def _pre_projection(visual: torch.nn.Module) -> EmbedFn | None:
     """The pooled image feature right before the tower's projection head, where it has one."""
     if isinstance(visual, ConchVisual):
-        return visual.forward_no_head
+        return visual.forward_no_head  # CONCH's encode_image(proj_contrast=False, normalize=False)
     if isinstance(visual, VisionTransformer) and visual.proj is not None:
         # open_clip's own forward up to the pooled token, without `@ proj`
         return lambda batch: visual._pool(visual.transformer(visual._embeds(batch)))[0]
@@ -118,7 +143,8 @@ def _specs(visual: torch.nn.Module) -> dict[str, EmbedFn]:
         output = visual(batch)
         return output[0] if isinstance(output, tuple) else output  # towers configured to also return tokens
 
-    specs = {DEFAULT_SPEC: embed_projected}
+    default = visual.encode_image if isinstance(visual, ConchVisual) else embed_projected
+    specs = {DEFAULT_SPEC: default}
     pre_projection = _pre_projection(visual)
     if pre_projection is not None:
         specs[PRE_PROJECTION_SPEC] = pre_projection

@@ -5,20 +5,28 @@ CLASSIFIER_HEADS): the final classification Linear is replaced by identity, so `
 penultimate feature (VGG16 fc7 4096, ResNet50 pool 2048, ViT-L/16 class token 1024). Weights:
 `pretrained` (a torchvision weights name such as IMAGENET1K_V1, downloaded by torchvision with
 its hash checked), `local` (a checkpoint in torchvision's layout) or `random`. Preprocessing is
-the weights' own `transforms()` (the architecture's default weights for random init).
+the weights' own `transforms()`: the pretrained tag's, else `options.weights_transforms` (a weights
+name of the architecture, e.g. IMAGENET1K_V1 for a local copy of those weights), else the
+architecture's DEFAULT weights'. The served vector equals torchvision's
+`create_feature_extractor(model, {<input of the classifier Linear>: ...})` on the same weights.
 
 `flair_resnet50`: see flair.py; weights `hub` (a repo holding model.safetensors) or `local`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import sys
+from types import ModuleType
+from typing import ClassVar
 
 import torch
 import torchvision
 from torch import nn
 
 from ..catalog import CatalogEntry
+from . import flair
 from .base import (
     DEFAULT_SPEC,
     PRE_PROJECTION_SPEC,
@@ -29,29 +37,48 @@ from .base import (
     building_on,
     make_encoder,
 )
-from .flair import CHECKPOINT_PREFIX, FlairImageEncoder, FlairPreprocess
+from .flair import CHECKPOINT_PREFIX, FlairImageEncoder, FlairOptions, FlairPreprocess
 from .hub import checkpoint_file, model_cache_dir
+from .options import CatalogOptions
 from .weights import load_exact, read_state_dict, with_prefix
 
 FLAIR = "flair_resnet50"
 CLASSIFIER_HEADS = {"vgg16": "classifier.6", "resnet50": "fc", "vit_l_16": "heads.head"}
 FLAIR_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+CODE_VERSION = 1
+LIBRARIES = ("torchvision",)
+
+
+@dataclasses.dataclass(frozen=True)
+class TorchvisionOptions(CatalogOptions):
+    schema_name: ClassVar[str] = "torchvision"
+    weights_transforms: str | None = None  # weights name whose transforms() preprocess non-pretrained weights
+
+
+OPTIONS = TorchvisionOptions
+
+
+def module_for(entry: CatalogEntry) -> ModuleType:
+    """FLAIR's own module declares its options and code version; classifiers are this module's."""
+    return flair if entry.architecture == FLAIR else sys.modules[__name__]
 
 
 def _weights_enum(entry: CatalogEntry) -> torchvision.models.WeightsEnum:
     weights_class = torchvision.models.get_model_weights(entry.architecture)
-    if entry.weights.kind != "pretrained":
+    name = entry.weights.ref if entry.weights.kind == "pretrained" else TorchvisionOptions.from_entry(
+        entry).weights_transforms
+    if name is None:
         return weights_class.DEFAULT
     try:
-        return weights_class[entry.weights.ref]
+        return weights_class[name]
     except KeyError:
-        raise ModelLoadError(f"model {entry.id!r}: torchvision has no weights {entry.weights.ref!r} for "
+        raise ModelLoadError(f"model {entry.id!r}: torchvision has no weights {name!r} for "
                              f"{entry.architecture}; known: {[w.name for w in weights_class]}") from None
 
 
 def preprocessing(entry: CatalogEntry) -> Preprocessing:
     if entry.architecture == FLAIR:
-        size = int(entry.options.get("image_size", 512))
+        size = FlairOptions.from_entry(entry).image_size
         return Preprocessing(FlairPreprocess(size), size)
     transform = _weights_enum(entry).transforms()
     return Preprocessing(transform, int(transform.crop_size[0]))
@@ -60,7 +87,7 @@ def preprocessing(entry: CatalogEntry) -> Preprocessing:
 def _load_flair(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
     path = None if entry.weights.is_random else checkpoint_file(entry.weights, entry.id, FLAIR_WEIGHT_FILES)
     with building_on(entry, device):
-        model = FlairImageEncoder(int(entry.options.get("projection_dim", 512)))
+        model = FlairImageEncoder(FlairOptions.from_entry(entry).projection_dim)
     if path is not None:
         load_exact(model, with_prefix(read_state_dict(path), CHECKPOINT_PREFIX), str(path))
     specs = {DEFAULT_SPEC: model.forward, PRE_PROJECTION_SPEC: model.features}

@@ -86,7 +86,7 @@ def test_conch_checkpoint(tmp_path):
                               weights_files=["pytorch_model.bin"]))
     batch = images(2, 32)
     with torch.inference_mode():
-        assert_same(embed(encoder, "default", batch), source(batch))
+        assert_same(embed(encoder, "default", batch), F.normalize(source(batch), dim=-1))  # CONCH's encode_image()
         assert_same(embed(encoder, "pre_projection", batch), source.forward_no_head(batch))
 
 
@@ -171,7 +171,7 @@ def test_cxr_clip_checkpoint(tmp_path):
     with torch.inference_mode():
         token_zero = swin(pixel_values=batch).last_hidden_state[:, 0]
         assert_same(embed(encoder, "pre_projection", batch), token_zero)
-        assert_same(embed(encoder, "default", batch), projection(token_zero))
+        assert_same(embed(encoder, "default", batch), F.normalize(projection(token_zero), dim=-1))
 
 
 def test_flair_checkpoint(tmp_path):
