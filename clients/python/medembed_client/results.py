@@ -33,15 +33,17 @@ class Provenance:
     embedding_spec: str
     dtype: str
     server_version: str
+    vector_identity: str = ""  # the server's digest of everything that shapes the vector
 
     @classmethod
     def from_proto(cls, message: pb.Provenance) -> "Provenance":
         return cls(message.model_id, message.weights_digest, message.preprocess_digest,
-                   message.embedding_spec, message.dtype, message.server_version)
+                   message.embedding_spec, message.dtype, message.server_version, message.vector_identity)
 
-    def identity(self) -> tuple[str, str, str, str]:
+    def identity(self) -> tuple[str, ...]:
         """What must agree between replicas for their vectors to be interchangeable."""
-        return (self.model_id, self.weights_digest, self.preprocess_digest, self.embedding_spec)
+        return (self.model_id, self.vector_identity or f"{self.weights_digest}|{self.preprocess_digest}",
+                self.embedding_spec)
 
 
 @dataclass

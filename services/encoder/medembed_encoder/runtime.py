@@ -13,6 +13,7 @@ from PIL import Image
 
 from .batcher import BatchLimits, DynamicBatcher, QueueBudget
 from .families import LoadedEncoder
+from .identity import vector_identities
 from .logs import event
 from .metrics import EncoderMetrics
 
@@ -43,6 +44,7 @@ class ModelRuntime:
         self.model_id = encoder.entry.id
         self.device = device
         self.dtype = dtype
+        self.vector_identities = vector_identities(encoder, device, dtype)  # spec -> identity
         self.limits = limits
         self.metrics = metrics
         self.budget = QueueBudget(self.model_id, limits.max_queue_items, metrics)

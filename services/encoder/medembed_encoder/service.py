@@ -110,7 +110,7 @@ class EncoderService(pb_grpc.EncoderServicer):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + time_remaining if time_remaining is not None else None
         encoder = runtime.encoder
-        scope = KeyScope(runtime.model_id, encoder.weights_digest, encoder.preprocess_digest, spec)
+        scope = KeyScope(runtime.model_id, runtime.vector_identities[spec], spec)
         try:
             outcomes = await loop.run_in_executor(self._decode_pool, hash_items, list(request.items))
             if not request.skip_cache:
@@ -126,7 +126,8 @@ class EncoderService(pb_grpc.EncoderServicer):
             provenance=pb.Provenance(
                 model_id=runtime.model_id, weights_digest=encoder.weights_digest,
                 preprocess_digest=encoder.preprocess_digest, embedding_spec=spec,
-                dtype=runtime.dtype_name, server_version=__version__),
+                dtype=runtime.dtype_name, server_version=__version__,
+                vector_identity=runtime.vector_identities[spec]),
         )
 
     async def _read_cache(self, scope: KeyScope, dim: int, outcomes: list[ItemOutcome]) -> None:
@@ -270,7 +271,8 @@ class EncoderService(pb_grpc.EncoderServicer):
             models.append(pb.ModelInfo(
                 id=model_id, family=encoder.entry.family, dim=encoder.spec_dims[encoder.default_spec],
                 input_size=encoder.input_size, default_spec=encoder.default_spec,
-                specs=[pb.SpecInfo(name=name, dim=dim) for name, dim in encoder.spec_dims.items()],
+                specs=[pb.SpecInfo(name=name, dim=dim, vector_identity=runtime.vector_identities[name])
+                       for name, dim in encoder.spec_dims.items()],
                 ready=model_id in self._registry.ready, weights_digest=encoder.weights_digest,
                 preprocess_digest=encoder.preprocess_digest, random_weights=encoder.random_weights))
         self._metrics.requests.labels("ListModels", "OK").inc()

@@ -36,8 +36,15 @@ class DatasetFeatures:
 
 
 def identity_digest(provenance: dict[str, str]) -> str:
-    """What makes vectors comparable: model, weights, preprocessing, spec (not dtype or version)."""
-    parts = [provenance[k] for k in ("model_id", "weights_digest", "preprocess_digest", "embedding_spec")]
+    """The store key of a model's vectors: its model id and the vector identity the encoder serves
+    (one digest of weights, options, preprocessing, decode rules, code and library versions, spec,
+    compute dtype), so anything that changes a vector starts a new store. A provenance without one
+    (an older encoder) is keyed by weights, preprocessing and spec."""
+    identity = provenance.get("vector_identity", "")
+    if identity:
+        parts = [provenance["model_id"], identity]
+    else:
+        parts = [provenance[k] for k in ("model_id", "weights_digest", "preprocess_digest", "embedding_spec")]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
 
 

@@ -91,9 +91,10 @@ def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) 
         spec = model.spec or info.default_spec
         if spec not in {s.name for s in info.specs}:
             raise PlanError(f"model {model.id!r} has no spec {spec!r}; specs: {[s.name for s in info.specs]}")
+        identity = next(s.vector_identity for s in info.specs if s.name == spec)
         provenance[model.id] = {"model_id": model.id, "weights_digest": info.weights_digest,
                                 "preprocess_digest": info.preprocess_digest, "embedding_spec": spec,
-                                "random_weights": str(info.random_weights).lower()}
+                                "vector_identity": identity, "random_weights": str(info.random_weights).lower()}
         if info.random_weights:
             log.warning("%s is served with random weights by %s: its row measures an untrained network",
                         model.id, model.target)
@@ -115,10 +116,10 @@ def _service_embedder(client: Client, model: ModelSpec, expected: dict[str, str]
     def embed(images: list[bytes]) -> ChunkFeatures:
         result = client.embed(images, model.id, spec=model.spec, priority="bulk")
         got = result.provenance
-        if got is not None and (got.weights_digest, got.preprocess_digest) != (
-                expected["weights_digest"], expected["preprocess_digest"]):
-            raise EvaluatorError(f"model {model.id!r} changed weights or preprocessing mid-run "
-                                 f"({expected['weights_digest']} -> {got.weights_digest}); start the run again")
+        if got is not None and (got.weights_digest, got.preprocess_digest, got.vector_identity) != (
+                expected["weights_digest"], expected["preprocess_digest"], expected.get("vector_identity", "")):
+            raise EvaluatorError(f"model {model.id!r} changed what shapes its vectors mid-run (vector identity "
+                                 f"{expected.get('vector_identity')} -> {got.vector_identity}); start the run again")
         errors = {row: {"code": e.code, "message": e.message} for row, e in result.errors.items()}
         return ChunkFeatures(result.vectors, errors)
     return embed

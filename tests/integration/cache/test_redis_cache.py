@@ -68,8 +68,8 @@ def test_corrupted_value_is_never_returned(cached_server, private_redis):
     image = png(55)
     with Client(cached_server.target) as client:
         model = next(m for m in client.list_models() if m.id == MODEL)
-        key = KeyScope(MODEL, model.weights_digest, model.preprocess_digest, "default").key(
-            hashlib.sha256(image).hexdigest())
+        identity = next(spec.vector_identity for spec in model.specs if spec.name == "default")
+        key = KeyScope(MODEL, identity, "default").key(hashlib.sha256(image).hexdigest())  # the served identity
         private_redis.client().set(key, b"\x00" * 12)  # 3 floats: wrong length for this model
         result = client.embed([image], MODEL)
     assert not result.cache_hits[0]
@@ -172,6 +172,7 @@ def test_different_weights_never_share_vectors(private_redis, server_dir):
             b = client.embed([image], "tiny-timm-seed1")
         assert not b.cache_hits[0]
         assert a.provenance.weights_digest != b.provenance.weights_digest
+        assert a.provenance.vector_identity != b.provenance.vector_identity
         assert not np.allclose(a.vectors, b.vectors)
         keys = sorted(k.decode() for k in private_redis.client().keys("medembed:v1:*"))
         assert len(keys) == 2 and keys[0].split(":")[-1] == keys[1].split(":")[-1]

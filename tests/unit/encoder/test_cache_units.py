@@ -10,15 +10,15 @@ from medembed_encoder.cache.keys import KeyScope
 from medembed_encoder.cache.singleflight import FlightAbandoned, FlightOutcome, SingleFlight
 from medembed_encoder.metrics import EncoderMetrics
 
-SCOPE = KeyScope("m", "sha256:w", "sha256:p", "default")
+SCOPE = KeyScope("m", "sha256:v", "default")
 
 
-def test_every_part_of_the_provenance_changes_the_key():
+def test_every_part_of_the_scope_changes_the_key():
     base = SCOPE.key("abc")
-    assert base == "medembed:v1:m:sha256:w:sha256:p:default:abc"
-    variants = [KeyScope("m2", "sha256:w", "sha256:p", "default"), KeyScope("m", "sha256:w2", "sha256:p", "default"),
-                KeyScope("m", "sha256:w", "sha256:p2", "default"), KeyScope("m", "sha256:w", "sha256:p", "pre")]
-    assert len({v.key("abc") for v in variants} | {base, SCOPE.key("abd")}) == 6
+    assert base == "medembed:v1:m:sha256:v:default:abc"
+    variants = [KeyScope("m2", "sha256:v", "default"), KeyScope("m", "sha256:v2", "default"),
+                KeyScope("m", "sha256:v", "pre")]
+    assert len({v.key("abc") for v in variants} | {base, SCOPE.key("abd")}) == 5
 
 
 def test_breaker_opens_after_failures_and_closes_after_a_good_trial():

@@ -10,10 +10,8 @@ KEY_PREFIX = "medembed:v1"
 @dataclass(frozen=True)
 class KeyScope:
     model_id: str
-    weights_digest: str
-    preprocess_digest: str
+    vector_identity: str  # identity.py: one digest of weights, options, preprocessing, decode rules, code, libraries
     spec: str
 
     def key(self, content_sha256: str) -> str:
-        return (f"{KEY_PREFIX}:{self.model_id}:{self.weights_digest}:{self.preprocess_digest}:"
-                f"{self.spec}:{content_sha256}")
+        return f"{KEY_PREFIX}:{self.model_id}:{self.vector_identity}:{self.spec}:{content_sha256}"

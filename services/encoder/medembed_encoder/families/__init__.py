@@ -1,8 +1,11 @@
 """Family plugins: each builds the models of one library (open_clip, timm, ...) from a catalog entry.
 
 A family module exposes `load(entry, device) -> LoadedEncoder` and `preprocessing(entry) ->
-Preprocessing` (the model's own transform, known without its weights). Families are imported on
-first use, so an image installs only the libraries of the families it serves.
+Preprocessing` (the model's own transform, known without its weights), plus the constants of
+families/options.py (`OPTIONS`, `CODE_VERSION`, `LIBRARIES`). A family that dispatches on the
+architecture (hf, torchvision) exposes `module_for(entry)`, the module holding those constants for
+that entry. Families are imported on first use, so an image installs only the libraries of the
+families it serves.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from types import ModuleType
 import torch
 
 from ..catalog import CatalogEntry, WeightsSource
+from ..identity import CodeIdentity
 from ..logs import event
 from .base import LoadedEncoder, ModelLoadError, WeightsUnavailable
 from .hub import require_hub_token
+from .options import CatalogOptions, OptionsError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,25 @@ def family_module(entry: CatalogEntry) -> ModuleType:
             f"(pip install 'medembed-encoder[{entry.family}]'): {exc}") from None
 
 
+def family_parts(entry: CatalogEntry) -> ModuleType:
+    """The module that declares OPTIONS, CODE_VERSION and LIBRARIES for this entry."""
+    family = family_module(entry)
+    module_for = getattr(family, "module_for", None)
+    return module_for(entry) if module_for is not None else family
+
+
+def validate_options(entry: CatalogEntry) -> CatalogOptions:
+    """The entry's options checked against its family's schema (OptionsError names the bad key)."""
+    schema: type[CatalogOptions] = family_parts(entry).OPTIONS
+    return schema.from_entry(entry)
+
+
+def code_identity(entry: CatalogEntry) -> CodeIdentity:
+    parts = family_parts(entry)
+    return CodeIdentity(module=parts.__name__, code_version=int(parts.CODE_VERSION),
+                        libraries=tuple(parts.LIBRARIES), options=validate_options(entry).canonical())
+
+
 def _load(family: ModuleType, entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
     require_hub_token(entry)
     try:
@@ -61,6 +85,7 @@ def load_encoder(entry: CatalogEntry, device: torch.device, allow_random_weights
             f"model {entry.id!r} has no pretrained weights (random init); start with "
             "--allow-random-weights (MEDEMBED_ALLOW_RANDOM_WEIGHTS=1) to serve it anyway")
     family = family_module(entry)
+    code = code_identity(entry)  # an unknown option fails here, before any weights load
     try:
         encoder = _load(family, entry, device)
     except WeightsUnavailable as exc:
@@ -75,8 +100,8 @@ def load_encoder(entry: CatalogEntry, device: torch.device, allow_random_weights
         raise ModelLoadError(f"model {entry.id!r}: default spec {encoder.default_spec!r} not offered")
     if entry.dim is not None and entry.dim != default_dim:
         raise ModelLoadError(f"model {entry.id!r}: catalog says dim {entry.dim}, model gives {default_dim}")
-    return encoder
+    return dataclasses.replace(encoder, code=code)
 
 
-__all__ = ["FAMILY_MODULES", "LoadedEncoder", "ModelLoadError", "WeightsUnavailable", "family_module",
-           "load_encoder"]
+__all__ = ["FAMILY_MODULES", "CatalogOptions", "LoadedEncoder", "ModelLoadError", "OptionsError", "WeightsUnavailable",
+           "code_identity", "family_module", "family_parts", "load_encoder", "validate_options"]

@@ -13,6 +13,7 @@ from PIL import Image
 from medembed_decode import rules_identity
 
 from ..catalog import CatalogEntry
+from ..identity import CodeIdentity
 
 Preprocess = Callable[[Image.Image], torch.Tensor]  # PIL image, mode L or RGB -> [C, H, W] float tensor
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]
@@ -40,6 +41,8 @@ class LoadedEncoder:
     weights_digest: str
     preprocess_digest: str
     random_weights: bool
+    preprocess_description: str = ""  # repr of the whole image transform (part of the vector identity)
+    code: CodeIdentity | None = None  # set by families.load_encoder: module, code version, options
 
     @property
     def default_spec(self) -> str:
@@ -99,7 +102,7 @@ def make_encoder(entry: CatalogEntry, module: torch.nn.Module, preprocessing: Pr
         entry=entry, module=module, preprocess=preprocessing.image_transform, specs=specs,
         spec_dims=measure_spec_dims(module, specs, preprocessing.input_size), input_size=preprocessing.input_size,
         weights_digest=state_dict_digest(module), preprocess_digest=preprocess_digest(preprocessing.description),
-        random_weights=entry.weights.is_random,
+        random_weights=entry.weights.is_random, preprocess_description=preprocessing.description,
     )
 
 
