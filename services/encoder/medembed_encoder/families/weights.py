@@ -84,20 +84,3 @@ def load_exact(module: torch.nn.Module, state: dict[str, torch.Tensor], origin: 
         module.load_state_dict({key: state[key] for key in expected}, strict=not ignore)
     except RuntimeError as exc:  # shape mismatches: the checkpoint is another configuration
         raise ModelLoadError(f"{origin}: does not fit {type(module).__name__}: {exc}") from None
-
-
-def map_by_order(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor],
-                 origin: str) -> dict[str, torch.Tensor]:
-    """Rename `source` tensors onto `target` keys position by position, checking every shape.
-
-    For checkpoints of the same architecture saved by another implementation with other names.
-    """
-    if len(source) != len(target):
-        raise ModelLoadError(f"{origin}: {len(source)} tensors, model expects {len(target)}")
-    mapped = {}
-    for (src_key, src), (dst_key, dst) in zip(source.items(), target.items(), strict=True):
-        if tuple(src.shape) != tuple(dst.shape):
-            raise ModelLoadError(
-                f"{origin}: tensor {src_key} {tuple(src.shape)} does not fit {dst_key} {tuple(dst.shape)}")
-        mapped[dst_key] = src
-    return mapped

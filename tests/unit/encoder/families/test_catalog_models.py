@@ -50,7 +50,7 @@ def _llava_params(text_hidden_size: int) -> int:
 CLIP_L_336 = 304_290_000  # open_clip ViT-L-14-336 (the OpenAI tower LLaVA uses)
 PUBLISHED_PARAMS = {
     "vit-b-16-random": 86_190_000,  # open_clip ViT-B-16
-    "efficientnet-lite0-imagenet": 4_652_008 - (1280 * 1000 + 1000),  # timm efficientnet_lite0 less classifier
+    "efficientnet-lite0-imagenet": 4_652_008 - (1280 * 1000 + 1000),  # EfficientNet-Lite0 less classifier
     "biomedclip": 86_190_000,  # ViT-B/16 + 768x512 projection, as open_clip ViT-B-16
     "clip-vit-b-16": 86_190_000,
     "clip-vit-l-14": 303_970_000,
@@ -98,10 +98,11 @@ SPEC_DIMS = {
 }
 
 NO_NORMALIZATION = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+LITE_MEAN, LITE_STD = (127 / 255,) * 3, (128 / 255,) * 3  # EfficientNet-Lite's (x - 127) / 128
 # (input size, mean, std) of each model's own preprocessing
 OFFICIAL_PREPROCESSING = {
     "vit-b-16-random": (224, OPENAI_MEAN, OPENAI_STD),
-    "efficientnet-lite0-imagenet": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "efficientnet-lite0-imagenet": (224, LITE_MEAN, LITE_STD),
     "biomedclip": (224, OPENAI_MEAN, OPENAI_STD),
     "clip-vit-b-16": (224, OPENAI_MEAN, OPENAI_STD),
     "clip-vit-l-14": (224, INCEPTION_MEAN, INCEPTION_STD),  # open_clip's laion2b_s32b_b82k config
