@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any, ClassVar
 
 import torch
@@ -43,11 +43,8 @@ class InterimLlavaOptions(CatalogOptions):
     image_aspect_ratio: str | None = None
 
 
-class _InterimLlavaParts:
-    __name__ = "medembed_encoder.families.hf_llava"
-    OPTIONS = InterimLlavaOptions
-    CODE_VERSION = 1
-    LIBRARIES = ("transformers",)
+_INTERIM_LLAVA_PARTS = SimpleNamespace(__name__="medembed_encoder.families.hf_llava", OPTIONS=InterimLlavaOptions,
+                                       CODE_VERSION=1, LIBRARIES=("transformers",))
 
 
 def _architecture(entry: CatalogEntry) -> ModuleType:
@@ -62,7 +59,7 @@ def module_for(entry: CatalogEntry) -> ModuleType:
     """The architecture module: it declares OPTIONS, CODE_VERSION and LIBRARIES."""
     module = _architecture(entry)
     if not hasattr(module, "OPTIONS") and entry.architecture == "llava":
-        return _InterimLlavaParts  # type: ignore[return-value]  # see InterimLlavaOptions
+        return _INTERIM_LLAVA_PARTS  # type: ignore[return-value]  # see InterimLlavaOptions
     return module
 
 
