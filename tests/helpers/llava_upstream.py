@@ -18,8 +18,10 @@ References:
 
 from __future__ import annotations
 
+import io
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,8 @@ from transformers import (
     LlavaNextImageProcessorPil,
     MistralConfig,
 )
+
+from medembed_decode import DecodeLimits, decode_image
 
 INDEX = "model.safetensors.index.json"
 OPENAI_MEAN = [0.48145466, 0.4578275, 0.40821073]
@@ -230,3 +234,46 @@ def llava_reference(tower_repo: Path, projector: dict[str, torch.Tensor], upstre
         base = F.interpolate(pixels, size=336, mode="bicubic") if s2 else pixels
         return {"default": projected[0].mean(0).numpy(), "layer:-2:patch_mean": tokens[0].mean(0).numpy(),
                 "pre_projection": vision(base).pooler_output[0].numpy()}
+
+
+# ---- images and one tiny checkpoint per catalog upstream (for bench/parity_llava.py and the tests) ----
+
+Reference = Callable[[Image.Image], dict[str, np.ndarray]]
+
+
+def parity_images() -> dict[str, bytes]:
+    """A non-square RGB image, a non-square gray image and a 16-bit gray image, as PNG bytes."""
+    rng = np.random.default_rng(7)
+    ramp = np.linspace(0, 1, 600)[None, :, None] * np.linspace(0.3, 1, 400)[:, None, None]
+    rgb = (ramp * 255 * [1.0, 0.6, 0.3] + rng.normal(0, 20, (400, 600, 3))).clip(0, 255).astype(np.uint8)
+    gray = rng.integers(0, 256, (500, 300), dtype=np.uint8)
+    deep = (np.linspace(0, 4095, 260 * 520).reshape(260, 520) + rng.integers(0, 200, (260, 520))).astype(np.uint16)
+    return {name: _png(Image.fromarray(pixels)) for name, pixels in
+            (("rgb 600x400", rgb), ("gray 300x500", gray), ("16-bit 520x260", deep))}
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def as_upstream_reads(data: bytes) -> Image.Image:
+    """8-bit files as PIL opens them; deeper ones as medembed decodes them (min-max to 8 bits): the upstreams'
+    own `convert` would clip them, a documented deliberate difference."""
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    if image.mode in ("L", "RGB"):
+        return image
+    return decode_image(data, DecodeLimits(2**30, 10**9, 1))
+
+
+def tiny_checkpoint_like(upstream: str, s2: bool, directory: Path, seed: int = 31) -> tuple[dict[str, Any], Reference]:
+    """A tiny checkpoint read the way `upstream` reads it (S² or not); returns its catalog options and reference."""
+    if upstream == "llava_next_hf":
+        model, options = write_llava_next(directory / "llava-next", seed)
+        return options, lambda image: llava_next_reference(model, directory / "llava-next", image)
+    tower_repo = directory / "clip-tower"
+    write_clip_repo(tower_repo, seed)
+    projector, options = write_llava_checkpoint(directory / "llava", tower_repo, seed + 1, upstream, s2=s2)
+    return options, lambda image: llava_reference(tower_repo, projector, upstream, image, s2=s2)

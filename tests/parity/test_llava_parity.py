@@ -9,56 +9,36 @@ documented deliberate difference from the upstreams' clipping `convert`); the ot
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from PIL import Image
 
-from helpers.images import encode
 from helpers.llava_upstream import (
+    as_upstream_reads,
     llava_next_reference,
     llava_reference,
+    parity_images,
     write_clip_repo,
     write_llava_checkpoint,
     write_llava_next,
 )
 from medembed_client import Client
-from medembed_decode import DecodeLimits, decode_image
 from medembed_encoder.local import LocalEncoder, start_local_encoder
 
 NEXT_SPECS = ("default", "base_view", "pre_projection", "layer:-2:patch_mean")
 LLAVA_SPECS = ("default", "pre_projection", "layer:-2:patch_mean")
 
 
-def _images() -> dict[str, bytes]:
-    rng = np.random.default_rng(7)
-    ramp = np.linspace(0, 1, 600)[None, :, None] * np.linspace(0.3, 1, 400)[:, None, None]
-    rgb = (ramp * 255 * [1.0, 0.6, 0.3] + rng.normal(0, 20, (400, 600, 3))).clip(0, 255).astype(np.uint8)
-    gray = rng.integers(0, 256, (500, 300), dtype=np.uint8)
-    deep = (np.linspace(0, 4095, 260 * 520).reshape(260, 520) + rng.integers(0, 200, (260, 520))).astype(np.uint16)
-    return {"rgb 600x400": encode(Image.fromarray(rgb)), "gray 300x500": encode(Image.fromarray(gray)),
-            "16-bit 520x260": encode(Image.fromarray(deep))}
-
-
-IMAGES = _images()
+IMAGES = parity_images()
 
 
 def _serve(models: str, catalog: Path, log_dir: Path, wait: bool = True) -> LocalEncoder:
     """A real encoder on loopback serving only real (saved) weights: no --allow-random-weights."""
     return start_local_encoder(models, log_dir, env={"MEDEMBED_CACHE_URL": "none"}, wait=wait, catalog=catalog,
                                device="cpu", decode_threads=2)
-
-
-def _as_upstream_reads(name: str, data: bytes) -> Image.Image:
-    if name.startswith("16-bit"):
-        return decode_image(data, DecodeLimits(2**30, 10**9, 1))
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +80,7 @@ def llava_models(tmp_path_factory):
 def test_served_vectors_equal_the_upstream_feature_function(llava_models, model_id):
     server, models = llava_models
     reference, specs = models[model_id]
-    expected = {name: reference(_as_upstream_reads(name, data)) for name, data in IMAGES.items()}
+    expected = {name: reference(as_upstream_reads(data)) for name, data in IMAGES.items()}
     with Client(server.target) as client:
         for spec in specs:
             result = client.embed(list(IMAGES.values()), model_id, spec=spec)
@@ -112,13 +92,13 @@ def test_served_vectors_equal_the_upstream_feature_function(llava_models, model_
 
 
 def test_anyres_images_of_different_shapes_share_a_batch(llava_models):
-    """Three aspect ratios (3, 3 and 5 views) in one request: one batch, each vector its own reference."""
+    """Three aspect ratios (so different numbers of tiles) in one request: each vector its own reference."""
     server, models = llava_models
     reference, _ = models["tiny-llava-next"]
     with Client(server.target) as client:
         result = client.embed(list(IMAGES.values()) * 2, "tiny-llava-next")
-    for row, (name, data) in enumerate(list(IMAGES.items()) * 2):
-        expected = reference(_as_upstream_reads(name, data))["default"]
+    for row, data in enumerate(list(IMAGES.values()) * 2):
+        expected = reference(as_upstream_reads(data))["default"]
         assert np.abs(result.vectors[row] - expected).max() <= 1e-5
 
 
