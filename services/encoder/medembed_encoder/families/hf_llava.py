@@ -36,6 +36,7 @@ the projected tokens of the base view alone, mean (what medembed served as `defa
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -70,12 +71,17 @@ CODE_VERSION = "2"  # bump when the maths of this family changes (part of the ve
 OPTIONS = LlavaOptions
 BASE_VIEW_SPEC = "base_view"
 CONFIG_JSON, PROCESSOR_JSON = "config.json", "preprocessor_config.json"
+
+
+def _stripped(*prefixes: str) -> tuple[Prefix, ...]:
+    return tuple(Prefix(prefix, prefix) for prefix in prefixes)
+
+
 # Tensor names: LLaVA's own code (Llava{Mistral,Llama}ForCausalLM) and transformers' LlavaNext (hub, then 4.52+).
-LLAVA_PROJECTOR, LLAVA_TOWER = (Prefix("model.mm_projector.", "model.mm_projector."),), (
-    Prefix("model.vision_tower.vision_tower.", "model.vision_tower.vision_tower."),)
-NEXT_TOWER = (Prefix("vision_tower.", "vision_tower."), Prefix("model.vision_tower.", "model.vision_tower."))
-NEXT_PROJECTOR = (Prefix("multi_modal_projector.", "multi_modal_projector."),
-                  Prefix("model.multi_modal_projector.", "model.multi_modal_projector."))
+LLAVA_PROJECTOR = _stripped("model.mm_projector.")
+LLAVA_TOWER = _stripped("model.vision_tower.vision_tower.")
+NEXT_TOWER = _stripped("vision_tower.", "model.vision_tower.")
+NEXT_PROJECTOR = _stripped("multi_modal_projector.", "model.multi_modal_projector.")
 NEXT_NEWLINE = ("image_newline", "model.image_newline")
 CLIP_REPO_TOWER = (Prefix("vision_model.", ""),)  # a CLIP repo (openai/clip-vit-large-patch14-336): its vision model
 PROCESSOR_BOOKKEEPING = {"image_processor_type", "feature_extractor_type", "processor_class", "_processor_class",
@@ -87,7 +93,8 @@ def llava_projector(arch: LlavaArchitecture) -> nn.Module:
     if arch.projector == "llava_next":
         text = {"model_type": "llama", "hidden_size": arch.text_width, "num_attention_heads": 1,
                 "num_key_value_heads": 1}  # only hidden_size is read; one head keeps any width valid
-        config = LlavaNextConfig(vision_config=arch.tower_config, text_config=text,
+        # a copy: LlavaNextConfig resets its sub-configs' attention implementation, which the tower reads
+        config = LlavaNextConfig(vision_config=copy.deepcopy(arch.tower_config), text_config=text,
                                  projector_hidden_act=arch.projector_act, vision_feature_layer=arch.feature_layer,
                                  multimodal_projector_bias=arch.projector_bias)
         return LlavaNextMultiModalProjector(config)

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from transformers import CLIPVisionConfig, LlamaConfig, MistralConfig, PretrainedConfig
+from transformers import CLIPVisionConfig, LlamaConfig, LlavaNextConfig, MistralConfig, PretrainedConfig
 from transformers.activations import ACT2FN
 
 from ..catalog import CatalogError, WeightsSource
@@ -242,36 +242,41 @@ def read_llava_config(config: Mapping[str, Any], upstream: str, tower: CLIPVisio
     return LlavaArchitecture(
         upstream=upstream, tower=tower_fields(tower), feature_layer=reader.require("mm_vision_select_layer", int),
         patch_only=select == "patch", projector=_llava_projector(reader), projector_in=hidden,
-        text_width=reader.require("hidden_size", int), pad_to_square=aspect == "pad", s2_scales=scales,
+        text_width=reader.get("hidden_size", LANGUAGE_MODELS[model_type]().hidden_size, kind=int),
+        pad_to_square=aspect == "pad", s2_scales=scales,
         tower_in_checkpoint=upstream == "medtrinity" and reader.get("unfreeze_mm_vision_tower", False, kind=bool),
         tower_repo=reader.require("mm_vision_tower", str), tower_config=tower)
 
 
 def read_llava_next_config(config: Mapping[str, Any], model_id: str, origin: str) -> LlavaArchitecture:
-    """transformers' LlavaNextConfig schema (llava-hf repos); the tower is config.json's vision_config."""
+    """transformers' LlavaNextConfig schema (llava-hf repos), parsed by LlavaNextConfig itself: nested
+    configs are saved as differences from defaults (the Mistral text_config has no hidden_size)."""
     reader = ConfigReader(config, model_id, origin)
     if reader.require("model_type", str) != "llava_next":
         raise reader.fail(f"model_type {config['model_type']!r} is not llava_next")
     reader.check_fields(NEXT_READ, NEXT_NOT_IMAGE)
-    tower = clip_vision_config(reader.require("vision_config", Mapping), reader)
-    layer = reader.get("vision_feature_layer", -2)
-    if not isinstance(layer, int):
-        raise reader.fail(f"vision_feature_layer {layer!r}: only one layer (an int) is supported")
-    strategy = reader.get("vision_feature_select_strategy", "default", kind=str)
-    if strategy not in ("default", "full"):
-        raise reader.fail(f"vision_feature_select_strategy {strategy!r} is not default or full")
-    act = reader.get("projector_hidden_act", "gelu", kind=str)
-    if act not in ACT2FN:
-        raise reader.fail(f"projector_hidden_act {act!r} is not a transformers activation")
-    pinpoints = reader.require("image_grid_pinpoints", list)
-    text = reader.require("text_config", Mapping)
-    if not isinstance(text.get("hidden_size"), int):
-        raise reader.fail("text_config.hidden_size (the projector's output width) is missing")
+    vision = reader.require("vision_config", Mapping)
+    clip_vision_config(vision, reader)  # the tower's fields are checked like a CLIP repo's
+    if not isinstance(reader.get("vision_feature_layer", -2), int):
+        raise reader.fail(f"vision_feature_layer {config['vision_feature_layer']!r}: only one layer (an int) "
+                          "is supported")
+    try:
+        parsed = LlavaNextConfig.from_dict(dict(config))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise reader.fail(f"LlavaNextConfig cannot read it: {exc}") from None
+    if parsed.vision_feature_select_strategy not in ("default", "full"):
+        raise reader.fail(f"vision_feature_select_strategy {parsed.vision_feature_select_strategy!r} is not default "
+                          "or full")
+    if parsed.projector_hidden_act not in ACT2FN:
+        raise reader.fail(f"projector_hidden_act {parsed.projector_hidden_act!r} is not a transformers activation")
+    tower = CLIPVisionConfig(**parsed.vision_config.to_dict())
     return LlavaArchitecture(
-        upstream="llava_next_hf", tower=tower_fields(tower), feature_layer=layer, patch_only=strategy == "default",
-        projector="llava_next", projector_in=tower.hidden_size, text_width=text["hidden_size"], projector_act=act,
-        projector_bias=reader.get("multimodal_projector_bias", True, kind=bool),
-        grid_pinpoints=tuple((int(h), int(w)) for h, w in pinpoints), tower_in_checkpoint=True, tower_config=tower)
+        upstream="llava_next_hf", tower=tower_fields(tower), feature_layer=parsed.vision_feature_layer,
+        patch_only=parsed.vision_feature_select_strategy == "default", projector="llava_next",
+        projector_in=tower.hidden_size, text_width=parsed.text_config.hidden_size,
+        projector_act=parsed.projector_hidden_act, projector_bias=parsed.multimodal_projector_bias,
+        grid_pinpoints=tuple((int(h), int(w)) for h, w in parsed.image_grid_pinpoints), tower_in_checkpoint=True,
+        tower_config=tower)
 
 
 def read_architecture(options: LlavaOptions, config: Mapping[str, Any], tower_config: Mapping[str, Any] | None,
