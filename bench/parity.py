@@ -28,7 +28,7 @@ from helpers.parity import TOLERANCE, Row, load_cases, run_cases  # noqa: E402
 from helpers.parity.run import MIN_SCALE  # noqa: E402
 from medembed_encoder.catalog import load_catalog  # noqa: E402
 
-FAMILY_ORDER = ("timm", "open_clip", "hf", "torchvision")
+FAMILY_ORDER = ("timm", "open_clip", "hf", "llava", "torchvision")
 
 
 def _table(rows: list[Row], missing: list[str]) -> tuple[list[str], bool]:

@@ -1,12 +1,12 @@
 """Peak memory of a vision-only load from a LLaVA-style sharded checkpoint vs the size of all its shards.
 
 Writes, to a temporary directory, a checkpoint in the llava-hf layout of `llava-v1.6-mistral-7b`:
-a random CLIP ViT-L/14-336 vision tower and projector at their real size, plus dummy language-model
-shards (--lm-gb). A fresh child process then loads the catalog entry through the hf family from
-that directory; its peak resident set size is compared with the checkpoint's total size. The peak
-is the kernel's VmHWM of the child's own process image: unlike ru_maxrss it does not inherit the
-writer's memory across fork/exec, and unlike tracemalloc it sees tensor storage (allocated outside
-Python's allocator).
+a random CLIP ViT-L/14-336 vision tower, projector and image_newline at their real size, the
+catalog's config.json, plus dummy language-model shards (--lm-gb). A fresh child process then loads
+the catalog entry through the hf family from that directory; its peak resident set size is compared
+with the checkpoint's total size. The peak is the kernel's VmHWM of the child's own process image:
+unlike ru_maxrss it does not inherit the writer's memory across fork/exec, and unlike tracemalloc it
+sees tensor storage (allocated outside Python's allocator).
 
     python bench/vision_only_load.py [--lm-gb 4] [--shard-gb 2]
 """
@@ -30,14 +30,21 @@ INDEX = "model.safetensors.index.json"
 GIB = 2**30
 
 
-def _vision_tensors(options: dict) -> dict[str, torch.Tensor]:
+def _text_width(config: dict) -> int:
+    from transformers import LlavaNextConfig
+
+    return LlavaNextConfig.from_dict(config).text_config.hidden_size
+
+
+def _vision_tensors(config: dict) -> dict[str, torch.Tensor]:
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
     torch.manual_seed(0)
-    tower = CLIPVisionModel(CLIPVisionConfig(**options["vision_config"]))
-    width, text_width = tower.config.hidden_size, options["text_hidden_size"]
+    tower = CLIPVisionModel(CLIPVisionConfig(**config["vision_config"]))
+    width, text_width = tower.config.hidden_size, _text_width(config)
     tensors = {f"vision_tower.vision_model.{name}": tensor for name, tensor in tower.state_dict().items()}
-    tensors |= {"multi_modal_projector.linear_1.weight": torch.randn(text_width, width),
+    tensors |= {"image_newline": torch.randn(text_width),
+                "multi_modal_projector.linear_1.weight": torch.randn(text_width, width),
                 "multi_modal_projector.linear_1.bias": torch.zeros(text_width),
                 "multi_modal_projector.linear_2.weight": torch.randn(text_width, text_width),
                 "multi_modal_projector.linear_2.bias": torch.zeros(text_width)}
@@ -47,8 +54,10 @@ def _vision_tensors(options: dict) -> dict[str, torch.Tensor]:
 def write_checkpoint(directory: Path, options: dict, lm_gb: float, shard_gb: float) -> tuple[int, int]:
     """Returns (bytes of all shards, bytes of the shard holding the vision tensors)."""
     weight_map: dict[str, str] = {}
-    shard_tensors = [_vision_tensors(options)]
-    text_width = options["text_hidden_size"]
+    config = options["config"]
+    (directory / "config.json").write_text(json.dumps(config))
+    shard_tensors = [_vision_tensors(config)]
+    text_width = _text_width(config)
     rows_per_layer = int(shard_gb * GIB / 2 / text_width / 4)  # 4 bf16 matrices per dummy layer
     lm_layers = max(1, round(lm_gb / shard_gb))
     for layer in range(lm_layers):

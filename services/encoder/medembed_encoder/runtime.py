@@ -91,7 +91,7 @@ class ModelRuntime:
         return np.concatenate(outputs, axis=0)
 
     def _forward_chunk(self, chunk: Sequence[torch.Tensor], spec: str) -> np.ndarray:
-        batch = torch.stack(list(chunk)).to(self.device, non_blocking=True)
+        batch = self.encoder.collate(chunk, self.device)
         autocast = (torch.autocast(self.device.type, dtype=self.dtype)
                     if self.dtype != torch.float32 else nullcontext())
         with torch.inference_mode(), autocast:

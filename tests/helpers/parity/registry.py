@@ -15,8 +15,8 @@ from PIL import Image
 
 from medembed_encoder.catalog import builtin_catalog_text
 
-# Modules that register cases when imported; a family adds its own module here (LLaVA: "hf_llava_cases").
-CASE_MODULES = ("open_clip_cases", "timm_cases", "torchvision_cases", "hf_cases", "github_cases")
+# Modules that register cases when imported; a family adds its own module here.
+CASE_MODULES = ("open_clip_cases", "timm_cases", "torchvision_cases", "hf_cases", "hf_llava_cases", "github_cases")
 # Transformer towers are built with this many blocks unless full depth is asked for: the same code
 # path (a block loop) at a size two CPU cores embed in a moment. Every row says so.
 DEPTH_CAP = 2

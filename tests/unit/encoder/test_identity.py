@@ -27,7 +27,10 @@ CPU = torch.device("cpu")
 CONTENT = "0" * 64
 # validated mappings cannot take an arbitrary key: a real field of each, for the empty case
 EMPTY_MAPPING_PROBES = {"preprocess_cfg": {"interpolation": "bilinear"}, "pretrained_cfg_overlay": {"crop_pct": 0.9},
-                        "model_kwargs": {"drop_rate": 0.1}}
+                        "model_kwargs": {"drop_rate": 0.1}, "vision_tower_weights": {"kind": "hub", "ref": "org/tower"}}
+OTHER_CHOICES = {"upstream": ("llava_med", "medtrinity", "llava_next_hf")}  # options with a closed set of values
+# Options that the changed value needs beside it (LLaVA's own code reads the tower config from the catalog).
+COMPANIONS = {"upstream": {"vision_config": {"hidden_size": 32}}}
 
 
 def _stub_encoder(entry: CatalogEntry) -> LoadedEncoder:
@@ -58,7 +61,8 @@ def _changed(value: Any, hint_name: str, hint: Any = None) -> Any:
     if isinstance(value, (int, float)):
         return value + 1
     if isinstance(value, str):
-        return value + "x"
+        choices = OTHER_CHOICES.get(hint_name)
+        return next(choice for choice in choices if choice != value) if choices else value + "x"
     if isinstance(value, (tuple, list)):
         return [*value, value[-1] if value else "x"]
     if isinstance(value, dict):
@@ -80,7 +84,9 @@ def _variants(options: CatalogOptions, raw: dict[str, Any]) -> list[tuple[str, d
             variants += [(f"{field.name}.{path}", {**raw, field.name: nested})
                          for path, nested in _variants(value, dict(nested_raw))]
         else:
-            variants.append((field.name, {**raw, field.name: _changed(value, field.name, hints[field.name])}))
+            companions = {key: value for key, value in COMPANIONS.get(field.name, {}).items() if not raw.get(key)}
+            variants.append((field.name, {**raw, **companions,
+                                          field.name: _changed(value, field.name, hints[field.name])}))
     return variants
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from PIL import Image
@@ -16,7 +17,13 @@ from ..catalog import CatalogEntry
 from ..identity import CodeIdentity
 
 Preprocess = Callable[[Image.Image], torch.Tensor]  # PIL image, mode L or RGB -> [C, H, W] float tensor
-EmbedFn = Callable[[torch.Tensor], torch.Tensor]
+EmbedFn = Callable[[Any], torch.Tensor]  # a collated batch -> [N, dim]
+Collate = Callable[[Sequence[Any], torch.device], Any]  # preprocessed items -> one batch on the device
+
+
+def stack_batch(items: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:
+    """Fixed-shape inputs: [C, H, W] each -> [N, C, H, W] on the device."""
+    return torch.stack(list(items)).to(device, non_blocking=True)
 
 DEFAULT_SPEC = "default"
 PRE_PROJECTION_SPEC = "pre_projection"  # the embedding before the model's final projection head
@@ -34,8 +41,8 @@ class WeightsUnavailable(ModelLoadError):
 class LoadedEncoder:
     entry: CatalogEntry
     module: torch.nn.Module
-    preprocess: Preprocess  # decoded PIL image (mode L or RGB) -> [C, H, W] float tensor
-    specs: dict[str, EmbedFn]  # spec name -> batch [N, C, H, W] -> [N, dim]
+    preprocess: Preprocess  # decoded PIL image (mode L or RGB) -> [C, H, W] float tensor (or the family's item)
+    specs: dict[str, EmbedFn]  # spec name -> collated batch ([N, C, H, W] unless collate says otherwise) -> [N, dim]
     spec_dims: dict[str, int]
     input_size: int
     weights_digest: str
@@ -43,6 +50,7 @@ class LoadedEncoder:
     random_weights: bool
     preprocess_description: str = ""  # repr of the whole image transform (part of the vector identity)
     code: CodeIdentity | None = None  # set by families.load_encoder: module, code version, options
+    collate: Collate = stack_batch  # families whose items vary in shape (LLaVA-1.6 anyres) bring their own
 
     @property
     def default_spec(self) -> str:
@@ -96,13 +104,21 @@ def building_on(entry: CatalogEntry, device: torch.device) -> Iterator[None]:
 
 
 def make_encoder(entry: CatalogEntry, module: torch.nn.Module, preprocessing: Preprocessing,
-                 specs: dict[str, EmbedFn]) -> LoadedEncoder:
+                 specs: dict[str, EmbedFn], collate: Collate | None = None) -> LoadedEncoder:
+    """`collate`: for items that are not fixed-shape tensors; their probe is a preprocessed gray image."""
     module.eval()
+    size = preprocessing.input_size
+    if collate is None:
+        collate, probe = stack_batch, torch.zeros(3, size, size)
+    else:
+        probe = preprocessing.image_transform(Image.new("RGB", (size, size), (128, 128, 128)))
+    device = next(module.parameters()).device
     return LoadedEncoder(
         entry=entry, module=module, preprocess=preprocessing.image_transform, specs=specs,
-        spec_dims=measure_spec_dims(module, specs, preprocessing.input_size), input_size=preprocessing.input_size,
+        spec_dims=measure_spec_dims(specs, collate([probe], device)), input_size=size,
         weights_digest=state_dict_digest(module), preprocess_digest=preprocess_digest(preprocessing.description),
         random_weights=entry.weights.is_random, preprocess_description=preprocessing.description,
+        collate=collate,
     )
 
 
@@ -124,13 +140,10 @@ def preprocess_digest(description: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def measure_spec_dims(module: torch.nn.Module, specs: dict[str, EmbedFn], input_size: int,
-                      channels: int = 3) -> dict[str, int]:
-    """Run a tiny probe batch through every spec to learn its output dim."""
-    probe = torch.zeros(1, channels, input_size, input_size)
-    device = next(module.parameters()).device
+def measure_spec_dims(specs: dict[str, EmbedFn], probe_batch: Any) -> dict[str, int]:
+    """Run a one-item probe batch through every spec to learn its output dim."""
     dims = {}
     with torch.inference_mode():
         for name, embed in specs.items():
-            dims[name] = int(embed(probe.to(device)).reshape(1, -1).shape[1])
+            dims[name] = int(embed(probe_batch).reshape(1, -1).shape[1])
     return dims

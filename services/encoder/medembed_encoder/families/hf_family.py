@@ -9,42 +9,19 @@ Each architecture module declares its own OPTIONS, CODE_VERSION and LIBRARIES (f
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
-from types import ModuleType, SimpleNamespace
-from typing import Any, ClassVar
+from types import ModuleType
 
 import torch
 
 from ..catalog import CatalogEntry
 from .base import LoadedEncoder, ModelLoadError, Preprocessing
-from .options import CatalogOptions, ImageProcessorOptions
 
 ARCHITECTURE_MODULES = {
     "llava": "medembed_encoder.families.hf_llava",
     "clip_vision_projection": "medembed_encoder.families.hf_llm2clip",
     "cxr_clip_swin": "medembed_encoder.families.hf_cxr_clip",
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class InterimLlavaOptions(CatalogOptions):
-    """The options hf_llava.py reads today. Interim: issue 10's LLaVA work defines `LlavaOptions` (with
-    CODE_VERSION and LIBRARIES) in hf_llava.py itself; once it does, this class is deleted."""
-
-    schema_name: ClassVar[str] = "hf/llava"
-    vision_config: dict[str, Any]
-    text_hidden_size: int
-    image_processor: ImageProcessorOptions
-    layout: str = ""
-    vision_tower_weights: dict[str, Any] | None = None
-    vision_feature_layer: int = -2
-    vision_feature_select: str = "patch"
-    image_aspect_ratio: str | None = None
-
-
-_INTERIM_LLAVA_PARTS = SimpleNamespace(__name__="medembed_encoder.families.hf_llava", OPTIONS=InterimLlavaOptions,
-                                       CODE_VERSION=1, LIBRARIES=("transformers",))
 
 
 def _architecture(entry: CatalogEntry) -> ModuleType:
@@ -57,10 +34,7 @@ def _architecture(entry: CatalogEntry) -> ModuleType:
 
 def module_for(entry: CatalogEntry) -> ModuleType:
     """The architecture module: it declares OPTIONS, CODE_VERSION and LIBRARIES."""
-    module = _architecture(entry)
-    if not hasattr(module, "OPTIONS") and entry.architecture == "llava":
-        return _INTERIM_LLAVA_PARTS  # type: ignore[return-value]  # see InterimLlavaOptions
-    return module
+    return _architecture(entry)
 
 
 def preprocessing(entry: CatalogEntry) -> Preprocessing:

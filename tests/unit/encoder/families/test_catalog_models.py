@@ -38,10 +38,11 @@ def _torchvision_params(architecture: str) -> int:
     return meta["num_params"] - (head_inputs * 1000 + 1000)
 
 
-def _llava_params(text_hidden_size: int) -> int:
-    """The CLIP ViT-L/14-336 image tower less CLIP's own 1024x768 projection, plus LLaVA's mlp2x projector."""
-    projector = 1024 * text_hidden_size + text_hidden_size + text_hidden_size * text_hidden_size + text_hidden_size
-    return CLIP_L_336 - 1024 * 768 + projector
+def _llava_params(text_hidden_size: int, projector_in: int = 1024, newline: bool = False) -> int:
+    """The CLIP ViT-L/14-336 image tower less CLIP's own 1024x768 projection, plus LLaVA's mlp2x projector
+    (input 1024, or 3 x 1024 for S2's three scales) and LLaVA-NeXT's image_newline vector."""
+    projector = (projector_in + 1) * text_hidden_size + (text_hidden_size + 1) * text_hidden_size
+    return CLIP_L_336 - 1024 * 768 + projector + (text_hidden_size if newline else 0)
 
 
 # Published image-encoder sizes: open_clip's docs/model_profile.csv (image_mparams), model papers and
@@ -61,9 +62,9 @@ PUBLISHED_PARAMS = {
     "conch": 90_000_000,  # CONCH paper: ViT-B/16 image encoder, ~90M parameters
     "uni": _torchvision_params("vit_l_16"),  # ViT-L/16 (UNI adds only LayerScale)
     "llava-med-v1.5-mistral-7b": _llava_params(4096),  # Mistral-7B width
-    "llava-med-pp": _llava_params(4096),  # Llama-3-8B width
-    "llava-v1.6-mistral-7b": _llava_params(4096),
-    "llava-v1.6-vicuna-13b": _llava_params(5120),  # Vicuna-13B width
+    "llava-med-pp": _llava_params(4096, projector_in=3072),  # Llama-3-8B width, S2 (MedTrinity-25M)
+    "llava-v1.6-mistral-7b": _llava_params(4096, newline=True),
+    "llava-v1.6-vicuna-13b": _llava_params(5120, newline=True),  # Vicuna-13B width
     "llm2clip-openai-l-14-336": CLIP_L_336 - 1024 * 768 + 1024 * 1280,  # its projection is 1024x1280
     "cxr-clip-swint": 28_288_354 - (768 * 1000 + 1000) + (768 * 512 + 512),  # Swin-T less head, plus projection
     "flair": 25_557_032 - (2048 * 1000 + 1000) + 2048 * 512,  # ResNet50 less fc, plus 2048x512 projection
@@ -73,6 +74,7 @@ PUBLISHED_PARAMS = {
 }
 
 LLAVA_SPECS = {"default": 4096, "pre_projection": 1024, "layer:-2:patch_mean": 1024}
+LLAVA_NEXT_SPECS = {**LLAVA_SPECS, "base_view": 4096}
 SPEC_DIMS = {
     "vit-b-16-random": {"default": 512, "pre_projection": 768},
     "efficientnet-lite0-imagenet": {"default": 1280},
@@ -86,9 +88,9 @@ SPEC_DIMS = {
     "conch": {"default": 512, "pre_projection": 512},
     "uni": {"default": 1024},
     "llava-med-v1.5-mistral-7b": LLAVA_SPECS,
-    "llava-med-pp": LLAVA_SPECS,
-    "llava-v1.6-mistral-7b": LLAVA_SPECS,
-    "llava-v1.6-vicuna-13b": {**LLAVA_SPECS, "default": 5120},
+    "llava-med-pp": {**LLAVA_SPECS, "layer:-2:patch_mean": 3072},  # the three S2 scales concatenated
+    "llava-v1.6-mistral-7b": LLAVA_NEXT_SPECS,
+    "llava-v1.6-vicuna-13b": {**LLAVA_NEXT_SPECS, "default": 5120, "base_view": 5120},
     "llm2clip-openai-l-14-336": {"default": 1280, "pre_projection": 1024},
     "cxr-clip-swint": {"default": 512, "pre_projection": 768},
     "flair": {"default": 512, "pre_projection": 2048},
@@ -113,7 +115,7 @@ OFFICIAL_PREPROCESSING = {
     "conch": (448, OPENAI_MEAN, OPENAI_STD),
     "uni": (224, IMAGENET_MEAN, IMAGENET_STD),
     "llava-med-v1.5-mistral-7b": (336, OPENAI_MEAN, OPENAI_STD),
-    "llava-med-pp": (336, OPENAI_MEAN, OPENAI_STD),
+    "llava-med-pp": (1008, OPENAI_MEAN, OPENAI_STD),  # S2: the CLIP processor at the largest scale
     "llava-v1.6-mistral-7b": (336, OPENAI_MEAN, OPENAI_STD),
     "llava-v1.6-vicuna-13b": (336, OPENAI_MEAN, OPENAI_STD),
     "llm2clip-openai-l-14-336": (336, OPENAI_MEAN, OPENAI_STD),
@@ -140,25 +142,30 @@ def test_architecture_has_the_published_size_and_every_spec_dim(model_id):
     assert encoder.input_size == OFFICIAL_PREPROCESSING[model_id][0]
 
 
+def _base_view(pixels) -> torch.Tensor:
+    """LLaVA-1.6 items are AnyresImage (base view, then tiles); other models give the [3, H, W] tensor itself."""
+    return pixels.pixel_values[0] if hasattr(pixels, "pixel_values") else pixels
+
+
 @pytest.mark.parametrize("model_id", sorted(CATALOG))
 def test_preprocessing_is_the_models_own(model_id):
     entry = CATALOG[model_id]
     preprocessing = family_module(entry).preprocessing(entry)
     size, mean, std = OFFICIAL_PREPROCESSING[model_id]
     assert preprocessing.input_size == size
-    assert preprocessing.transform(noise_image(500, 300)).shape == (3, size, size)
+    assert _base_view(preprocessing.transform(noise_image(500, 300))).shape == (3, size, size)
     colour = (200, 100, 50)
-    centre = preprocessing.transform(Image.new("RGB", (400, 400), colour))[:, size // 2, size // 2]
+    centre = _base_view(preprocessing.transform(Image.new("RGB", (400, 400), colour)))[:, size // 2, size // 2]
     expected = (torch.tensor(colour) / 255 - torch.tensor(mean)) / torch.tensor(std)
     torch.testing.assert_close(centre, expected.float(), atol=0.02, rtol=0)
 
 
 def _top_left(model_id: str, image: Image.Image) -> torch.Tensor:
     entry = CATALOG[model_id]
-    return family_module(entry).preprocessing(entry).transform(image)[:, 0, 0]
+    return _base_view(family_module(entry).preprocessing(entry).transform(image))[:, 0, 0]
 
 
-def test_llava_med_pads_to_a_mean_coloured_square_and_llava_next_embeds_the_whole_image():
+def test_llava_med_pads_to_a_mean_coloured_square_and_llava_next_base_view_is_the_whole_image():
     wide_red = Image.new("RGB", (600, 300), (255, 0, 0))
     red = (torch.tensor([1.0, 0.0, 0.0]) - torch.tensor(OPENAI_MEAN)) / torch.tensor(OPENAI_STD)
     padding = _top_left("llava-med-v1.5-mistral-7b", wide_red)

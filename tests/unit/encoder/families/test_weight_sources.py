@@ -5,6 +5,7 @@ Failures are clear ModelLoadErrors at load time, i.e. at server start, never at 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import pickle
 import subprocess
@@ -21,7 +22,6 @@ from medembed_encoder.families import ModelLoadError, load_encoder
 from medembed_encoder.families.hub import HubRepo, MissingFile
 
 from .support import META, embed, images, load, local, tiny_entry
-from .test_checkpoint_formats import TINY_CLIP_PROCESSOR, TINY_CLIP_VISION
 
 CATALOG = load_catalog()
 
@@ -63,7 +63,7 @@ def test_with_a_token_a_gated_model_goes_to_the_hub_cache(monkeypatch, offline_c
 @pytest.mark.parametrize(("model_id", "missing"), [
     ("biomedclip", "hf-hub:microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224/open_clip_model.safetensors"),
     ("clip-vit-b-16", "hf-hub:laion/CLIP-ViT-B-16-laion2B-s34B-b88K/open_clip_model.safetensors"),
-    ("llava-v1.6-mistral-7b", "hf-hub:llava-hf/llava-v1.6-mistral-7b-hf/model.safetensors.index.json"),
+    ("llava-v1.6-mistral-7b", "hf-hub:llava-hf/llava-v1.6-mistral-7b-hf/config.json"),  # read first
     ("flair", "hf-hub:jusiro2/FLAIR/model.safetensors"),
 ])
 def test_offline_without_cached_weights_fails_clearly(model_id, missing, offline_cache):
@@ -116,8 +116,7 @@ def test_missing_local_weights_name_the_path(monkeypatch, tmp_path):
     with pytest.raises(ModelLoadError, match=f"checkpoint {tmp_path}/cxr-clip/swint_mcc.tar not found"):
         load(entry)
     with pytest.raises(ModelLoadError, match="checkpoint directory .*/nowhere not found"):
-        load(tiny_entry("hf", "llava", local(tmp_path / "nowhere"), layout="llava_hf",
-                        vision_config=TINY_CLIP_VISION, text_hidden_size=8, image_processor=TINY_CLIP_PROCESSOR))
+        load(dataclasses.replace(CATALOG["llava-v1.6-mistral-7b"], weights=local(tmp_path / "nowhere")))
 
 
 class _Pickled:
