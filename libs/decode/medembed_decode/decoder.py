@@ -29,7 +29,7 @@ from PIL import Image
 
 from .dicom import decode_dicom
 from .limits import DecodeError, DecodeErrorKind, DecodeLimits, check_bytes
-from .pixels import Decoded
+from .pixels import Decoded, checked
 from .raster import decode_raster
 from .sniff import describe_unknown, sniff_format
 
@@ -59,7 +59,7 @@ def decode(data: bytes, limits: DecodeLimits) -> Decoded:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         pixels = decode_dicom(data, limits, notes) if fmt == "DICOM" else decode_raster(data, fmt, limits, notes)
-    return Decoded(np.ascontiguousarray(pixels), tuple(notes))
+    return Decoded(checked(pixels), tuple(notes))
 
 
 def decode_image(data: bytes, limits: DecodeLimits) -> Image.Image:

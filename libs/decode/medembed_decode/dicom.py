@@ -42,7 +42,7 @@ def _tag(keyword: str) -> str:
 def decode_dicom(data: bytes, limits: DecodeLimits, notes: list[str]) -> np.ndarray:
     """uint8 [H, W] (monochrome) or [H, W, 3] (palette, RGB, YBR) of the first frame."""
     dataset = _read(data)
-    rows, columns, frames = _unsigned(dataset, "Rows"), _unsigned(dataset, "Columns"), _frames(dataset)
+    rows, columns, frames = _unsigned(dataset, "Rows"), _unsigned(dataset, "Columns"), _frames(dataset, notes)
     if not rows or not columns:
         raise _decode_error("DICOM header lacks (0028,0010) Rows or (0028,0011) Columns")
     check_shape(columns, rows, frames, limits)
@@ -230,14 +230,17 @@ def _unsigned(dataset: Dataset, keyword: str) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _frames(dataset: Dataset) -> int:
+def _frames(dataset: Dataset, notes: list[str]) -> int:
     try:
         values = _decimals(dataset, "NumberOfFrames")
     except _InvalidValue as invalid:
         raise _decode_error(str(invalid)) from None
     if not values:
         return 1
-    if values[0] < 1 or values[0] != int(values[0]):
+    if values[0] == 0:  # as pydicom reads it
+        notes.append(f"{_tag('NumberOfFrames')} 0 read as 1")
+        return 1
+    if values[0] < 0 or values[0] != int(values[0]):
         raise _decode_error(f"{_tag('NumberOfFrames')} {values[0]:g} is not a count of frames")
     return int(values[0])
 

@@ -55,9 +55,20 @@ def drop_alpha(pixels: np.ndarray, single_channel: bool) -> np.ndarray:
     """[H, W] for a single-channel source (gray, gray + alpha), [H, W, 3] for colour."""
     if pixels.ndim == 2:
         return pixels
-    if single_channel:
-        return pixels[..., 0]
-    return pixels[..., :3]
+    samples = pixels.shape[-1] if pixels.ndim == 3 else 0
+    if samples == 0 or (not single_channel and samples < 3):
+        raise DecodeError(DecodeErrorKind.DECODE_ERROR,
+                          f"pixel data of shape {pixels.shape} is not a {'gray' if single_channel else 'colour'} image")
+    return pixels[..., 0] if single_channel else pixels[..., :3]
+
+
+def checked(pixels: np.ndarray) -> np.ndarray:
+    """The decode result, refused unless uint8 [H, W] or [H, W, 3] with pixels in it."""
+    if pixels.dtype != np.uint8 or pixels.size == 0 or not (
+            pixels.ndim == 2 or (pixels.ndim == 3 and pixels.shape[-1] == 3)):
+        raise DecodeError(DecodeErrorKind.DECODE_ERROR,
+                          f"decoded pixels of shape {pixels.shape} ({pixels.dtype}) are not an image")
+    return np.ascontiguousarray(pixels)
 
 
 # EXIF / TIFF Orientation (tag 0x0112) -> the transposition that shows the image upright; the same
