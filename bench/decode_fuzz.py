@@ -40,7 +40,8 @@ def main() -> int:
         captured.seek(0)
         stderr = captured.read().decode(errors="replace")
     seconds = time.perf_counter() - started
-    print(f"{report.count} inputs in {seconds:.0f} s (slowest decode {report.slowest_s:.2f} s)")
+    print(f"{report.count} inputs ({len(report.distinct)} distinct) in {seconds:.0f} s "
+          f"(slowest decode {report.slowest_s:.2f} s)")
     for code, count in report.outcomes.most_common():
         print(f"  {code:20} {count}")
     print(f"internal outcomes: {report.outcomes['internal']}")
