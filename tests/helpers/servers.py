@@ -13,7 +13,8 @@ RunningServer = LocalEncoder
 
 def start_server(models: str, tmp_dir: Path, *, wait: bool = True, env: dict[str, str] | None = None,
                  **settings: object) -> LocalEncoder:
-    defaults = {"catalog": TEST_CATALOG, "allow_random_weights": True, "device": "cpu", "decode_threads": 2}
+    defaults = {"catalog": TEST_CATALOG, "allow_random_weights": True, "device": "cpu", "decode_threads": 2,
+                "decode_workers": 2}
     return start_local_encoder(models, tmp_dir, env={"MEDEMBED_CACHE_URL": "none", **(env or {})}, wait=wait,
                                **{**defaults, **settings})
 

@@ -63,14 +63,16 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         result = client.embed(files, args.model, spec=args.spec, priority=args.priority,
                               skip_cache=args.skip_cache, progress=not args.quiet)
     out = Path(args.out)
+    if out.suffix != ".npy":
+        out = out.with_name(out.name + ".npy")  # what np.save would write
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, result.vectors)
-    stem = out.with_suffix("")
-    stem.with_suffix(".files.txt").write_text("".join(f"{f}\n" for f in files))
+    side = out.name.removesuffix(".npy")  # the whole stem: feats.v1.npy -> feats.v1.files.txt
+    out.with_name(f"{side}.files.txt").write_text("".join(f"{f}\n" for f in files))
     errors = {str(files[i]): {"index": i, "code": e.code, "message": e.message} for i, e in result.errors.items()}
-    stem.with_suffix(".errors.json").write_text(json.dumps(errors, indent=1))
+    out.with_name(f"{side}.errors.json").write_text(json.dumps(errors, indent=1))
     provenance = result.provenance.__dict__ if result.provenance else None
-    stem.with_suffix(".provenance.json").write_text(json.dumps(provenance, indent=1))
+    out.with_name(f"{side}.provenance.json").write_text(json.dumps(provenance, indent=1))
     print(f"wrote {out} {result.vectors.shape}; {len(result.errors)} item error(s); "
           f"{int(result.cache_hits.sum())} cache hit(s)", file=sys.stderr)
     return 1 if result.errors else 0
@@ -89,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     embed = commands.add_parser("embed", help="embed image files or directories into a .npy array")
     embed.add_argument("inputs", nargs="+", help="image files and/or directories (searched recursively)")
     embed.add_argument("--model", required=True)
-    embed.add_argument("--out", required=True, help="output .npy; .files.txt/.errors.json/.provenance.json beside it")
+    embed.add_argument("--out", required=True,
+                       help="output .npy; STEM.files.txt, STEM.errors.json, STEM.provenance.json beside it")
     embed.add_argument("--spec", default="")
     embed.add_argument("--priority", choices=["online", "bulk"], default="bulk")
     embed.add_argument("--skip-cache", action="store_true")

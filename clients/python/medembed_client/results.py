@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,7 +82,8 @@ class ResultAssembler:
         self.provenance: Provenance | None = None
         self.dim: int | None = None
 
-    def add(self, offset: int, response: pb.EmbedResponse) -> None:
+    def add(self, offset: int, response: pb.EmbedResponse, indices: Sequence[int] | None = None) -> None:
+        """A chunk's response: item i of the request is item offset + i of the call, or indices[i]."""
         provenance = Provenance.from_proto(response.provenance)
         if self.provenance is None:
             self.provenance, self.dim = provenance, response.dim
@@ -91,7 +92,7 @@ class ResultAssembler:
                              f"replicas disagree: {self.provenance.identity()} vs {provenance.identity()}; "
                              "their vectors are not comparable")
         for result in response.results:
-            index = offset + result.index
+            index = indices[result.index] if indices is not None else offset + result.index
             self.sha256[index] = result.content_sha256
             self.cache_hits[index] = result.cache_hit
             if result.status.code == pb.ITEM_CODE_OK:
@@ -99,8 +100,14 @@ class ResultAssembler:
             else:
                 self.errors[index] = ItemError(item_code_name(result.status.code), result.status.message)
 
-    def result(self) -> EmbedResult:
-        dim = self.dim or 0
+    def fail(self, index: int, error: ItemError, sha256: str) -> None:
+        """An item the client answers itself, without sending it (e.g. over the server's byte cap)."""
+        self.errors[index] = error
+        self.sha256[index] = sha256
+
+    def result(self, dim: int = 0) -> EmbedResult:
+        """`dim` sizes the NaN rows when no response came back (every item failed in the client)."""
+        dim = self.dim or dim
         vectors = np.full((self.count, dim), np.nan, dtype=np.float32)
         for index, row in enumerate(self.rows):
             if row is not None:

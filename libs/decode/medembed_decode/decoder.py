@@ -1,179 +1,76 @@
-"""Bytes to an 8-bit PIL image (mode L for single-channel sources, RGB for colour), with limits
-checked before any pixel is decoded.
+"""Bytes to an 8-bit image (mode L for single-channel sources, RGB for colour), limits checked first.
 
-Rules (part of the vector identity; bump DECODE_RULES_VERSION when one changes):
-- Formats: PNG, JPEG, TIFF, BMP, WEBP (by magic bytes) and DICOM (`DICM` at offset 128).
-  Anything else is UNSUPPORTED_FORMAT.
-- Limits: raw bytes <= max_image_bytes; width x height (x frames for DICOM) <= max_pixels, read
-  from the header before decoding; both sides >= min_side.
-- Integer images deeper than 8 bits (16-bit PNG/TIFF, I/F modes) are min-max scaled per image to
-  0..255 (a constant image becomes 0): medical images rarely use the full 16-bit range, so a fixed
-  /257 would leave them nearly black.
-- DICOM: modality LUT (rescale slope/intercept), then the VOI LUT / window when the file has one,
-  else min-max; MONOCHROME1 is inverted so that high values are bright; the first frame of a
-  multi-frame file is used.
-- Single-channel images come out in mode L (each model's preprocessing makes RGB of them as its
-  upstream code does); palette, CMYK and YCbCr are converted to RGB; alpha is dropped (the colour
-  channels are kept as stored).
+The rules (README "Decode rules"; part of the vector identity: bump DECODE_RULES_VERSION when one
+changes, and name every decoder library in rules_identity):
+- Formats by magic bytes: PNG, JPEG, TIFF, BMP, WEBP and DICOM (with or without the 128-byte
+  preamble). Anything else is UNSUPPORTED_FORMAT.
+- Limits, from the header before any pixel is decoded: bytes <= max_image_bytes; width x height
+  (x frames for DICOM) <= max_pixels; both sides >= min_side; long / short side <= max_aspect_ratio.
+- Every sample is read at its stored depth. Anything that is not 8-bit (16-bit PNG and TIFF in
+  every colour type, 32-bit integer or float TIFF, deep DICOM colour) is min-max scaled to 0..255
+  over the finite values of the whole image, all channels together; NaN and -inf show black, +inf
+  white; a constant image is black; an image with no finite value is DECODE_ERROR.
+- Alpha is dropped; gray + alpha is gray. EXIF orientation is applied.
+- JPEG: libjpeg's warnings (data missing or corrupt) are errors, not gray filled scan lines.
+- DICOM: the first frame; modality LUT (Modality LUT Sequence, else Rescale Slope / Intercept);
+  then the VOI LUT Sequence, else the first Window Center / Width (LINEAR, LINEAR_EXACT or SIGMOID)
+  with the window's range mapped to 0..255 (not stretched again), else min-max; MONOCHROME1
+  inverted; PALETTE COLOR through its lookup tables; RGB / YBR as RGB. An invalid window is
+  ignored (logged); an invalid rescale is DECODE_ERROR naming the tag.
 """
 
 from __future__ import annotations
 
-import io
+import logging
 import warnings
-from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 from PIL import Image
 
-DECODE_RULES_VERSION = "2"
+from .dicom import decode_dicom
+from .limits import DecodeError, DecodeErrorKind, DecodeLimits, check_bytes
+from .pixels import Decoded, checked
+from .raster import decode_raster
+from .sniff import describe_unknown, sniff_format
+
+DECODE_RULES_VERSION = "3"
+_DECODER_LIBRARIES = ("numpy", "pillow", "pydicom", "imagecodecs", "tifffile", "simplejpeg")
+
+# Decoder libraries log what they skip; the result (an error or a note) says what matters, so their
+# records go to the application's handlers when it has some and are otherwise dropped, never
+# printed raw on stderr by logging's last-resort handler.
+for _name in ("tifffile", "imagecodecs", "PIL"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
 
 
-class DecodeErrorKind(Enum):
-    DECODE_ERROR = "decode_error"
-    UNSUPPORTED_FORMAT = "unsupported_format"
-    TOO_LARGE = "too_large"
-    TOO_SMALL = "too_small"
+def decode(data: bytes, limits: DecodeLimits) -> Decoded:
+    """Decode one item: uint8 pixels [H, W] or [H, W, 3] plus the fallbacks taken (notes).
+
+    Raises DecodeError (kind + a one-line message for a person) for anything that cannot be read
+    under `limits`. Library warnings are not shown: what they meant ends as an error or a note.
+    """
+    if not data:
+        raise DecodeError(DecodeErrorKind.DECODE_ERROR, "empty item: no bytes")
+    check_bytes(len(data), limits)
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT, describe_unknown(data))
+    notes: list[str] = []
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        pixels = decode_dicom(data, limits, notes) if fmt == "DICOM" else decode_raster(data, fmt, limits, notes)
+    return Decoded(checked(pixels), tuple(notes))
 
 
-class DecodeError(Exception):
-    def __init__(self, kind: DecodeErrorKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-@dataclass(frozen=True)
-class DecodeLimits:
-    max_image_bytes: int
-    max_pixels: int
-    min_side: int
-
-
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-    (b"BM", "BMP"),
-)
-
-
-def sniff_format(data: bytes) -> str | None:
-    for magic, name in _MAGIC:
-        if data.startswith(magic):
-            return name
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WEBP"
-    if data[128:132] == b"DICM":
-        return "DICOM"
-    return None
-
-
-def _check_size(width: int, height: int, frames: int, limits: DecodeLimits) -> None:
-    if width * height * frames > limits.max_pixels:
-        raise DecodeError(DecodeErrorKind.TOO_LARGE,
-                          f"{width}x{height}{f'x{frames}' if frames > 1 else ''} pixels exceeds the cap "
-                          f"of {limits.max_pixels}")
-    if min(width, height) < limits.min_side:
-        raise DecodeError(DecodeErrorKind.TOO_SMALL,
-                          f"{width}x{height} image: both sides must be >= {limits.min_side} pixels")
-
-
-def scale_to_uint8(pixels: np.ndarray) -> np.ndarray:
-    values = pixels.astype(np.float64)
-    low, high = float(values.min()), float(values.max())
-    if high <= low:
-        return np.zeros(values.shape, dtype=np.uint8)
-    return np.round((values - low) * (255.0 / (high - low))).astype(np.uint8)
-
-
-def _array_to_image(pixels: np.ndarray) -> Image.Image:
-    if pixels.dtype != np.uint8:
-        pixels = scale_to_uint8(pixels)
-    if pixels.ndim == 2:
-        return Image.fromarray(np.ascontiguousarray(pixels))  # uint8 2-D: mode L
-    return Image.fromarray(np.ascontiguousarray(pixels[..., :3]))
-
-
-def _pil_to_8bit(image: Image.Image) -> Image.Image:
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-        return _array_to_image(np.asarray(image))
-    if image.mode in ("1", "L", "LA"):
-        return image.convert("L")
-    return image.convert("RGB")
-
-
-def _decode_pil(data: bytes, fmt: str, limits: DecodeLimits) -> Image.Image:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[fmt])
-            _check_size(image.width, image.height, 1, limits)
-            image.load()
-    except DecodeError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DecodeError(DecodeErrorKind.TOO_LARGE, str(exc)) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DecodeError(DecodeErrorKind.DECODE_ERROR, f"cannot decode {fmt}: {exc}") from None
-    return _pil_to_8bit(image)
-
-
-def _decode_dicom(data: bytes, limits: DecodeLimits) -> Image.Image:
-    import pydicom
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
-
-    try:
-        dataset = pydicom.dcmread(io.BytesIO(data))
-        rows, columns = int(dataset.Rows), int(dataset.Columns)
-        frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
-    except Exception as exc:  # pydicom raises many types for malformed headers
-        raise DecodeError(DecodeErrorKind.DECODE_ERROR, f"cannot read DICOM header: {exc}") from None
-    _check_size(columns, rows, frames, limits)
-    try:
-        pixels = dataset.pixel_array
-    except (NotImplementedError, RuntimeError) as exc:
-        syntax = getattr(dataset.file_meta, "TransferSyntaxUID", "unknown")
-        raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
-                          f"DICOM transfer syntax {syntax} cannot be decoded here: {exc}") from None
-    except Exception as exc:
-        raise DecodeError(DecodeErrorKind.DECODE_ERROR, f"cannot decode DICOM pixels: {exc}") from None
-    if frames > 1:
-        pixels = pixels[0]
-    photometric = str(getattr(dataset, "PhotometricInterpretation", "MONOCHROME2"))
-    if photometric.startswith("MONOCHROME"):
-        values = apply_modality_lut(pixels, dataset)
-        values = apply_voi_lut(values, dataset) if "WindowCenter" in dataset or "VOILUTSequence" in dataset else values
-        gray = scale_to_uint8(np.asarray(values))
-        if photometric == "MONOCHROME1":
-            gray = 255 - gray
-        return _array_to_image(gray)
-    return _array_to_image(np.asarray(pixels))
+def decode_image(data: bytes, limits: DecodeLimits) -> Image.Image:
+    """Decode one item to an 8-bit PIL image, mode L or RGB; raises DecodeError."""
+    return decode(data, limits).image()
 
 
 def rules_identity() -> str:
     """The decode rules' version and the versions of the libraries that decode: one line of the
     vector identity, so a rule change or a decoder upgrade never serves a stale cached vector."""
-    import PIL
-    import pydicom
+    from importlib.metadata import version
 
-    return (f"decode-rules:{DECODE_RULES_VERSION} numpy:{np.__version__} pillow:{PIL.__version__} "
-            f"pydicom:{pydicom.__version__}")
-
-
-def decode_image(data: bytes, limits: DecodeLimits) -> Image.Image:
-    """Decode one item to an 8-bit PIL image, mode L or RGB; raises DecodeError (kind + a human
-    message) for anything that cannot be read under `limits`."""
-    if not data:
-        raise DecodeError(DecodeErrorKind.DECODE_ERROR, "empty item: no bytes")
-    if len(data) > limits.max_image_bytes:
-        raise DecodeError(DecodeErrorKind.TOO_LARGE,
-                          f"{len(data)} bytes exceeds the per-image cap of {limits.max_image_bytes}")
-    fmt = sniff_format(data)
-    if fmt is None:
-        raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
-                          "not a PNG, JPEG, TIFF, BMP, WEBP or DICOM file")
-    if fmt == "DICOM":
-        return _decode_dicom(data, limits)
-    return _decode_pil(data, fmt, limits)
+    libraries = " ".join(f"{name}:{version(name)}" for name in _DECODER_LIBRARIES)
+    return f"decode-rules:{DECODE_RULES_VERSION} {libraries}"

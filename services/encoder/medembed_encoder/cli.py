@@ -9,7 +9,6 @@ import sys
 
 from . import config, logs
 from .catalog import CatalogError, load_catalog
-from .families import ModelLoadError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,6 +22,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Imported here, not at the top: decode worker processes import this module as their __main__
+    # and must not pay for torch.
+    from .families import ModelLoadError
+
     args = _parser().parse_args(argv)
     try:
         if args.command == "catalog":

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from medembed_decode import DEFAULT_LIMITS
+
 ENV_PREFIX = "MEDEMBED_"
 
 
@@ -40,11 +42,21 @@ class Settings:
     max_queue_delay_ms: float = setting(5.0, "longest an item waits for a batch to fill")
     max_queue_items: int = setting(2048, "items admitted and not yet computed, per model; more = RESOURCE_EXHAUSTED")
     max_items_per_request: int = setting(256, "items one request may carry")
-    max_image_bytes: int = setting(32 * 2**20, "bytes one image may have (larger items fail alone as too_large)")
-    max_request_bytes: int = setting(64 * 2**20, "image bytes one request may carry")
-    max_pixels: int = setting(80_000_000, "pixels (width x height x frames) one image may have, read from its header")
-    min_side: int = setting(8, "smallest image side in pixels")
-    decode_threads: int = setting(0, "threads that hash, decode and preprocess items (0 = one per CPU core)")
+    max_image_bytes: int = setting(DEFAULT_LIMITS.max_image_bytes,
+                                   "bytes one image may have (larger items fail alone as too_large)")
+    max_request_bytes: int = setting(64 * 2**20, "image bytes one request may carry (items over max_image_bytes "
+                                                 "not counted: they fail alone)")
+    max_pixels: int = setting(DEFAULT_LIMITS.max_pixels,
+                              "pixels (width x height x frames) one image may have, read from its header")
+    min_side: int = setting(DEFAULT_LIMITS.min_side, "smallest image side in pixels")
+    max_aspect_ratio: float = setting(DEFAULT_LIMITS.max_aspect_ratio,
+                                      "long side / short side one image may have, read from its header (the "
+                                      "model's resize grows the long side with the short one); more = too_large")
+    decode_workers: int = setting(0, "processes that decode items to 8-bit pixels (0 = one per CPU core)")
+    decode_timeout_s: float = setting(20.0, "seconds one item's decode may take; a slower one fails alone with "
+                                            "`timeout` and its decode process is replaced")
+    decode_threads: int = setting(0, "threads that hash items and run the models' preprocessing "
+                                     "(0 = one per CPU core)")
     stream_window: int = setting(4, "EmbedStream requests in flight per stream")
     drain_seconds: float = setting(20.0, "on SIGTERM, how long in-flight RPCs may take to finish")
     stall_seconds: float = setting(120.0, "a model whose queue does not move for this long turns NOT_SERVING")
@@ -64,6 +76,15 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.max_image_bytes > self.max_request_bytes:
+            raise ConfigError(f"max_image_bytes ({self.max_image_bytes}) must be <= max_request_bytes "
+                              f"({self.max_request_bytes}), or an image that passes its cap could not be sent")
+        if self.max_aspect_ratio < 1:
+            raise ConfigError(f"max_aspect_ratio must be >= 1, got {self.max_aspect_ratio}")
+        if self.decode_timeout_s <= 0:
+            raise ConfigError(f"decode_timeout_s must be > 0, got {self.decode_timeout_s}")
+        if self.decode_workers < 0 or self.decode_threads < 0:
+            raise ConfigError("decode_workers and decode_threads must be >= 0 (0 = one per CPU core)")
         if self.max_queue_delay_ms < 0:
             raise ConfigError(f"max_queue_delay_ms must be >= 0, got {self.max_queue_delay_ms}")
         if self.max_queue_items < self.max_items_per_request:

@@ -1,4 +1,5 @@
-"""Per-item work off the event loop: content hash, decode with limits, the model's preprocessing."""
+"""Per-item work off the event loop: content hash and the model's preprocessing (decoding runs in
+worker processes, decode_pool.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import torch
 
 from medembed_client.v1 import encoder_pb2 as pb
-from medembed_decode import DecodeError, DecodeErrorKind, DecodeLimits, decode_image
+from medembed_decode import Decoded, DecodeErrorKind
 
 from .cache.singleflight import FlightOutcome
 from .runtime import ModelRuntime
@@ -70,14 +71,11 @@ def hash_items(items: list[pb.Item]) -> list[ItemOutcome]:
     return [ItemOutcome(index, item.client_id, content_sha256(item.data)) for index, item in enumerate(items)]
 
 
-def decode_and_preprocess(outcome: ItemOutcome, data: bytes, runtime: ModelRuntime, limits: DecodeLimits) -> float:
-    """Fill outcome.tensor or fail the outcome; returns the seconds spent."""
+def preprocess(outcome: ItemOutcome, decoded: Decoded, runtime: ModelRuntime) -> float:
+    """Fill outcome.tensor from the decoded pixels, or fail the outcome; returns the seconds spent."""
     started = time.perf_counter()
     try:
-        image = decode_image(data, limits)
-        outcome.tensor = runtime.preprocess(image)
-    except DecodeError as exc:
-        outcome.fail(ITEM_CODES[exc.kind], str(exc))
+        outcome.tensor = runtime.preprocess(decoded.image())
     except Exception as exc:  # a preprocessing bug must fail this item only
-        outcome.fail(pb.ITEM_CODE_INTERNAL, f"preprocessing failed: {exc!r}")
+        outcome.fail(pb.ITEM_CODE_INTERNAL, f"preprocessing failed: {type(exc).__name__}: {exc}")
     return time.perf_counter() - started

@@ -28,6 +28,13 @@ class EncoderMetrics:
                                     ["model"], buckets=LATENCY_BUCKETS, registry=r)
         self.preprocess = Histogram("medembed_preprocess_seconds", "Decode + preprocess time per item",
                                     ["model"], buckets=LATENCY_BUCKETS, registry=r)
+        self.decode_fallbacks = Counter("medembed_decode_fallbacks",
+                                        "Items decoded with a documented fallback (an invalid DICOM window "
+                                        "ignored, non-finite pixels ...); each is logged as decode_fallback",
+                                        ["model"], registry=r)
+        self.decode_workers_replaced = Counter("medembed_decode_workers_replaced",
+                                               "Decode processes stopped for an item over decode_timeout_s",
+                                               registry=r)
         self.inference = Histogram("medembed_inference_seconds", "Forward time per batch",
                                    ["model"], buckets=LATENCY_BUCKETS, registry=r)
         self.request_duration = Histogram("medembed_request_duration_seconds", "RPC duration",

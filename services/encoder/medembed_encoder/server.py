@@ -21,6 +21,7 @@ from .batcher import BatchLimits
 from .cache import build_cache
 from .catalog import CatalogEntry, load_catalog, select
 from .config import Settings
+from .decode_pool import DecodePool
 from .families import load_encoder, validate_options
 from .logs import Stopwatch, event
 from .metrics import EncoderMetrics
@@ -42,10 +43,11 @@ class EncoderServer:
             validate_options(entry)
         self.metrics = EncoderMetrics()
         self.registry = ModelRegistry([entry.id for entry in self.entries])
-        self.decode_pool = ThreadPoolExecutor(max_workers=settings.decode_threads or os.cpu_count() or 1,
-                                              thread_name_prefix="decode")
+        self.threads = ThreadPoolExecutor(max_workers=settings.decode_threads or os.cpu_count() or 1,
+                                          thread_name_prefix="preprocess")
+        self.decoder = DecodePool(settings.decode_workers or os.cpu_count() or 1, settings.decode_timeout_s)
         self.cache = build_cache(settings, self.metrics)
-        self.service = EncoderService(settings, self.registry, self.metrics, self.decode_pool, self.cache)
+        self.service = EncoderService(settings, self.registry, self.metrics, self.threads, self.decoder, self.cache)
         self.health = HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.port: int | None = None
@@ -86,6 +88,7 @@ class EncoderServer:
         dtype = resolve_dtype(self.settings.dtype, device)
         limits = BatchLimits(self.settings.max_batch_size, self.settings.max_queue_delay_ms / 1000,
                              self.settings.max_queue_items)
+        await self.decoder.warm_up()
         for entry in self.entries:
             watch = Stopwatch()
             encoder = await asyncio.to_thread(load_encoder, entry, device, self.settings.allow_random_weights)
@@ -137,7 +140,8 @@ class EncoderServer:
             task.cancel()
         for runtime in self.registry.runtimes.values():
             await runtime.stop()
-        self.decode_pool.shutdown(wait=False, cancel_futures=True)
+        self.threads.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self.decoder.close)
         await self.cache.close()
         event(log, "server_stopped", unfinished=self.service.in_flight)
         self._stopped.set()

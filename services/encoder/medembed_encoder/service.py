@@ -13,13 +13,14 @@ import grpc
 
 from medembed_client.v1 import encoder_pb2 as pb
 from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
-from medembed_decode import DecodeLimits
+from medembed_decode import DecodeError, DecodeLimits
 
 from . import __version__
 from .batcher import ItemExpired, QueueFull
 from .cache import CacheFront, FlightAbandoned, FlightOutcome, KeyScope, SingleFlight
 from .config import Settings
-from .items import ItemOutcome, decode_and_preprocess, hash_items, outcome_name
+from .decode_pool import DecodePool, DecodeTimeout
+from .items import ITEM_CODES, ItemOutcome, hash_items, outcome_name, preprocess
 from .logs import event
 from .metrics import EncoderMetrics
 from .runtime import ModelRuntime
@@ -57,14 +58,16 @@ class ModelRegistry:
 
 class EncoderService(pb_grpc.EncoderServicer):
     def __init__(self, settings: Settings, registry: ModelRegistry, metrics: EncoderMetrics,
-                 decode_pool: Executor, cache: CacheFront) -> None:
+                 threads: Executor, decoder: DecodePool, cache: CacheFront) -> None:
         self._settings = settings
         self._cache = cache
         self._flights = SingleFlight()
         self._registry = registry
         self._metrics = metrics
-        self._decode_pool = decode_pool
-        self._limits = DecodeLimits(settings.max_image_bytes, settings.max_pixels, settings.min_side)
+        self._threads = threads
+        self._decoder = decoder
+        self._limits = DecodeLimits(settings.max_image_bytes, settings.max_pixels, settings.min_side,
+                                    settings.max_aspect_ratio)
         self.draining = False
         self.in_flight = 0
 
@@ -84,7 +87,8 @@ class EncoderService(pb_grpc.EncoderServicer):
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
                            f"{len(request.items)} items exceeds max_items_per_request "
                            f"{self._settings.max_items_per_request}; split the request")
-        total_bytes = sum(len(item.data) for item in request.items)
+        # An item over max_image_bytes fails alone as too_large; it does not refuse the request.
+        total_bytes = sum(len(item.data) for item in request.items if len(item.data) <= self._limits.max_image_bytes)
         if total_bytes > self._settings.max_request_bytes:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
                            f"{total_bytes} bytes of images exceeds max_request_bytes "
@@ -112,7 +116,7 @@ class EncoderService(pb_grpc.EncoderServicer):
         encoder = runtime.encoder
         scope = KeyScope(runtime.model_id, runtime.vector_identities[spec], spec)
         try:
-            outcomes = await loop.run_in_executor(self._decode_pool, hash_items, list(request.items))
+            outcomes = await loop.run_in_executor(self._threads, hash_items, list(request.items))
             if not request.skip_cache:
                 await self._read_cache(scope, encoder.spec_dims[spec], outcomes)
             await self._compute_once(runtime, spec, scope, request, outcomes, deadline)
@@ -120,6 +124,10 @@ class EncoderService(pb_grpc.EncoderServicer):
             runtime.budget.release(count)
         for outcome in outcomes:
             self._metrics.items.labels(runtime.model_id, outcome_name(outcome.code)).inc()
+            if outcome.code != pb.ITEM_CODE_OK:
+                level = logging.ERROR if outcome.code == pb.ITEM_CODE_INTERNAL else logging.WARNING
+                event(log, "item_failed", level, model=runtime.model_id, index=outcome.index,
+                      code=outcome_name(outcome.code), reason=outcome.message, sha256=outcome.sha256[:16])
         return pb.EmbedResponse(
             model=runtime.model_id, dim=encoder.spec_dims[spec], request_id=request.request_id,
             results=[outcome.to_proto() for outcome in outcomes],
@@ -182,14 +190,32 @@ class EncoderService(pb_grpc.EncoderServicer):
                 outcome.fail(pb.ITEM_CODE_INTERNAL, "identical item kept failing in another request")
 
     async def _decode(self, runtime: ModelRuntime, request: pb.EmbedRequest, outcomes: list[ItemOutcome]) -> None:
-        loop = asyncio.get_running_loop()
-        seconds = await asyncio.gather(*(
-            loop.run_in_executor(self._decode_pool, decode_and_preprocess, outcome,
-                                 request.items[outcome.index].data, runtime, self._limits)
-            for outcome in outcomes))
+        seconds = await asyncio.gather(*(self._decode_one(runtime, outcome, request.items[outcome.index].data)
+                                         for outcome in outcomes))
         histogram = self._metrics.preprocess.labels(runtime.model_id)
         for value in seconds:
             histogram.observe(value)
+
+    async def _decode_one(self, runtime: ModelRuntime, outcome: ItemOutcome, data: bytes) -> float:
+        """Bytes to pixels in a decode process, then the model's preprocessing in a thread; a
+        failure fails this item alone. Returns the seconds spent."""
+        started = time.perf_counter()
+        try:
+            decoded = await self._decoder.decode(data, self._limits)
+        except DecodeError as exc:
+            outcome.fail(ITEM_CODES[exc.kind], str(exc))
+        except DecodeTimeout as exc:
+            self._metrics.decode_workers_replaced.inc()
+            outcome.fail(pb.ITEM_CODE_TIMEOUT, str(exc))
+        except Exception as exc:  # the pool itself failed: this item only
+            outcome.fail(pb.ITEM_CODE_INTERNAL, f"decode failed: {type(exc).__name__}: {exc}")
+        else:
+            for note in decoded.notes:
+                self._metrics.decode_fallbacks.labels(runtime.model_id).inc()
+                event(log, "decode_fallback", logging.WARNING, model=runtime.model_id, index=outcome.index,
+                      note=note, sha256=outcome.sha256[:16])
+            await asyncio.get_running_loop().run_in_executor(self._threads, preprocess, outcome, decoded, runtime)
+        return time.perf_counter() - started
 
     async def _compute(self, runtime: ModelRuntime, spec: str, request: pb.EmbedRequest,
                        outcomes: list[ItemOutcome], deadline: float | None) -> None:

@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     print(outcome.table)
     print(f"results: {outcome.run_dir}/ (table.md, results.csv, results.json)")
     print(f"report:  {outcome.run_dir / REPORT_NAME} (self-contained: open it in any browser)")
+    if outcome.failures:
+        print(f"medembed-evaluate: {len(outcome.failures)} pair(s) gave no result (listed under the table and in "
+              "results.json \"failures\")", file=sys.stderr)
+        return 1
     return 0
 
 

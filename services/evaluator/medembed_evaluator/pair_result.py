@@ -51,6 +51,28 @@ class PairResult:
 
 
 @dataclass(frozen=True)
+class PairFailure:
+    """A (model, dataset) pair that gave no result (every item failed, too few were left for the
+    probe, or the encoder refused it); the rest of the plan ran on."""
+
+    model_id: str
+    model_label: str
+    dataset: str
+    reason: str
+    n_items: int = 0
+    n_failed: int = 0
+    error_codes: dict[str, int] = field(default_factory=dict)
+    """Item error code -> how many items failed with it."""
+
+    def line(self) -> str:
+        return f"{self.model_label} on {self.dataset}: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model_id, "label": self.model_label, "dataset": self.dataset, "reason": self.reason,
+                "n_items": self.n_items, "n_failed": self.n_failed, "error_codes": self.error_codes}
+
+
+@dataclass(frozen=True)
 class RunInfo:
     run_id: str
     plan_name: str

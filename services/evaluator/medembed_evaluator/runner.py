@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,14 +15,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+import medembed_decode
 from medembed_client import Client, EmbedError, RetryPolicy
 from medembed_client.v1 import encoder_pb2 as pb
 from medembed_evaluator.analysis.bias import run_overlay_bias
 from medembed_evaluator.analysis.pair import PairData, analyse_pair
 from medembed_evaluator.datasets import Dataset, load_dataset
-from medembed_evaluator.errors import DecodeError, EvaluatorError, PlanError
+from medembed_evaluator.errors import EvaluatorError, PlanError, ProtocolError
 from medembed_evaluator.feature_store import ChunkFeatures, DatasetFeatures, FeatureStore
-from medembed_evaluator.pair_result import PairResult, RunInfo
+from medembed_evaluator.pair_result import PairFailure, PairResult, RunInfo
 from medembed_evaluator.plan import ModelSpec, Plan
 from medembed_evaluator.probe import run_probe, validate_for_protocol
 from medembed_evaluator.publish import publish_to_stream, render_tables, write_report, write_run_files
@@ -35,6 +37,14 @@ TRANSIENT_CODES = {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED"}
 
 class EncoderUnavailable(EvaluatorError):
     """An encoder could not be reached within the wait; re-running continues where it stopped."""
+
+
+class PairFailed(EvaluatorError):
+    """One (model, dataset) pair gave no result; the run goes on with the other pairs."""
+
+    def __init__(self, failure: PairFailure) -> None:
+        super().__init__(failure.line())
+        self.failure = failure
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class RunOutcome:
     run_dir: Path
     results: list[PairResult]
     table: str
+    failures: list[PairFailure]
 
 
 Embedder = Callable[[list[bytes]], ChunkFeatures]
@@ -102,13 +113,16 @@ def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) 
 
 
 def _raw_pixels_embedder(images: list[bytes]) -> ChunkFeatures:
+    """Every failure is the item's own: a bomb or a corrupt file fails alone, as in the encoder."""
     vectors = np.full((len(images), 1024), np.nan, dtype=np.float32)
     errors = {}
     for row, data in enumerate(images):
         try:
             vectors[row] = raw_pixel_vector(data)
-        except DecodeError as exc:
-            errors[row] = {"code": "decode_error", "message": str(exc)}
+        except medembed_decode.DecodeError as exc:
+            errors[row] = {"code": exc.kind.value, "message": str(exc)}
+        except Exception as exc:  # a decoder bug: this item only, said as such
+            errors[row] = {"code": "internal", "message": f"raw-pixels failed: {type(exc).__name__}: {exc}"}
     return ChunkFeatures(vectors, errors)
 
 
@@ -143,7 +157,9 @@ class ModelFeatures:
         except EmbedError as exc:
             where = f"{self.model.id} on {dataset.name}: encoder {self.model.target}"
             if exc.code not in TRANSIENT_CODES:
-                raise EvaluatorError(f"{where} refused: {exc}") from None
+                raise PairFailed(PairFailure(self.model.id, _label(self.model, self.provenance), dataset.name,
+                                             f"encoder {self.model.target} refused it: {exc}",
+                                             n_items=len(dataset.samples))) from None
             raise EncoderUnavailable(f"{where} failed after retries ({exc}); finished chunks are stored: "
                                      "run the same command again to continue") from None
         finally:
@@ -177,7 +193,10 @@ def _evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: Datas
         log.warning("%s on %s: %d item(s) failed and are excluded: %s", model.id, dataset.name, len(errors),
                     sorted({e["code"] for e in errors.values()}))
     labels = dataset.labels()[ok]
-    validate_for_protocol(labels, dataset.class_names, plan.protocol)
+    try:
+        validate_for_protocol(labels, dataset.class_names, plan.protocol)
+    except ProtocolError as exc:
+        raise PairFailed(_failure(model.id, _label(model, features_of.provenance), dataset, errors, str(exc))) from None
     probe = run_probe(features.vectors[ok], labels, plan.protocol, dataset.class_names)
     analysis = bias = None
     if plan.analysis is not None:
@@ -194,6 +213,21 @@ def _evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: Datas
         class_counts=dataset.class_counts(), content_hash=dataset.content_hash(), provenance=features_of.provenance,
         probe=probe, n_failed=len(errors), failed_keys=[dataset.samples[row].key for row in sorted(errors)],
         analysis=analysis, bias=bias)
+
+
+def _failure(model_id: str, label: str, dataset: Dataset, errors: dict[int, dict[str, str]],
+             problem: str) -> PairFailure:
+    """Why a pair's features cannot be probed, naming the item errors behind it."""
+    codes = dict(Counter(error["code"] for error in errors.values()).most_common())
+    count, failed = len(dataset.samples), len(errors)
+    first = f"; first: {dataset.samples[min(errors)].key}: {errors[min(errors)]['message']}" if errors else ""
+    listed = ", ".join(f"{code} {n}" for code, n in codes.items())
+    if failed == count:
+        reason = f"every one of its {count} items failed ({listed}){first}"
+    else:
+        reason = (f"{failed} of {count} items failed ({listed or 'none'}) and the rest cannot be probed: "
+                  f"{problem}{first}")
+    return PairFailure(model_id, label, dataset.name, reason, count, failed, codes)
 
 
 def _label(model: ModelSpec, provenance: dict[str, str]) -> str:
@@ -227,6 +261,7 @@ def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = pr
     redis_url = os.environ.get(RESULTS_REDIS_ENV) or (plan.output.redis_url if plan.output.stream else None)
     run_dir = settings.out_dir / run_id
     results: list[PairResult] = []
+    failures: list[PairFailure] = []
     try:
         provenance = _model_provenance(plan.models, clients)
         for model in plan.models:
@@ -235,8 +270,14 @@ def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = pr
             features_of = ModelFeatures(model, provenance[model.id], embed, store, settings.progress)
             for dataset in datasets:
                 clock = time.perf_counter()
-                features = features_of(dataset)
-                result = _evaluate_pair(features_of, dataset, features, plan, run_dir)
+                try:
+                    features = features_of(dataset)
+                    result = _evaluate_pair(features_of, dataset, features, plan, run_dir)
+                except PairFailed as failed:  # reported; the other pairs still run
+                    failures.append(failed.failure)
+                    log.warning("no result for %s", failed.failure.line())
+                    echo(f"{model.id} x {dataset.name}: NO RESULT: {failed.failure.reason}")
+                    continue
                 results.append(result)
                 publish_to_stream(redis_url, result, run_id=run_id)
                 echo(_summary(result, features.reused_chunks, time.perf_counter() - clock))
@@ -246,6 +287,7 @@ def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = pr
     run = RunInfo(run_id=run_id, plan_name=plan.name, started_at=started.isoformat(),
                   finished_at=datetime.now(UTC).isoformat(), protocol=plan.protocol)
     dataset_names = [d.name for d in datasets]
-    write_run_files(run_dir, results, dataset_names, run, models=plan.models)
-    write_report(run_dir, results, dataset_names, run, models=plan.models)
-    return RunOutcome(run_dir, results, render_tables(results, dataset_names, models=plan.models))
+    write_run_files(run_dir, results, dataset_names, run, models=plan.models, failures=failures)
+    write_report(run_dir, results, dataset_names, run, models=plan.models, failures=failures)
+    return RunOutcome(run_dir, results, render_tables(results, dataset_names, models=plan.models, failures=failures),
+                      failures)

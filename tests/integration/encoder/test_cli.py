@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 
-from helpers.images import encode, random_image
+from helpers.images import encode, png_bytes, random_image
 from helpers.servers import free_port
 
 
@@ -38,6 +38,27 @@ def test_embed_a_directory_writes_vectors_order_errors_and_provenance(tiny_serve
     assert list(errors) == [files[-1]] and errors[files[-1]]["code"] == "decode_error"
     assert np.isnan(vectors[-1]).all() and np.isfinite(vectors[:-1]).all()
     assert provenance["model_id"] == "tiny-clip"
+
+
+def test_side_files_take_the_whole_stem_and_a_big_item_fails_alone(tiny_server, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(3):
+        (images / f"{i}.png").write_bytes(encode(random_image(i)))
+    noise = np.random.default_rng(0).integers(0, 256, (1200, 1200, 3), dtype=np.uint8)
+    (images / "z-big.png").write_bytes(png_bytes(noise))  # 4.3 MB: over this server's request and image caps
+    for version in ("v1", "v2"):
+        completed = medembed("--target", tiny_server.target, "embed", str(images), "--model", "tiny-timm",
+                             "--out", str(tmp_path / f"feats.{version}.npy"), "--quiet")
+        assert completed.returncode == 1, completed.stderr
+    for version in ("v1", "v2"):
+        vectors = np.load(tmp_path / f"feats.{version}.npy")
+        errors = json.loads((tmp_path / f"feats.{version}.errors.json").read_text())
+        assert (tmp_path / f"feats.{version}.files.txt").read_text().split()[-1].endswith("z-big.png")
+        assert json.loads((tmp_path / f"feats.{version}.provenance.json").read_text())["model_id"] == "tiny-timm"
+        assert [e["code"] for e in errors.values()] == ["too_large"]
+        assert np.isfinite(vectors[:3]).all() and np.isnan(vectors[3]).all()
+    assert not (tmp_path / "feats.files.txt").exists()
 
 
 def test_models_and_health_commands(tiny_server):

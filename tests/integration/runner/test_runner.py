@@ -11,10 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
-from helpers.images import encode, random_image
+from helpers.dicom import dicom_bytes
+from helpers.images import encode, png_bytes, png_with_claimed_size, random_image
 from helpers.servers import start_server
 from medembed_client import Client
 from medembed_evaluator.cli import main as evaluate
@@ -159,3 +161,41 @@ def test_each_finished_pair_goes_on_the_redis_stream(tiny_server, private_redis,
                                                                     (b"tiny-clip", b"phantoms")]
     payload = json.loads(entries[1][1][b"json"])
     assert entries[1][1][b"run_id"] == b"r1" and payload["provenance"]["model_id"] == "tiny-clip"
+
+
+def test_dicom_folder_with_a_bomb_gives_both_rows_and_a_model_failing_every_item_is_named(tiny_server, tmp_path):
+    """raw-pixels reads DICOM by the encoder's rules; a bomb fails alone; a dataset whose every item
+    the encoder refuses (over its 1 MB image cap) is reported by model and dataset, the rest runs."""
+    folder = tmp_path / "dicom"
+    for label, shade in (("abnormal", 900), ("normal", 200)):
+        (folder / label).mkdir(parents=True)
+        for i in range(8):
+            pixels = np.random.default_rng(i + shade).integers(0, 300, (48, 48)).astype(np.uint16) + shade
+            (folder / label / f"IM{i:04d}.dcm").write_bytes(dicom_bytes(pixels, window=(700, 1200)))
+    (folder / "normal" / "bomb.png").write_bytes(png_with_claimed_size(30000, 30000))
+    big = tmp_path / "big"
+    for label in ("a", "b"):
+        (big / label).mkdir(parents=True)
+        for i in range(4):
+            noise = np.random.default_rng(i).integers(0, 256, (620, 620, 3), dtype=np.uint8)
+            (big / label / f"{i}.png").write_bytes(png_bytes(noise))  # 1.15 MB each
+    plan = write_plan(tmp_path / "plan.yaml", tiny_server.target,
+                      [{"id": "raw-pixels", "group": "non-VLM"}, {"id": "tiny-timm", "group": "non-medical"}],
+                      [{"name": "dicom", "kind": "imagefolder", "path": str(folder)},
+                       {"name": "big", "kind": "imagefolder", "path": str(big)}],
+                      protocol={"seed": 0, "folds": 2})
+    outcome = run_plan(load_plan(plan), RunSettings(out_dir=tmp_path / "out", data_root=tmp_path, progress=False))
+    pairs = {(r.model_id, r.dataset): r for r in outcome.results}
+    assert set(pairs) == {("raw-pixels", "dicom"), ("tiny-timm", "dicom"), ("raw-pixels", "big")}
+    for model in ("raw-pixels", "tiny-timm"):
+        assert pairs[(model, "dicom")].failed_keys == ["normal/bomb.png"] and pairs[(model, "dicom")].n == 16
+    assert pairs[("raw-pixels", "dicom")].probe.accuracy.mean == 1.0  # one window, two brightness classes
+    [failure] = outcome.failures
+    assert (failure.model_id, failure.dataset, failure.n_failed, failure.error_codes) == ("tiny-timm", "big", 8,
+                                                                                          {"too_large": 8})
+    assert "every one of its 8 items failed" in failure.reason and "max_image_bytes" in failure.reason
+    document = json.loads((outcome.run_dir / "results.json").read_text())
+    assert [(f["model"], f["dataset"]) for f in document["failures"]] == [("tiny-timm", "big")]
+    table = (outcome.run_dir / "table.md").read_text()
+    assert "Pairs without a result" in table and "tiny-timm [random weights] on big: every one" in table
+    assert evaluate(["run", str(plan), "--out", str(tmp_path / "out"), "--data-root", str(tmp_path), "--quiet"]) == 1

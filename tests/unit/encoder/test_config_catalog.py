@@ -28,6 +28,11 @@ def test_flags_win_over_env_vars_over_defaults():
     ({"MEDEMBED_MODELS": "a", "MEDEMBED_DTYPE": "int8"}, "dtype"),
     ({"MEDEMBED_MODELS": "a", "MEDEMBED_MAX_QUEUE_ITEMS": "4"}, "max_queue_items"),
     ({"MEDEMBED_MODELS": "a", "MEDEMBED_ALLOW_RANDOM_WEIGHTS": "maybe"}, "boolean"),
+    ({"MEDEMBED_MODELS": "a", "MEDEMBED_MAX_ASPECT_RATIO": "0.5"}, "max_aspect_ratio"),
+    ({"MEDEMBED_MODELS": "a", "MEDEMBED_DECODE_TIMEOUT_S": "0"}, "decode_timeout_s"),
+    ({"MEDEMBED_MODELS": "a", "MEDEMBED_DECODE_WORKERS": "-1"}, "decode_workers"),
+    ({"MEDEMBED_MODELS": "a", "MEDEMBED_MAX_IMAGE_BYTES": "100", "MEDEMBED_MAX_REQUEST_BYTES": "50"},
+     "max_image_bytes"),
 ])
 def test_invalid_settings_name_the_problem(environ, fragment):
     with pytest.raises(config.ConfigError, match=fragment):

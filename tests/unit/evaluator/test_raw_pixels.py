@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medembed_evaluator.errors import DecodeError
+from helpers.decode_corpus import CORPUS
+from helpers.images import png_bytes
+from medembed_decode import DecodeError, DecodeErrorKind
+from medembed_evaluator import raw_pixels
 from medembed_evaluator.raw_pixels import raw_pixel_features, raw_pixels_provenance
 
 from .images import image_bytes
@@ -35,14 +38,20 @@ def test_resize_keeps_the_layout_of_the_image() -> None:
     assert np.allclose(vector[:, :15], 0.0) and np.allclose(vector[:, 17:], 1.0)
 
 
-def test_sixteen_bit_images_scale_by_their_full_range() -> None:
-    array = np.full((16, 16), 32768, dtype=np.uint16)
-    assert np.allclose(raw_pixel_features([_png(array)]), 32768 / 65535, atol=1e-4)
+def test_every_format_the_encoder_reads_by_the_same_rules() -> None:
+    """DICOM, 16-bit, float TIFF, EXIF-rotated ...: the same features as an 8-bit PNG of the pixels
+    the decode rules give (the encoder's corpus)."""
+    readable = [case for case in CORPUS if case.expected is not None]
+    features = raw_pixel_features([case.data for case in readable])
+    expected = raw_pixel_features([png_bytes(case.expected) for case in readable])
+    for row, case in enumerate(readable):
+        np.testing.assert_array_equal(features[row], expected[row], err_msg=case.name)
 
 
-def test_undecodable_bytes_raise_decode_error() -> None:
-    with pytest.raises(DecodeError, match="raw-pixels cannot decode"):
+def test_undecodable_bytes_raise_the_decode_error_of_the_rules() -> None:
+    with pytest.raises(DecodeError, match="not a PNG, JPEG") as caught:
         raw_pixel_features([b"not an image"])
+    assert caught.value.kind == DecodeErrorKind.UNSUPPORTED_FORMAT
 
 
 def test_provenance() -> None:
@@ -52,3 +61,12 @@ def test_provenance() -> None:
     assert provenance["embedding_spec"] == "gray32"
     assert provenance["dtype"] == "float32"
     assert len(provenance["preprocess_digest"]) == len(hashlib.sha256().hexdigest())
+    assert provenance["vector_identity"].startswith("sha256:")
+
+
+def test_provenance_changes_with_the_decode_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = raw_pixels_provenance()
+    monkeypatch.setattr(raw_pixels, "rules_identity", lambda: "decode-rules:999 pillow:0")
+    after = raw_pixels_provenance()
+    assert after["vector_identity"] != before["vector_identity"]
+    assert after["preprocess_digest"] != before["preprocess_digest"]

@@ -15,7 +15,6 @@ name). Per condition:
 
 from __future__ import annotations
 
-import io
 import logging
 import warnings
 from collections.abc import Callable
@@ -24,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from sklearn.exceptions import ConvergenceWarning
 
 from medembed_evaluator.analysis.figures import FigureFile, draw_image_strip, figure_path
 from medembed_evaluator.analysis.overlay_conditions import (
     OverlayCondition,
-    drawable,
+    decoded_for_drawing,
     overlaid_dataset,
     overlay_conditions,
     overlay_png,
@@ -141,8 +139,9 @@ def draw_overlay_example(dataset: Dataset, row: int, conditions: list[OverlayCon
                          run_dir: Path) -> FigureFile:
     """The subset's first image (`row` of the dataset), clean and as each condition overlays it."""
     sample = dataset.samples[row]
-    panels = [("clean", _decoded(sample.load_bytes()))]
-    panels += [(f"{c.name}: {c.words[0]}", _decoded(overlay_png(sample.load_bytes, sample.key, c.words[0], spec)))
+    panels = [("clean", decoded_for_drawing(sample.load_bytes(), sample.key))]
+    panels += [(f"{c.name}: {c.words[0]}",
+                decoded_for_drawing(overlay_png(sample.load_bytes, sample.key, c.words[0], spec), sample.key))
                for c in conditions]
     relative = figure_path(dataset.name, "overlay-examples")
     draw_image_strip(run_dir / relative, panels, f"Text overlays on {dataset.name} ({sample.key})")
@@ -150,12 +149,6 @@ def draw_overlay_example(dataset: Dataset, row: int, conditions: list[OverlayCon
                f"{spec.size_frac:g} of the image height, top-left corner at ({spec.position[0]:g}, "
                f"{spec.position[1]:g}) of (width, height), contrast {spec.contrast:g}.")
     return FigureFile(relative, caption)
-
-
-def _decoded(data: bytes) -> Image.Image:
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        return drawable(image)
 
 
 def mean_within_class_distance(vectors: np.ndarray, labels: np.ndarray) -> float:

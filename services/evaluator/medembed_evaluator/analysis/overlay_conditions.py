@@ -1,8 +1,9 @@
 """The bias test's overlay conditions: which word each image gets, and the overlaid images.
 
-An overlaid image is a derived dataset sample: its bytes are the source image with the word burned
-in, re-encoded as PNG (lossless, so the text is the only change for 8-bit images). Its content
-differs from the source, so the feature store keeps its vectors apart and a rerun reuses them.
+An overlaid image is a derived dataset sample: its bytes are the source image as the encoder decodes
+it (medembed_decode: 8-bit gray or RGB, DICOM windowed, 16-bit scaled) with the word burned in,
+re-encoded as PNG (lossless, so the text is the only change). Its content differs from the source,
+so the feature store keeps its vectors apart and a rerun reuses them.
 """
 
 from __future__ import annotations
@@ -13,16 +14,13 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+import medembed_decode
 from medembed_evaluator.analysis.spec import BiasSpec
 from medembed_evaluator.datasets import Dataset
 from medembed_evaluator.errors import DecodeError
 from medembed_evaluator.overlay import render_text
-from medembed_evaluator.raw_pixels import grayscale01
-
-_DRAWABLE_MODES = ("L", "RGB", "RGBA")
-_HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
 
 
 @dataclass(frozen=True)
@@ -62,12 +60,7 @@ def overlaid_dataset(dataset: Dataset, rows: np.ndarray, condition: OverlayCondi
 
 
 def overlay_png(load_source: Callable[[], bytes], key: str, word: str, spec: BiasSpec) -> bytes:
-    try:
-        with Image.open(io.BytesIO(load_source())) as source:
-            source.load()
-            image = drawable(source)
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise DecodeError(f"cannot burn text into {key}: the evaluator cannot decode it ({error})") from None
+    image = decoded_for_drawing(load_source(), key)
     x, y = spec.position
     overlaid = render_text(image, word, size_frac=spec.size_frac, position=(x, y), contrast=spec.contrast)
     buffer = io.BytesIO()
@@ -76,10 +69,9 @@ def overlay_png(load_source: Callable[[], bytes], key: str, word: str, spec: Bia
     return buffer.getvalue()
 
 
-def drawable(image: Image.Image) -> Image.Image:
-    """A copy in a mode Pillow can draw text into (L, RGB or RGBA)."""
-    if image.mode in _DRAWABLE_MODES:
-        return image.copy()
-    if image.mode in _HIGH_DEPTH_MODES:  # drawn on an 8-bit copy: Pillow cannot draw into 16-bit images
-        return Image.fromarray((grayscale01(image) * 255.0 + 0.5).astype(np.uint8))
-    return image.convert("RGBA" if "transparency" in image.info or image.mode in ("LA", "PA") else "RGB")
+def decoded_for_drawing(data: bytes, key: str) -> Image.Image:
+    """The image as the encoder decodes it (mode L or RGB): what the text is drawn into."""
+    try:
+        return medembed_decode.decode_image(data, medembed_decode.DEFAULT_LIMITS)
+    except medembed_decode.DecodeError as error:
+        raise DecodeError(f"cannot burn text into {key}: {error}") from None

@@ -1,4 +1,9 @@
-"""MedMNIST `.npz` archives (`{split}_images`, `{split}_labels`), including PneumoniaMNIST."""
+"""MedMNIST `.npz` archives (`{split}_images`, `{split}_labels`), including PneumoniaMNIST.
+
+Images in every shape the releases use: (N, H, W) and (N, H, W, 1) gray, (N, H, W, 3) colour, any
+size (28 to 224 in MedMNIST+); uint8, or float in [0, 1] (scaled by 255 and rounded). Anything
+else is a DatasetError naming the file, key, shape and dtype, before any embedding.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +49,7 @@ def _load_npz(root: Path, file: str, splits: tuple[str, ...], classes: list[str]
     samples: list[Sample] = []
     with np.load(npz_path, allow_pickle=False) as archive:
         for split in splits:
-            images = _array(archive, f"{split}_images", npz_path, kind)
+            images = _images(_array(archive, f"{split}_images", npz_path, kind), f"{split}_images", npz_path, kind)
             labels = _labels(_array(archive, f"{split}_labels", npz_path, kind), npz_path, kind)
             if len(images) != len(labels):
                 raise DatasetError(f"{kind}: {npz_path}: {split}_images and {split}_labels differ in length")
@@ -70,6 +75,30 @@ def _array(archive: np.lib.npyio.NpzFile, key: str, path: Path, kind: str) -> np
     if key not in archive.files:
         raise DatasetError(f"{kind}: {path} has no array '{key}' (has: {', '.join(sorted(archive.files))})")
     return archive[key]
+
+
+def _images(images: np.ndarray, key: str, path: Path, kind: str) -> np.ndarray:
+    """uint8 (N, H, W) or (N, H, W, 3)."""
+    def refuse(why: str) -> DatasetError:
+        return DatasetError(f"{kind}: {path}: '{key}' of shape {images.shape} and dtype {images.dtype} {why}; "
+                            "expected (N, H, W), (N, H, W, 1) or (N, H, W, 3), uint8 or float in [0, 1]")
+
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] != 3):
+        raise refuse("is not a stack of gray or RGB images")
+    if min(images.shape[1:3], default=0) < 1:
+        raise refuse("has empty images")
+    if images.dtype == np.uint8:
+        return images
+    if images.dtype.kind != "f":
+        raise refuse("is not uint8 or float")
+    finite = np.isfinite(images)
+    if images.size and not (finite.all() and images.min() >= 0.0 and images.max() <= 1.0):
+        shown = images[finite]
+        span = f"min {shown.min():g}, max {shown.max():g}" if shown.size else "no finite value"
+        raise refuse(f"has values outside [0, 1] ({span}; {int((~finite).sum())} NaN/inf)")
+    return np.round(images * 255.0).astype(np.uint8)
 
 
 def _labels(labels: np.ndarray, path: Path, kind: str) -> np.ndarray:

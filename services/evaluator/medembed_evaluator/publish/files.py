@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from medembed_evaluator.pair_result import PairResult, RunInfo
+from medembed_evaluator.pair_result import PairFailure, PairResult, RunInfo
 from medembed_evaluator.plan import ModelSpec
 from medembed_evaluator.probe import Score
 from medembed_evaluator.publish.table import render_tables
@@ -47,17 +47,19 @@ def write_run_files(
     run: RunInfo,
     *,
     models: Sequence[ModelSpec] = (),
+    failures: Sequence[PairFailure] = (),
 ) -> RunFiles:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     bias_rows = [row for r in results for row in bias_csv_rows(r)]
     files = RunFiles(run_dir / "table.md", run_dir / "results.csv", run_dir / "results.json",
                      run_dir / "bias.csv" if bias_rows else None)
-    files.table.write_text(render_tables(results, dataset_names, models=models), encoding="utf-8")
+    files.table.write_text(render_tables(results, dataset_names, models=models, failures=failures), encoding="utf-8")
     _write_csv(files.csv, CSV_COLUMNS, [csv_row(r) for r in results])
     if files.bias_csv is not None:
         _write_csv(files.bias_csv, BIAS_CSV_COLUMNS, bias_rows)
-    document = {"run": run.to_dict(), "versions": package_versions(), "results": [r.to_dict() for r in results]}
+    document = {"run": run.to_dict(), "versions": package_versions(), "results": [r.to_dict() for r in results],
+                "failures": [failure.to_dict() for failure in failures]}
     files.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return files
 

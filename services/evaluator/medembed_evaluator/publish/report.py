@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from medembed_evaluator.analysis.figures import FigureFile
-from medembed_evaluator.pair_result import PairResult, RunInfo
+from medembed_evaluator.pair_result import PairFailure, PairResult, RunInfo
 from medembed_evaluator.plan import ModelSpec
 from medembed_evaluator.publish.files import package_versions
 from medembed_evaluator.publish.table import (
@@ -43,10 +43,12 @@ def write_report(
     run: RunInfo,
     *,
     models: Sequence[ModelSpec] = (),
+    failures: Sequence[PairFailure] = (),
 ) -> Path:
     run_dir = Path(run_dir)
     path = run_dir / REPORT_NAME
-    path.write_text(render_report(run_dir, results, dataset_names, run, models=models), encoding="utf-8")
+    path.write_text(render_report(run_dir, results, dataset_names, run, models=models, failures=failures),
+                    encoding="utf-8")
     return path
 
 
@@ -57,6 +59,7 @@ def render_report(
     run: RunInfo,
     *,
     models: Sequence[ModelSpec] = (),
+    failures: Sequence[PairFailure] = (),
 ) -> str:
     """The page as a string; figures are read from `run_dir` and inlined."""
     parts = [
@@ -69,6 +72,9 @@ def render_report(
               "in bold."),
         to_html(benchmark_table(results, dataset_names, models=models)),
     ]
+    if failures:
+        parts += ["<h3>Pairs without a result (– in the table)</h3>", "<ul>",
+                  *(f"<li>{_text(failure.line())}</li>" for failure in failures), "</ul>"]
     separability = separability_table(results, dataset_names)
     if separability is not None:
         parts += ["<h2>Separability</h2>", _note(SEPARABILITY_NOTE), to_html(separability)]

@@ -11,12 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from medembed_evaluator.analysis.separability import Separability
-from medembed_evaluator.pair_result import PairResult
+from medembed_evaluator.pair_result import PairFailure, PairResult
 from medembed_evaluator.plan import GROUPS, ModelSpec
 from medembed_evaluator.probe import Score
 from medembed_evaluator.publish.tabular import Cell, Table, to_markdown
 
 MISSING = "–"
+NO_RESULT_HEADING = "## Pairs without a result (– in the table)"
 METRICS = (("Accuracy", "accuracy"), ("F1-score", "macro_f1"))
 
 
@@ -28,10 +29,17 @@ def render_table(
 
 
 def render_tables(
-    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelSpec] = ()
+    results: Sequence[PairResult],
+    dataset_names: Sequence[str],
+    *,
+    models: Sequence[ModelSpec] = (),
+    failures: Sequence[PairFailure] = (),
 ) -> str:
-    """table.md: the benchmark table, then the separability and bias tables when the run has them."""
+    """table.md: the benchmark table, the pairs without a result and why, then the separability and
+    bias tables when the run has them."""
     sections = [render_table(results, dataset_names, models=models)]
+    if failures:
+        sections.append(f"{NO_RESULT_HEADING}\n\n" + "".join(f"- {failure.line()}\n" for failure in failures))
     separability = separability_table(results, dataset_names)
     if separability is not None:
         sections.append(f"## Separability\n\n{SEPARABILITY_NOTE}\n\n{to_markdown(separability)}")

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers.images import png_bytes
+from medembed_decode import DEFAULT_LIMITS, decode_image
 from medembed_evaluator.analysis.bias import (
     clean_probe_predictions,
     cosine_shift,
@@ -60,16 +62,19 @@ def test_perfect_neutral_correlation_makes_the_word_a_function_of_the_class() ->
     assert neutral.words == [("GAIN", "SCAN", "DEPTH")[label] for label in LABELS]
 
 
-def test_overlay_changes_only_the_text_area_and_handles_16_bit_images() -> None:
+def test_overlay_changes_only_the_text_area_and_draws_on_the_decoded_image() -> None:
     source = Image.new("L", (100, 100), 40)
     spec = BiasSpec(size_frac=0.1, position=(0.1, 0.8), contrast=1.0)
     with Image.open(io.BytesIO(overlay_png(lambda: png(source), "k", "SCAN", spec))) as image:
         pixels = np.asarray(image)
     changed_rows, _ = np.nonzero(pixels != 40)
     assert pixels.max() > 200 and changed_rows.min() >= 78 and changed_rows.max() < 100
-    deep = Image.fromarray(np.full((64, 64), 65535 // 2, dtype=np.uint16))
-    with Image.open(io.BytesIO(overlay_png(lambda: png(deep), "k", "SCAN", spec))) as image:
-        assert image.mode == "L" and np.median(np.asarray(image)) == 127  # 32767 / 65535: scaled by 16-bit range
+    deep = np.tile(np.arange(64, dtype=np.uint16) * 64 + 1000, (64, 1))  # 16-bit: drawn on its min-max 8-bit image
+    with Image.open(io.BytesIO(overlay_png(lambda: png_bytes(deep), "k", "SCAN", spec))) as image:
+        overlaid = np.asarray(image)
+    untouched = overlaid[:40]
+    assert image.mode == "L"
+    np.testing.assert_array_equal(untouched, np.asarray(decode_image(png_bytes(deep), DEFAULT_LIMITS))[:40])
     with pytest.raises(DecodeError, match="k"):
         overlay_png(lambda: b"not an image", "k", "SCAN", spec)
 

@@ -1,0 +1,57 @@
+"""Decoding in worker processes, each item under a time budget.
+
+A thread cannot be stopped, so a decoder stuck on a hostile input would hold a thread for good. In
+a process it can be: pebble's ProcessPool kills the worker whose item passed its budget and starts
+another, and the item fails alone with `timeout`. Workers live as long as the server (no process
+per item); each takes the raw bytes and gives back the decoded uint8 array. The model's
+preprocessing stays in the server's threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import multiprocessing
+
+import pebble
+from PIL import Image
+
+from medembed_decode import Decoded, DecodeError, DecodeErrorKind, DecodeLimits, decode
+
+
+class DecodeTimeout(Exception):
+    """The item took longer than its decode budget; its worker was stopped and replaced."""
+
+
+class DecodePool:
+    def __init__(self, workers: int, timeout_s: float) -> None:
+        # forkserver: workers fork from a small clean process, never from this threaded server
+        # (fork with live gRPC threads is unsafe), and a replacement after a timeout starts fast.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["medembed_decode"])
+        self.workers = workers
+        self.timeout_s = timeout_s
+        self._pool = pebble.ProcessPool(max_workers=workers, context=context)
+
+    async def decode(self, data: bytes, limits: DecodeLimits) -> Decoded:
+        """Raises DecodeError (the input's fault) or DecodeTimeout."""
+        future = self._pool.schedule(decode, args=(data, limits), timeout=self.timeout_s)
+        try:
+            return await asyncio.wrap_future(future)
+        except TimeoutError:
+            raise DecodeTimeout(f"decoding took longer than decode_timeout_s = {self.timeout_s:g} s; "
+                                "the decoder was stopped") from None
+        except pebble.ProcessExpired as exc:
+            # Only the decoder runs there, and only on this item: a crash is the input's doing.
+            raise DecodeError(DecodeErrorKind.DECODE_ERROR,
+                              f"the decoder crashed on this item (worker exit code {exc.exitcode})") from None
+
+    async def warm_up(self) -> None:
+        """Start every worker (and the fork server's imports) before the server reports SERVING."""
+        buffer = io.BytesIO()
+        Image.new("L", (8, 8)).save(buffer, format="PNG")
+        await asyncio.gather(*(self.decode(buffer.getvalue(), DecodeLimits()) for _ in range(self.workers)))
+
+    def close(self) -> None:
+        self._pool.stop()
+        self._pool.join(timeout=5)
