@@ -26,8 +26,8 @@ def test_flags_win_over_env_vars_over_defaults():
     ({}, "no models"),
     ({"MEDEMBED_MODELS": "a", "MEDEMBED_PORT": "http"}, "MEDEMBED_PORT"),
     ({"MEDEMBED_MODELS": "a", "MEDEMBED_DTYPE": "int8"}, "dtype"),
-    ({"MEDEMBED_MODELS": "a", "MEDEMBED_MAX_QUEUE_ITEMS": "4"}, "max_queue_items"),
-    ({"MEDEMBED_MODELS": "a", "MEDEMBED_ALLOW_RANDOM_WEIGHTS": "maybe"}, "boolean"),
+    ({"MEDEMBED_MODELS": "a", "MEDEMBED_MAX_QUEUE_ITEMS": "4"}, "--max-queue-items"),
+    ({"MEDEMBED_MODELS": "a", "MEDEMBED_ALLOW_RANDOM_WEIGHTS": "maybe"}, "1/true/yes/on or 0/false/no/off"),
 ])
 def test_invalid_settings_name_the_problem(environ, fragment):
     with pytest.raises(config.ConfigError, match=fragment):
