@@ -33,11 +33,12 @@ class Provenance:
     embedding_spec: str
     dtype: str
     server_version: str
+    random_weights: bool = False  # served without pretrained weights: vectors of an untrained network
 
     @classmethod
     def from_proto(cls, message: pb.Provenance) -> "Provenance":
         return cls(message.model_id, message.weights_digest, message.preprocess_digest,
-                   message.embedding_spec, message.dtype, message.server_version)
+                   message.embedding_spec, message.dtype, message.server_version, message.random_weights)
 
     def identity(self) -> tuple[str, str, str, str]:
         """What must agree between replicas for their vectors to be interchangeable."""

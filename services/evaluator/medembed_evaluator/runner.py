@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -18,10 +19,12 @@ from medembed_client import Client, EmbedError, RetryPolicy
 from medembed_client.v1 import encoder_pb2 as pb
 from medembed_evaluator.analysis.bias import run_overlay_bias
 from medembed_evaluator.analysis.pair import PairData, analyse_pair
+from medembed_evaluator.baseline import summarize_dataset
+from medembed_evaluator.comparison import build_comparison
 from medembed_evaluator.datasets import Dataset, load_dataset
-from medembed_evaluator.errors import DecodeError, EvaluatorError, PlanError
+from medembed_evaluator.errors import DatasetError, DecodeError, EvaluatorError, PlanError
 from medembed_evaluator.feature_store import ChunkFeatures, DatasetFeatures, FeatureStore
-from medembed_evaluator.pair_result import PairResult, RunInfo
+from medembed_evaluator.pair_result import PairResult, RunExtras, RunInfo
 from medembed_evaluator.plan import ModelSpec, Plan
 from medembed_evaluator.probe import run_probe, validate_for_protocol
 from medembed_evaluator.publish import publish_to_stream, render_tables, write_report, write_run_files
@@ -59,11 +62,21 @@ Embedder = Callable[[list[bytes]], ChunkFeatures]
 
 
 def _load_datasets(plan: Plan, data_root: Path) -> list[Dataset]:
-    datasets = []
+    """Every dataset of the plan, checked for the protocol; all problems reported together."""
+    datasets, problems = [], []
     for spec in plan.datasets:
-        dataset = load_dataset(spec, data_root)
-        validate_for_protocol(dataset.labels(), dataset.class_names, plan.protocol)
+        try:
+            dataset = load_dataset(spec, data_root)
+            validate_for_protocol(dataset.labels(), dataset.class_names, plan.protocol)
+        except EvaluatorError as error:
+            problems.append(f"dataset '{spec.name}' ({spec.kind}): {error}")
+            continue
         datasets.append(dataset)
+    if len(problems) == 1:
+        raise DatasetError(problems[0])
+    if problems:
+        raise DatasetError(f"{len(problems)} datasets cannot be used:\n  " + "\n  ".join(problems)
+                           + f"\n(paths are relative to --data-root {data_root})")
     return datasets
 
 
@@ -72,7 +85,7 @@ def _retry_policy(wait_s: float) -> RetryPolicy:
     return RetryPolicy(max_attempts=attempts, initial_backoff_s=0.5, max_backoff_s=5.0)
 
 
-def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) -> dict[str, dict[str, str]]:
+def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) -> dict[str, dict[str, Any]]:
     """Provenance of every model before any embedding: unknown models fail the run at start."""
     provenance = {RAW_PIXELS_MODEL_ID: raw_pixels_provenance()}
     served: dict[str, dict[str, pb.ModelInfo]] = {}
@@ -93,7 +106,8 @@ def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) 
             raise PlanError(f"model {model.id!r} has no spec {spec!r}; specs: {[s.name for s in info.specs]}")
         provenance[model.id] = {"model_id": model.id, "weights_digest": info.weights_digest,
                                 "preprocess_digest": info.preprocess_digest, "embedding_spec": spec,
-                                "random_weights": str(info.random_weights).lower()}
+                                "random_weights": info.random_weights,
+                                "library_versions": dict(sorted(info.library_versions.items()))}
         if info.random_weights:
             log.warning("%s is served with random weights by %s: its row measures an untrained network",
                         model.id, model.target)
@@ -111,7 +125,7 @@ def _raw_pixels_embedder(images: list[bytes]) -> ChunkFeatures:
     return ChunkFeatures(vectors, errors)
 
 
-def _service_embedder(client: Client, model: ModelSpec, expected: dict[str, str]) -> Embedder:
+def _service_embedder(client: Client, model: ModelSpec, expected: dict[str, Any]) -> Embedder:
     def embed(images: list[bytes]) -> ChunkFeatures:
         result = client.embed(images, model.id, spec=model.spec, priority="bulk")
         got = result.provenance
@@ -129,7 +143,7 @@ class ModelFeatures:
     """Features of any dataset under one model, through the feature store: computed once, resumable."""
 
     model: ModelSpec
-    provenance: dict[str, str]
+    provenance: dict[str, Any]
     embed: Embedder
     store: FeatureStore
     progress: bool
@@ -149,7 +163,7 @@ class ModelFeatures:
             bar.close()
 
 
-def _stored_features(store: FeatureStore, dataset: Dataset, provenance: dict[str, str], embed: Embedder,
+def _stored_features(store: FeatureStore, dataset: Dataset, provenance: dict[str, Any], embed: Embedder,
                      bar: tqdm) -> DatasetFeatures:
     """All vectors of a pair, stored chunk by chunk."""
     directory = store.pair_dir(provenance, dataset.content_hash())
@@ -176,7 +190,12 @@ def _evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: Datas
         log.warning("%s on %s: %d item(s) failed and are excluded: %s", model.id, dataset.name, len(errors),
                     sorted({e["code"] for e in errors.values()}))
     labels = dataset.labels()[ok]
-    validate_for_protocol(labels, dataset.class_names, plan.protocol)
+    try:
+        validate_for_protocol(labels, dataset.class_names, plan.protocol)
+    except EvaluatorError as error:
+        raise EvaluatorError(f"{model.id} on dataset '{dataset.name}': {len(errors)} of {len(ok)} item(s) failed "
+                             f"to embed ({', '.join(sorted({e['code'] for e in errors.values()}))}), and what is "
+                             f"left cannot be probed: {error}") from None
     probe = run_probe(features.vectors[ok], labels, plan.protocol, dataset.class_names)
     analysis = bias = None
     if plan.analysis is not None:
@@ -195,9 +214,9 @@ def _evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: Datas
         analysis=analysis, bias=bias)
 
 
-def _label(model: ModelSpec, provenance: dict[str, str]) -> str:
+def _label(model: ModelSpec, provenance: dict[str, Any]) -> str:
     """A row served without its real weights says so in the table, whatever the plan calls it."""
-    if provenance.get("random_weights") == "true" and "random" not in model.label.lower():
+    if provenance.get("random_weights") is True and "random" not in model.label.lower():
         return f"{model.label} [random weights]"
     return model.label
 
@@ -245,6 +264,10 @@ def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = pr
     run = RunInfo(run_id=run_id, plan_name=plan.name, started_at=started.isoformat(),
                   finished_at=datetime.now(UTC).isoformat(), protocol=plan.protocol)
     dataset_names = [d.name for d in datasets]
-    write_run_files(run_dir, results, dataset_names, run, models=plan.models)
-    write_report(run_dir, results, dataset_names, run, models=plan.models)
-    return RunOutcome(run_dir, results, render_tables(results, dataset_names, models=plan.models))
+    kinds = {spec.name: spec.kind for spec in plan.datasets}
+    extras = RunExtras(datasets=[summarize_dataset(d, kinds[d.name], plan.protocol) for d in datasets],
+                       comparison=None if plan.compare is None else build_comparison(
+                           plan.compare, {m.id: m.label for m in plan.models}, kinds))
+    write_run_files(run_dir, results, dataset_names, run, models=plan.models, extras=extras)
+    write_report(run_dir, results, dataset_names, run, models=plan.models, extras=extras)
+    return RunOutcome(run_dir, results, render_tables(results, dataset_names, models=plan.models, extras=extras))
