@@ -1,9 +1,10 @@
 """Per dataset: its size, its classes, and what always answering the majority class scores.
 
-A probe's accuracy means little without it: on BUSI (437 benign of 780) guessing "benign" alone
-is right 56 % of the time. The majority baseline is scored on the probe's own cross-validation
-folds (the majority of each fold's training part, as sklearn's DummyClassifier "most_frequent"),
-so it is comparable cell by cell with the table.
+A probe's accuracy means little without it: on BUSI (437 benign of 780) answering "benign" for
+every image is right 56 % of the time. The baseline answers the dataset's most frequent class and
+is scored on the probe's own cross-validation folds, so it compares cell by cell with the table.
+(The majority of each fold's training part would do worse than that on balanced data: the class a
+fold's training part has most of is the one its validation part has least of.)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class DatasetSummary:
     class_counts: dict[str, int]
     majority_class: str
     majority_accuracy: Score
-    """Always predicting the majority class of each fold's training part, scored on the probe's folds."""
+    """Always answering the dataset's most frequent class, scored on the probe's folds."""
     majority_macro_f1: Score
 
     def to_dict(self) -> dict[str, Any]:
@@ -44,10 +45,10 @@ def _fold_dict(score: Score) -> dict[str, Any]:
 def summarize_dataset(dataset: Dataset, kind: str, protocol: Protocol) -> DatasetSummary:
     labels = dataset.labels()
     counts = dataset.class_counts()
+    majority = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(labels), 1)), labels)
     accuracy, macro_f1 = [], []
     for fold in cv_folds(labels, protocol):
-        dummy = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(fold.fit), 1)), labels[fold.fit])
-        predicted = dummy.predict(np.zeros((len(fold.evaluate), 1)))
+        predicted = majority.predict(np.zeros((len(fold.evaluate), 1)))
         truth = labels[fold.evaluate]
         accuracy.append(float(accuracy_score(truth, predicted)))
         macro_f1.append(float(f1_score(truth, predicted, average="macro", labels=np.arange(len(counts)),

@@ -237,8 +237,9 @@ def _string(value: Any, where: str, *, allow_empty: bool = False) -> str:
 def _no_unknown(values: Mapping[str, Any], known: set[str], where: str) -> None:
     unknown = sorted(str(k) for k in set(values) - known)
     if unknown:
-        guesses = [f"'{key}' for '{match[0]}'" for key in unknown if (match := get_close_matches(key, known, n=1))]
-        hint = f"; did you mean {', '.join(guesses)}?" if guesses else ""
+        guesses = [f"{key}: did you mean {match[0]}?" for key in unknown
+                   if (match := get_close_matches(key, known, n=1))]
+        hint = f"; {' '.join(guesses)}" if guesses else ""
         raise PlanError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))}){hint}")
 
 

@@ -16,8 +16,8 @@ from medembed_evaluator.publish.tabular import Cell, Table
 
 DATASETS_NOTE = (
     "n: images in the dataset (a pair's own n, less items that failed to embed, is in results.csv). Majority "
-    "baseline: always answering the most frequent class of each fold's training part, scored on the probe's "
-    "folds (mean±std): a probe must beat it to have learned anything."
+    "baseline: always answering the dataset's most frequent class, scored on the probe's folds (mean±std): a "
+    "probe must beat it to have learned anything."
 )
 RANDOM_WEIGHTS_NOTE = ("Random weights: {models} served without pretrained weights (random init): such a row "
                        "measures an untrained network, a control, not the model.")
