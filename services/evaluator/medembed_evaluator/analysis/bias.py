@@ -11,9 +11,11 @@ name). Per condition:
 - word decodability: the probe protocol predicting the written word from the overlaid embeddings,
   next to the same labels predicted from the clean embeddings (what the image content explains:
   above chance only when the word correlates with the class).
-With a few dozen images these numbers are rough: shift, flip rate and the two accuracies carry
-95 % percentile-bootstrap intervals over the subset's images (BOOTSTRAP_RESAMPLES resamples,
-seeded), word decodability the std over the probe's folds.
+With a few dozen images these numbers are rough, so each carries a 95 % interval: flip rate and the
+two accuracies, proportions of images, Wilson score intervals (scipy's binomtest; unlike a
+bootstrap they do not collapse to a point at 0 of 60); shift and the accuracy drop, percentile
+bootstrap over the subset's images (BOOTSTRAP_RESAMPLES resamples, seeded); word decodability the
+std over the probe's folds.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
+from scipy.stats import binomtest
 from sklearn.exceptions import ConvergenceWarning
 
 from medembed_evaluator.analysis.figures import FigureFile, draw_image_strip, figure_path
@@ -68,8 +71,8 @@ class ConditionEffect:
     word_chance: float
     """Share of the most frequent word: what always guessing it scores."""
     intervals: dict[str, Interval] = field(default_factory=dict)
-    """95 % bootstrap intervals over the subset's images: shift, flip_rate, accuracy_clean,
-    accuracy_overlaid, accuracy_drop."""
+    """95 % intervals: Wilson for flip_rate, accuracy_clean and accuracy_overlaid; bootstrap over
+    the subset's images for shift and accuracy_drop."""
     word_accuracy_std: float | None = None
     """Std of the word probe's accuracy over its folds."""
 
@@ -219,6 +222,12 @@ def word_decodability(vectors: np.ndarray, words: list[str], protocol: Protocol)
     return accuracy.mean, accuracy.std
 
 
+def wilson_interval(hits: np.ndarray) -> Interval:
+    """95 % Wilson score interval of the share of True in `hits` (Wilson 1927, via scipy)."""
+    interval = binomtest(int(np.sum(hits)), len(hits)).proportion_ci(INTERVAL_LEVEL, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
 def bootstrap_intervals(per_image: dict[str, np.ndarray], seed: int) -> dict[str, Interval]:
     """Percentile-bootstrap interval of the mean of each per-image array, all from the same resamples."""
     count = len(next(iter(per_image.values())))
@@ -242,23 +251,24 @@ def _effect(condition: OverlayCondition, clean: np.ndarray, overlaid: np.ndarray
     word_clean = None if word is None else word_decodability(clean, words, protocol)
     counts = np.unique(words, return_counts=True)[1]
     correct_clean, correct_overlaid = predictions.clean == labels, predicted == labels
+    flipped = predicted != predictions.clean
     per_image = {
         "shift": cosine_shift(clean, overlaid) / within if within > 0 else np.full(len(labels), np.nan),
-        "flip_rate": (predicted != predictions.clean).astype(float),
-        "accuracy_clean": correct_clean.astype(float),
-        "accuracy_overlaid": correct_overlaid.astype(float),
         "accuracy_drop": correct_clean.astype(float) - correct_overlaid.astype(float),
     }
+    intervals = {**bootstrap_intervals(per_image, protocol.seed), "flip_rate": wilson_interval(flipped),
+                 "accuracy_clean": wilson_interval(correct_clean),
+                 "accuracy_overlaid": wilson_interval(correct_overlaid)}
     return ConditionEffect(
         condition=condition.name,
         description=condition.description,
         shift=float(np.mean(per_image["shift"])),
-        flip_rate=float(np.mean(per_image["flip_rate"])),
+        flip_rate=float(np.mean(flipped)),
         accuracy_clean=float(np.mean(correct_clean)),
         accuracy_overlaid=float(np.mean(correct_overlaid)),
         word_accuracy=None if word is None else word[0],
         word_accuracy_clean=None if word_clean is None else word_clean[0],
         word_chance=float(counts.max() / counts.sum()),
-        intervals=bootstrap_intervals(per_image, protocol.seed),
+        intervals=intervals,
         word_accuracy_std=None if word is None else word[1],
     )

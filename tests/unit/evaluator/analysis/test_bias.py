@@ -14,6 +14,7 @@ from medembed_evaluator.analysis.bias import (
     cosine_shift,
     mean_within_class_distance,
     run_overlay_bias,
+    wilson_interval,
     word_decodability,
 )
 from medembed_evaluator.analysis.overlay_conditions import overlaid_dataset, overlay_conditions, overlay_png
@@ -144,3 +145,9 @@ def test_bootstrap_intervals_cover_the_mean_and_match_the_binomial_width() -> No
     assert (high - low) / 2 == pytest.approx(half_width, rel=0.15)
     assert bootstrap_intervals({"flip_rate": flips}, seed=0) == bootstrap_intervals({"flip_rate": flips}, seed=0)
     assert bootstrap_intervals({"same": np.full(30, 0.4)}, seed=1)["same"] == pytest.approx((0.4, 0.4))
+
+
+def test_proportions_get_wilson_intervals_that_stay_open_at_zero() -> None:
+    # Wilson (1927): 0 of 60 -> [0, z^2/n / (1 + z^2/n)] = [0, 0.0602]; 12 of 60 -> [0.118, 0.318]
+    assert wilson_interval(np.zeros(60, dtype=bool)) == pytest.approx((0.0, 0.0602), abs=1e-4)
+    assert wilson_interval(np.array([True] * 12 + [False] * 48)) == pytest.approx((0.1183, 0.3178), abs=1e-4)
