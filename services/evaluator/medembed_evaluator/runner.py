@@ -93,7 +93,9 @@ def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) 
         try:
             served[target] = {info.id: info for info in client.list_models()}
         except EmbedError as exc:
-            raise EncoderUnavailable(f"encoder {target} unreachable: {exc}") from None
+            raise EncoderUnavailable(f"no encoder answers at {target} ({exc.code}) within --encoder-wait: is it "
+                                     "running? Start it with `medembed-encoder serve --models ID,...`, or point "
+                                     "the plan's `encoders:` (or --encoder NAME=HOST:PORT) at it") from None
     for model in plan_models:
         if model.id == RAW_PIXELS_MODEL_ID:
             continue

@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from helpers.images import encode, random_image
-from helpers.servers import start_server
+from helpers.servers import free_port, start_server
 from medembed_evaluator.cli import main as evaluate
 from medembed_evaluator.errors import DatasetError
 from medembed_evaluator.plan import load_plan
@@ -200,3 +200,13 @@ def test_compare_published_puts_the_studys_values_beside_a_plans_cells(tiny_serv
     assert "(pub. 85±0.9, Δ" in report and "BreastUS: the published BreastUS columns" in report
     breast = next(d for d in document["datasets"] if d["name"] == "BreastUS")
     assert breast["n"] == 18 and breast["majority_accuracy"]["mean"] == pytest.approx(1 / 3, abs=0.1)
+
+
+def test_no_encoder_at_the_plans_target_is_named_with_how_to_start_one(tmp_path):
+    target = f"127.0.0.1:{free_port()}"
+    plan = write_plan(tmp_path / "plan.yaml", target, [{"id": "tiny-timm", "group": "non-VLM"}],
+                      [{"name": "phantoms", "kind": "phantoms", "options": {"n_per_class": 10, "size": 48}}])
+    completed = run_evaluate(str(plan), "--out", str(tmp_path / "out"), "--encoder-wait", "0")
+    assert completed.returncode == 2
+    assert (f"medembed-evaluate: no encoder answers at {target} (UNAVAILABLE) within --encoder-wait: is it running? "
+            "Start it with `medembed-encoder serve --models ID,...`") in completed.stderr
