@@ -1,38 +1,54 @@
 # medembed: `make install`, `make test`, `make bench`.
 SHELL := /bin/bash
+PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DATA ?=
+PLAN ?= deploy/plans/bench.yaml
 BENCH_ARGS ?=
+# torch: PyPI's `torch==2.14.1` for Linux x86_64 is the CUDA build, about 5.5 GB in the venv even on
+# a machine without a GPU (on this project's machines pip takes it, and torchvision, from the local
+# disk). PyTorch's CPU-only wheels come from its own index, which this project's machines cannot
+# reach; where it can be reached: TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu make install
+TORCH_INDEX_URL ?=
 
-.PHONY: install proto test test-unit test-integration lint bench bench-encoder bench-cache clean
+.PHONY: install system-packages proto test lint bench bench-full bench-encoder bench-cache clean
 
-install: $(VENV)/.installed
+# The venv (torch, the project's packages, dev tools), then the system packages the tests need.
+install: $(VENV)/.installed system-packages
+
+system-packages:
+	@bash scripts/system_packages.sh
 
 $(VENV)/.installed: clients/python/pyproject.toml libs/decode/pyproject.toml services/encoder/pyproject.toml services/evaluator/pyproject.toml requirements-dev.txt
-	test -x $(PY) || python3 -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "make install: medembed needs Python >= 3.11; $(PYTHON) is $$($(PYTHON) --version 2>&1). Run: make install PYTHON=python3.11" >&2; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# torch from this machine's wheel cache; a plain `torch` requirement would download a CUDA build
-	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -q $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)) torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -r requirements-dev.txt
 	$(PIP) install -q -e clients/python -e libs/decode -e 'services/encoder[open_clip,timm,hf,torchvision]' -e services/evaluator
 	touch $@
 
-proto: install
+proto: $(VENV)/.installed
 	$(PY) scripts/gen_proto.py
 
-lint: install
+lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
 test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q tests
 
-bench: install
-	$(PY) scripts/bench.py $(if $(DATA),--data $(DATA)) $(BENCH_ARGS)
+# The demo needs only the venv: no Redis (on-disk vector cache), no browser.
+bench: $(VENV)/.installed
+	$(PY) scripts/bench.py --plan $(PLAN) $(if $(DATA),--data $(DATA)) $(BENCH_ARGS)
 
-bench-encoder: install
+bench-full: $(VENV)/.installed
+	$(PY) scripts/bench.py --plan deploy/plans/bench-full.yaml $(if $(DATA),--data $(DATA)) $(BENCH_ARGS)
+
+bench-encoder: $(VENV)/.installed
 	$(PY) bench/encoder_throughput.py $(if $(DATA),--data $(DATA)) $(BENCH_ARGS)
 
 bench-cache: install

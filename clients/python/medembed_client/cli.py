@@ -15,6 +15,21 @@ from .client import Client
 from .health import check_health
 from .inputs import IMAGE_SUFFIXES
 from .results import EmbedError
+from .retry import RetryPolicy
+from .v1 import encoder_pb2 as pb
+
+UNREACHABLE_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
+CONNECT_TIMEOUT_S = 10.0
+START_HINT = ("is the encoder running? Start it with `medembed-encoder serve --models ID` "
+              "(`medembed-encoder catalog` lists the ids), or point --target / MEDEMBED_TARGET at it")
+
+
+class CliError(Exception):
+    """A problem the command reports in one message and exits on."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def image_files(paths: list[str]) -> list[Path]:
@@ -23,58 +38,104 @@ def image_files(paths: list[str]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise CliError(f"no image files in {raw} (searched its sub-folders too for files ending in "
+                               f"{', '.join(sorted(IMAGE_SUFFIXES))})")
+            files += found
         elif path.is_file():
             files.append(path)
         else:
-            raise FileNotFoundError(f"no such file or directory: {raw}")
+            raise CliError(f"no such file or directory: {raw}")
     return files
 
 
+def served_models(target: str) -> list[pb.ModelInfo]:
+    """ListModels with a single try, so a target where no encoder answers fails at once, named."""
+    with Client(target, retry=RetryPolicy(max_attempts=1), timeout_s=CONNECT_TIMEOUT_S) as client:
+        try:
+            return client.list_models()
+        except EmbedError as exc:
+            if exc.code in UNREACHABLE_CODES:
+                raise CliError(f"no encoder answers at {target} ({exc.code}): {START_HINT}", 3) from None
+            raise
+
+
+def served_model(target: str, model: str, spec: str) -> pb.ModelInfo:
+    models = {info.id: info for info in served_models(target)}
+    info = models.get(model)
+    if info is None:
+        raise CliError(f"model {model!r} is not served by {target}; it serves {', '.join(sorted(models)) or 'nothing'} "
+                       "(`medembed models` lists them; `medembed-encoder serve --models ...` picks them)")
+    specs = [s.name for s in info.specs]
+    if spec and specs and spec not in specs:
+        raise CliError(f"model {model!r} has no spec {spec!r}; its specs: {', '.join(specs)}")
+    return info
+
+
+def _weights(info: pb.ModelInfo) -> str:
+    return "RANDOM" if info.random_weights else "pretrained"
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
-    with Client(args.target) as client:
-        models = client.list_models()
+    models = served_models(args.target)
     if args.json:
         for m in models:
             print(json.dumps({"id": m.id, "family": m.family, "dim": m.dim, "input_size": m.input_size,
                               "default_spec": m.default_spec, "specs": {s.name: s.dim for s in m.specs},
                               "ready": m.ready, "weights_digest": m.weights_digest,
-                              "random_weights": m.random_weights}))
+                              "random_weights": m.random_weights, "library_versions": dict(m.library_versions)}))
         return 0
-    print(f"{'MODEL':32} {'FAMILY':10} {'DIM':>5} {'INPUT':>5} {'READY':5} SPECS")
+    print(f"{'MODEL':32} {'FAMILY':11} {'DIM':>5} {'INPUT':>5} {'READY':5} {'WEIGHTS':10} SPECS")
     for m in models:
         specs = ",".join(s.name for s in m.specs)
-        print(f"{m.id:32} {m.family:10} {m.dim:>5} {m.input_size:>5} {'yes' if m.ready else 'no':5} {specs}")
+        print(f"{m.id:32} {m.family:11} {m.dim:>5} {m.input_size:>5} {'yes' if m.ready else 'no':5} "
+              f"{_weights(m):10} {specs}")
+    if any(m.random_weights for m in models):
+        print("RANDOM: served without pretrained weights (random init): its vectors come from an untrained network",
+              file=sys.stderr)
     return 0
 
 
 def _cmd_health(args: argparse.Namespace) -> int:
     status = check_health(args.target, args.service, args.timeout)
-    print(status)
+    print(f"{args.target}{f' {args.service}' if args.service else ''} {status}")
+    if status in UNREACHABLE_CODES:
+        print(f"medembed: no encoder answers at {args.target}: {START_HINT}", file=sys.stderr)
+    elif status == "NOT_FOUND":
+        print(f"medembed: {args.target} serves no model {args.service!r} (`medembed models` lists them)",
+              file=sys.stderr)
     return 0 if status == "SERVING" else 1
+
+
+def output_paths(out: str) -> tuple[Path, dict[str, Path]]:
+    """The .npy written for `--out` (np.save adds .npy when missing) and its side files, named after
+    its whole stem: `feats.v1.npy` -> `feats.v1.files.txt`."""
+    vectors = Path(out if out.endswith(".npy") else f"{out}.npy")
+    stem = vectors.name.removesuffix(".npy")
+    return vectors, {kind: vectors.with_name(f"{stem}.{kind}") for kind in ("files.txt", "errors.json",
+                                                                           "provenance.json")}
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
     files = image_files(args.inputs)
-    if not files:
-        print("medembed: no image files found", file=sys.stderr)
-        return 2
+    info = served_model(args.target, args.model, args.spec)  # before any progress bar
+    if info.random_weights:
+        print(f"medembed: warning: {args.model} is served with random weights: its vectors come from an "
+              "untrained network (provenance random_weights: true)", file=sys.stderr)
     with Client(args.target, chunk_size=args.batch, max_concurrency=args.concurrency) as client:
         result = client.embed(files, args.model, spec=args.spec, priority=args.priority,
                               skip_cache=args.skip_cache, progress=not args.quiet)
-    out = Path(args.out)
-    if out.suffix != ".npy":
-        out = out.with_name(out.name + ".npy")  # what np.save would write
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, result.vectors)
-    side = out.name.removesuffix(".npy")  # the whole stem: feats.v1.npy -> feats.v1.files.txt
-    out.with_name(f"{side}.files.txt").write_text("".join(f"{f}\n" for f in files))
+    vectors_path, side = output_paths(args.out)
+    vectors_path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(vectors_path, result.vectors)
+    side["files.txt"].write_text("".join(f"{f}\n" for f in files))
     errors = {str(files[i]): {"index": i, "code": e.code, "message": e.message} for i, e in result.errors.items()}
-    out.with_name(f"{side}.errors.json").write_text(json.dumps(errors, indent=1))
+    side["errors.json"].write_text(json.dumps(errors, indent=1))
     provenance = result.provenance.__dict__ if result.provenance else None
-    out.with_name(f"{side}.provenance.json").write_text(json.dumps(provenance, indent=1))
-    print(f"wrote {out} {result.vectors.shape}; {len(result.errors)} item error(s); "
-          f"{int(result.cache_hits.sum())} cache hit(s)", file=sys.stderr)
+    side["provenance.json"].write_text(json.dumps(provenance, indent=1))
+    print(f"wrote {vectors_path} {result.vectors.shape}, {', '.join(str(p) for p in side.values())}; "
+          f"{len(result.errors)} item error(s); {int(result.cache_hits.sum())} cache hit(s)", file=sys.stderr)
     return 1 if result.errors else 0
 
 
@@ -85,14 +146,15 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     models = commands.add_parser("models", help="list the models the server hosts")
     models.add_argument("--json", action="store_true")
-    health = commands.add_parser("health", help="exit 0 only when the server reports SERVING")
+    health = commands.add_parser("health", help="print the target's status; exit 0 only when it is SERVING")
     health.add_argument("--service", default="", help="a model id, or empty for the whole server")
     health.add_argument("--timeout", type=float, default=3.0)
     embed = commands.add_parser("embed", help="embed image files or directories into a .npy array")
     embed.add_argument("inputs", nargs="+", help="image files and/or directories (searched recursively)")
     embed.add_argument("--model", required=True)
     embed.add_argument("--out", required=True,
-                       help="output .npy; STEM.files.txt, STEM.errors.json, STEM.provenance.json beside it")
+                       help="output .npy (.npy added if missing); STEM.files.txt, STEM.errors.json and "
+                            "STEM.provenance.json beside it")
     embed.add_argument("--spec", default="")
     embed.add_argument("--priority", choices=["online", "bulk"], default="bulk")
     embed.add_argument("--skip-cache", action="store_true")
@@ -109,10 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"models": _cmd_models, "health": _cmd_health, "embed": _cmd_embed}
     try:
         return handlers[args.command](args)
-    except EmbedError as exc:
+    except CliError as exc:
         print(f"medembed: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except EmbedError as exc:
+        print(f"medembed: {args.target}: {exc}", file=sys.stderr)
         return 3
-    except FileNotFoundError as exc:
+    except OSError as exc:  # an input file that cannot be read, an output folder that cannot be written
         print(f"medembed: {exc}", file=sys.stderr)
         return 2
 

@@ -34,11 +34,13 @@ class Provenance:
     dtype: str
     server_version: str
     vector_identity: str = ""  # the server's digest of everything that shapes the vector
+    random_weights: bool = False  # served without pretrained weights: vectors of an untrained network
 
     @classmethod
     def from_proto(cls, message: pb.Provenance) -> "Provenance":
         return cls(message.model_id, message.weights_digest, message.preprocess_digest,
-                   message.embedding_spec, message.dtype, message.server_version, message.vector_identity)
+                   message.embedding_spec, message.dtype, message.server_version, message.vector_identity,
+                   message.random_weights)
 
     def identity(self) -> tuple[str, ...]:
         """What must agree between replicas for their vectors to be interchangeable."""

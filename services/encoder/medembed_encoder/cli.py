@@ -6,19 +6,46 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from . import config, logs
 from .catalog import CatalogError, load_catalog
+from .ports import BindError
+
+if TYPE_CHECKING:
+    from .families import ModelLoadError
+
+EXIT_USAGE, EXIT_LOAD_FAILED = 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medembed-encoder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the models over gRPC")
+    serve = commands.add_parser("serve", help="serve the models over gRPC",
+                                description="Serve catalog models over gRPC. Every flag can also be set by the "
+                                            "environment variable in brackets; a flag wins over its variable.")
     config.add_arguments(serve)
     listing = commands.add_parser("catalog", help="print the catalog entries as JSON lines")
     listing.add_argument("--catalog", default=None, help="extra catalog YAML")
     return parser
+
+
+def load_failure_hint(error: ModelLoadError, settings: config.Settings) -> str:
+    """What to do next when a model's weights cannot be had here."""
+    from .families import WeightsUnavailable
+
+    if not isinstance(error, WeightsUnavailable) or settings.allow_random_weights:
+        return ""
+    return ("Next: offline? Load the model once on a machine with internet access and copy its model cache "
+            "here (MEDEMBED_MODEL_CACHE, else HF_HOME; torchvision: MEDEMBED_MODEL_CACHE/torchvision, else "
+            "TORCH_HOME); set HF_HUB_OFFLINE=1 to read that cache without trying the network. Or start with "
+            "--allow-random-weights to serve seeded random weights in their place (flagged random_weights).")
+
+
+def _catalog_lines(extra: str | None) -> list[str]:
+    return [json.dumps({"id": entry.id, "family": entry.family, "architecture": entry.architecture,
+                        "weights": entry.weights.kind, "random_weights": entry.weights.is_random, "dim": entry.dim})
+            for entry in load_catalog(extra).values()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,18 +56,21 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "catalog":
-            for entry in load_catalog(args.catalog).values():
-                print(json.dumps({"id": entry.id, "family": entry.family, "architecture": entry.architecture,
-                                  "weights": entry.weights.kind, "dim": entry.dim}))
+            print("\n".join(_catalog_lines(args.catalog)))
             return 0
         settings = config.from_sources(args)
         logs.configure(settings.log_level)
         from .server import serve  # torch and the families load only for serving
 
-        return asyncio.run(serve(settings))
-    except (config.ConfigError, CatalogError, ModelLoadError) as exc:
+        try:
+            return asyncio.run(serve(settings))
+        except ModelLoadError as exc:
+            hint = load_failure_hint(exc, settings)
+            print(f"medembed-encoder: {exc}" + (f"\n{hint}" if hint else ""), file=sys.stderr)
+            return EXIT_LOAD_FAILED
+    except (config.ConfigError, CatalogError, ModelLoadError, BindError) as exc:
         print(f"medembed-encoder: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

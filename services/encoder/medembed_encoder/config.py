@@ -15,6 +15,7 @@ from typing import Any
 from medembed_decode import DEFAULT_LIMITS
 
 ENV_PREFIX = "MEDEMBED_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class ConfigError(ValueError):
@@ -70,31 +71,39 @@ class Settings:
 
     def validate(self) -> "Settings":
         if not self.models:
-            raise ConfigError("no models: pass --models ID[,ID...] or set MEDEMBED_MODELS")
+            raise ConfigError("no models: pass --models ID[,ID...] or set MEDEMBED_MODELS "
+                              "(`medembed-encoder catalog` lists the ids)")
         positive = ("max_batch_size", "max_queue_items", "max_items_per_request", "max_image_bytes",
                     "max_request_bytes", "max_pixels", "min_side", "stream_window")
         for name in positive:
             if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+                raise ConfigError(f"{described(name)} must be more than 0, got {getattr(self, name)}")
         if self.max_image_bytes > self.max_request_bytes:
-            raise ConfigError(f"max_image_bytes ({self.max_image_bytes}) must be <= max_request_bytes "
-                              f"({self.max_request_bytes}), or an image that passes its cap could not be sent")
+            raise ConfigError(f"{described('max_image_bytes')} ({self.max_image_bytes}) must be at most "
+                              f"{described('max_request_bytes')} ({self.max_request_bytes}), or an image that "
+                              "passes its cap could not be sent")
         if self.max_aspect_ratio < 1:
-            raise ConfigError(f"max_aspect_ratio must be >= 1, got {self.max_aspect_ratio}")
+            raise ConfigError(f"{described('max_aspect_ratio')} must be 1 or more, got {self.max_aspect_ratio:g}")
         if self.decode_timeout_s <= 0:
-            raise ConfigError(f"decode_timeout_s must be > 0, got {self.decode_timeout_s}")
-        if self.decode_workers < 0 or self.decode_threads < 0:
-            raise ConfigError("decode_workers and decode_threads must be >= 0 (0 = one per CPU core)")
+            raise ConfigError(f"{described('decode_timeout_s')} must be more than 0, got {self.decode_timeout_s:g}")
+        for name in ("decode_workers", "decode_threads"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{described(name)} must be 0 (one per CPU core) or more, got {getattr(self, name)}")
         if self.max_queue_delay_ms < 0:
-            raise ConfigError(f"max_queue_delay_ms must be >= 0, got {self.max_queue_delay_ms}")
+            raise ConfigError(f"{described('max_queue_delay_ms')} must be 0 or more, got {self.max_queue_delay_ms:g}")
         if self.max_queue_items < self.max_items_per_request:
-            raise ConfigError("max_queue_items must be >= max_items_per_request, or no full request fits")
+            raise ConfigError(f"{described('max_queue_items')} ({self.max_queue_items}) must be at least "
+                              f"{described('max_items_per_request')} ({self.max_items_per_request}), or no full "
+                              "request fits in the queue")
         if self.dtype not in ("auto", "float32", "float16", "bfloat16"):
-            raise ConfigError(f"dtype must be auto|float32|float16|bfloat16, got {self.dtype!r}")
+            raise ConfigError(f"{described('dtype')} must be auto, float32, float16 or bfloat16, got {self.dtype!r}")
         if self.device != "auto" and not (self.device == "cpu" or self.device.startswith("cuda")):
-            raise ConfigError(f"device must be auto|cpu|cuda[:N], got {self.device!r}")
+            raise ConfigError(f"{described('device')} must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise ConfigError(f"{described('log_level')} must be one of {', '.join(LOG_LEVELS)}, "
+                              f"got {self.log_level!r}")
         if self.catalog and not Path(self.catalog).is_file():
-            raise ConfigError(f"catalog file not found: {self.catalog}")
+            raise ConfigError(f"{described('catalog')}: file not found: {self.catalog}")
         return self
 
     @property
@@ -110,10 +119,11 @@ def _parse_bool(text: str) -> bool:
         return True
     if lowered in ("0", "false", "no", "off", ""):
         return False
-    raise ConfigError(f"not a boolean: {text!r}")
+    raise ValueError
 
 
 def _convert(name: str, raw: str, default: object) -> object:
+    expected = {bool: "1/true/yes/on or 0/false/no/off", int: "a whole number", float: "a number"}
     try:
         if isinstance(default, bool):
             return _parse_bool(raw)
@@ -121,11 +131,20 @@ def _convert(name: str, raw: str, default: object) -> object:
             return int(raw)
         if isinstance(default, float):
             return float(raw)
-        if isinstance(default, tuple):
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
-    except ValueError as exc:
-        raise ConfigError(f"{ENV_PREFIX}{name.upper()} / --{name.replace('_', '-')}: {exc}") from None
+    except ValueError:
+        raise ConfigError(f"{described(name)} must be {expected[type(default)]}, got {raw!r}") from None
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw
+
+
+def flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
+
+
+def described(name: str) -> str:
+    """How a user sets a setting: `--max-batch-size (MEDEMBED_MAX_BATCH_SIZE)`."""
+    return f"{flag(name)} ({env_var(name)})"
 
 
 def setting_names() -> list[str]:
@@ -141,16 +160,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = Settings()
     for item in fields(Settings):
         name = item.name
-        flag = f"--{name.replace('_', '-')}"
         default = getattr(defaults, name)
-        described = f"{item.metadata['help']} [env {env_var(name)}"
+        text = f"{item.metadata['help']} [env {env_var(name)}"
         if isinstance(default, bool):
-            parser.add_argument(flag, dest=name, action="store_const", const="true", default=None,
-                                help=f"{described}=1]")
+            parser.add_argument(flag(name), dest=name, action="store_const", const="true", default=None,
+                                help=f"{text}=1]")
         elif default in ((), ""):
-            parser.add_argument(flag, dest=name, default=None, help=f"{described}]")
+            parser.add_argument(flag(name), dest=name, default=None, help=f"{text}]")
         else:
-            parser.add_argument(flag, dest=name, default=None, help=f"{described}; default {default}]")
+            parser.add_argument(flag(name), dest=name, default=None, help=f"{text}; default {default}]")
 
 
 def from_sources(args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> Settings:

@@ -22,9 +22,10 @@ from .cache import build_cache
 from .catalog import CatalogEntry, load_catalog, select
 from .config import Settings
 from .decode_pool import DecodePool
-from .families import load_encoder, validate_options
+from .families import ModelLoadError, load_encoder, validate_options
 from .logs import Stopwatch, event
 from .metrics import EncoderMetrics
+from .ports import BindError, ensure_bindable
 from .runtime import ModelRuntime, resolve_device, resolve_dtype
 from .service import EncoderService, ModelRegistry
 
@@ -56,7 +57,10 @@ class EncoderServer:
 
     def _grpc_options(self) -> list[tuple[str, int]]:
         size = self.settings.grpc_max_message_bytes
-        options = [("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)]
+        # SO_REUSEPORT (gRPC's default) would let a second server share a port in use, each
+        # answering at random: off, so a taken port fails at start.
+        options = [("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size),
+                   ("grpc.so_reuseport", 0)]
         if self.settings.max_connection_age_s > 0:
             options += [("grpc.max_connection_age_ms", int(self.settings.max_connection_age_s * 1000)),
                         ("grpc.max_connection_age_grace_ms", int(self.settings.drain_seconds * 1000))]
@@ -72,12 +76,24 @@ class EncoderServer:
              reflection.SERVICE_NAME], self.server)
         for service in ["", SERVICE_NAME, *self.registry.model_ids]:
             await self.health.set(service, NOT_SERVING)
-        self.port = self.server.add_insecure_port(f"{self.settings.host}:{self.settings.port}")
+        host, port, metrics_port = self.settings.host, self.settings.port, self.settings.metrics_port
+        ensure_bindable(host, port, "--port", "MEDEMBED_PORT")
+        if metrics_port >= 0:
+            ensure_bindable("0.0.0.0", metrics_port, "--metrics-port", "MEDEMBED_METRICS_PORT")
+        try:
+            self.port = self.server.add_insecure_port(f"{host}:{port}")
+        except RuntimeError:  # taken between the check and now, or an address gRPC cannot parse
+            self.port = 0
         if self.port == 0:
-            raise OSError(f"cannot bind {self.settings.host}:{self.settings.port}")
+            raise BindError(f"--port {port} on --host {host}: cannot listen there; pick a free port with --port")
         await self.server.start()
-        if self.settings.metrics_port >= 0:
-            self.metrics.serve(self.settings.metrics_port)
+        if metrics_port >= 0:
+            try:
+                self.metrics.serve(metrics_port)
+            except OSError as exc:
+                await self.server.stop(None)
+                raise BindError(f"--metrics-port {metrics_port}: cannot listen ({exc.strerror}); pick a free "
+                                "port with --metrics-port, or -1 for no metrics") from None
         event(log, "server_listening", port=self.port, metrics_port=self.settings.metrics_port,
               models=list(self.registry.model_ids), cache=self.cache.description, version=__version__)
         return self.port
@@ -151,7 +167,7 @@ class EncoderServer:
 
 
 async def serve(settings: Settings) -> int:
-    """Run until SIGTERM/SIGINT; returns the process exit code."""
+    """Run until SIGTERM/SIGINT; returns the process exit code. A model that cannot load raises ModelLoadError."""
     server = EncoderServer(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -161,8 +177,11 @@ async def serve(settings: Settings) -> int:
     stopped = asyncio.create_task(server.wait_stopped())
     done, _ = await asyncio.wait({loader, stopped}, return_when=asyncio.FIRST_COMPLETED)
     if loader in done and loader.exception() is not None:
-        event(log, "model_load_failed", logging.ERROR, error=str(loader.exception()))
+        error = loader.exception()
+        event(log, "model_load_failed", logging.ERROR, error=str(error))
         await server.drain_and_stop()
-        return 3
+        if isinstance(error, ModelLoadError):
+            raise error
+        raise ModelLoadError(f"loading the models failed: {type(error).__name__}: {error}") from error
     await stopped
     return 0

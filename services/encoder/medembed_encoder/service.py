@@ -24,6 +24,7 @@ from .items import ITEM_CODES, ItemOutcome, hash_items, outcome_name, preprocess
 from .logs import event
 from .metrics import EncoderMetrics
 from .runtime import ModelRuntime
+from .versions import library_versions
 
 log = logging.getLogger(__name__)
 MAX_FLIGHT_ROUNDS = 3
@@ -134,7 +135,7 @@ class EncoderService(pb_grpc.EncoderServicer):
             provenance=pb.Provenance(
                 model_id=runtime.model_id, weights_digest=encoder.weights_digest,
                 preprocess_digest=encoder.preprocess_digest, embedding_spec=spec,
-                dtype=runtime.dtype_name, server_version=__version__,
+                dtype=runtime.dtype_name, server_version=__version__, random_weights=encoder.random_weights,
                 vector_identity=runtime.vector_identities[spec]),
         )
 
@@ -300,7 +301,8 @@ class EncoderService(pb_grpc.EncoderServicer):
                 specs=[pb.SpecInfo(name=name, dim=dim, vector_identity=runtime.vector_identities[name])
                        for name, dim in encoder.spec_dims.items()],
                 ready=model_id in self._registry.ready, weights_digest=encoder.weights_digest,
-                preprocess_digest=encoder.preprocess_digest, random_weights=encoder.random_weights))
+                preprocess_digest=encoder.preprocess_digest, random_weights=encoder.random_weights,
+                library_versions=library_versions(encoder.entry.family)))
         self._metrics.requests.labels("ListModels", "OK").inc()
         limits = pb.ServerLimits(max_items_per_request=self._settings.max_items_per_request,
                                  max_request_bytes=self._settings.max_request_bytes,

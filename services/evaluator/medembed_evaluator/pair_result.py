@@ -10,6 +10,8 @@ from medembed_evaluator.probe import ProbeResult, Protocol
 if TYPE_CHECKING:  # umap and matplotlib behind these take seconds to import; results only call their methods
     from medembed_evaluator.analysis.bias import OverlayBias
     from medembed_evaluator.analysis.pair import PairAnalysis
+    from medembed_evaluator.baseline import DatasetSummary
+    from medembed_evaluator.comparison import Comparison
 
 
 @dataclass(frozen=True)
@@ -22,8 +24,9 @@ class PairResult:
     """Samples that went into the probe (failed items excluded)."""
     class_counts: dict[str, int]
     content_hash: str
-    provenance: dict[str, str]
-    """model_id, weights_digest, preprocess_digest, embedding_spec, dtype (server_version if remote)."""
+    provenance: dict[str, Any]
+    """model_id, weights_digest, preprocess_digest, embedding_spec, dtype; from an encoder also
+    random_weights (bool) and library_versions ({package: version} of the encoder's libraries)."""
     probe: ProbeResult
     n_failed: int = 0
     failed_keys: list[str] = field(default_factory=list)
@@ -32,12 +35,17 @@ class PairResult:
     bias: OverlayBias | None = None
     """The text-overlay bias test, when the plan asks for it on this pair."""
 
+    @property
+    def random_weights(self) -> bool:
+        return self.provenance.get("random_weights") is True
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model_id,
             "label": self.model_label,
             "group": self.group,
             "dataset": self.dataset,
+            "random_weights": self.random_weights,
             "n": self.n,
             "class_counts": self.class_counts,
             "content_hash": self.content_hash,
@@ -90,3 +98,15 @@ class RunInfo:
             "protocol": asdict(self.protocol),
             "seeds": self.protocol.seeds,
         }
+
+
+@dataclass(frozen=True)
+class RunExtras:
+    """What a run's tables and report show beside the pairs' results."""
+
+    datasets: list[DatasetSummary] = field(default_factory=list)
+    """Per dataset of the plan: n, class counts, majority-class baseline."""
+    comparison: Comparison | None = None
+    """The published table's cells for the plan's models and datasets (`compare: published`)."""
+    failures: list[PairFailure] = field(default_factory=list)
+    """Pairs that gave no result, and why (– in the table)."""

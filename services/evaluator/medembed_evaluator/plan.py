@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from medembed_evaluator.analysis.spec import AnalysisSpec
+from medembed_evaluator.comparison import CompareSpec, parse_compare
 from medembed_evaluator.datasets import DatasetSpec, dataset_kind
 from medembed_evaluator.datasets.options import parse_options
 from medembed_evaluator.errors import EvaluatorError, PlanError
@@ -54,6 +56,8 @@ class Plan:
     output: OutputSpec
     analysis: AnalysisSpec | None = None
     """None: the plan has no `analysis:` section, so only the probe runs."""
+    compare: CompareSpec | None = None
+    """`compare: published`: the study's published value and our difference beside each cell."""
 
 
 def load_plan(path: Path, *, extra_datasets: Iterable[DatasetSpec | Mapping[str, Any]] = ()) -> Plan:
@@ -72,7 +76,8 @@ def load_plan(path: Path, *, extra_datasets: Iterable[DatasetSpec | Mapping[str,
 
 def parse_plan(document: Any, *, extra_datasets: Iterable[DatasetSpec | Mapping[str, Any]] = ()) -> Plan:
     top = _mapping(document, "the plan")
-    _no_unknown(top, {"name", "encoders", "models", "datasets", "protocol", "output", "analysis"}, "the plan")
+    _no_unknown(top, {"name", "encoders", "models", "datasets", "protocol", "output", "analysis", "compare"},
+                "the plan")
     encoders = {str(k): _string(v, f"encoders.{k}") for k, v in _mapping(top.get("encoders") or {}, "encoders").items()}
     for key, address in encoders.items():
         if not _HOST_PORT.match(address):
@@ -99,15 +104,17 @@ def parse_plan(document: Any, *, extra_datasets: Iterable[DatasetSpec | Mapping[
         protocol=_protocol(top.get("protocol") or {}),
         output=_output(top.get("output") or {}),
         analysis=_analysis(top["analysis"], models, datasets) if "analysis" in top else None,
+        compare=parse_compare(top["compare"]) if top.get("compare") else None,
     )
 
 
 def _model(entry: Any, index: int, encoders: Mapping[str, str]) -> ModelSpec:
     where = f"models[{index}]"
     model = _mapping(entry, where)
-    model_id = _string(model.get("id"), f"{where}.id")
-    where = f"models[{index}] ({model_id})"
+    if "id" in model:
+        where = f"models[{index}] ({model.get('id')})"
     _no_unknown(model, {"id", "group", "label", "spec", "target"}, where)
+    model_id = _string(model.get("id"), f"{where}.id")
     group = _string(model.get("group"), f"{where}.group")
     if group not in GROUPS:
         raise PlanError(f"{where}.group: '{group}' is not one of {', '.join(GROUPS)}")
@@ -136,8 +143,9 @@ def _resolve_target(target: str, encoders: Mapping[str, str], where: str) -> str
 
 def _dataset(entry: Any, where: str) -> DatasetSpec:
     dataset = _mapping(entry, where)
+    _no_unknown(dataset, {"name", "kind", "path", "options"}, f"{where} ({dataset['name']})" if "name" in dataset
+                else where)
     name = _string(dataset.get("name"), f"{where}.name")
-    _no_unknown(dataset, {"name", "kind", "path", "options"}, f"{where} ({name})")
     path = dataset.get("path")
     return DatasetSpec(
         name=name,
@@ -229,7 +237,10 @@ def _string(value: Any, where: str, *, allow_empty: bool = False) -> str:
 def _no_unknown(values: Mapping[str, Any], known: set[str], where: str) -> None:
     unknown = sorted(str(k) for k in set(values) - known)
     if unknown:
-        raise PlanError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        guesses = [f"{key}: did you mean {match[0]}?" for key in unknown
+                   if (match := get_close_matches(key, known, n=1))]
+        hint = f"; {' '.join(guesses)}" if guesses else ""
+        raise PlanError(f"{where}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))}){hint}")
 
 
 def _no_duplicates(names: list[str], what: str, *, hint: str = "") -> None:

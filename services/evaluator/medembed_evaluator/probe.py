@@ -145,8 +145,12 @@ def validate_for_protocol(y: np.ndarray, class_names: list[str], protocol: Proto
     counts = np.bincount(y, minlength=len(class_names))
     if len(counts) > len(class_names):
         raise ProtocolError(f"label {len(counts) - 1} has no class name (classes: {', '.join(class_names)})")
-    if np.count_nonzero(counts) < 2:
-        raise ProtocolError(f"a probe needs at least 2 classes, the labels have {np.count_nonzero(counts)}")
+    present = [name for name, count in zip(class_names, counts, strict=False) if count]
+    if not present:
+        raise ProtocolError("no images to probe")
+    if len(present) < 2:
+        raise ProtocolError(f"a probe needs images of at least 2 classes, and all {len(y)} are of class "
+                            f"'{present[0]}'; add images of another class (ImageFolder: one sub-folder per class)")
     for name, count in zip(class_names, counts, strict=True):
         if count < 2:
             raise ProtocolError(f"class '{name}' has {count} sample(s); the stratified holdout split needs at least 2")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -20,10 +21,12 @@ from medembed_client import Client, EmbedError, RetryPolicy
 from medembed_client.v1 import encoder_pb2 as pb
 from medembed_evaluator.analysis.bias import run_overlay_bias
 from medembed_evaluator.analysis.pair import PairData, analyse_pair
+from medembed_evaluator.baseline import summarize_dataset
+from medembed_evaluator.comparison import build_comparison
 from medembed_evaluator.datasets import Dataset, load_dataset
-from medembed_evaluator.errors import EvaluatorError, PlanError, ProtocolError
+from medembed_evaluator.errors import DatasetError, EvaluatorError, PlanError, ProtocolError
 from medembed_evaluator.feature_store import ChunkFeatures, DatasetFeatures, FeatureStore
-from medembed_evaluator.pair_result import PairFailure, PairResult, RunInfo
+from medembed_evaluator.pair_result import PairFailure, PairResult, RunExtras, RunInfo
 from medembed_evaluator.plan import ModelSpec, Plan
 from medembed_evaluator.probe import run_probe, validate_for_protocol
 from medembed_evaluator.publish import publish_to_stream, render_tables, write_report, write_run_files
@@ -70,11 +73,21 @@ Embedder = Callable[[list[bytes]], ChunkFeatures]
 
 
 def _load_datasets(plan: Plan, data_root: Path) -> list[Dataset]:
-    datasets = []
+    """Every dataset of the plan, checked for the protocol; all problems reported together."""
+    datasets, problems = [], []
     for spec in plan.datasets:
-        dataset = load_dataset(spec, data_root)
-        validate_for_protocol(dataset.labels(), dataset.class_names, plan.protocol)
+        try:
+            dataset = load_dataset(spec, data_root)
+            validate_for_protocol(dataset.labels(), dataset.class_names, plan.protocol)
+        except EvaluatorError as error:
+            problems.append(f"dataset '{spec.name}' ({spec.kind}): {error}")
+            continue
         datasets.append(dataset)
+    if len(problems) == 1:
+        raise DatasetError(problems[0])
+    if problems:
+        raise DatasetError(f"{len(problems)} datasets cannot be used:\n  " + "\n  ".join(problems)
+                           + f"\n(paths are relative to --data-root {data_root})")
     return datasets
 
 
@@ -83,7 +96,7 @@ def _retry_policy(wait_s: float) -> RetryPolicy:
     return RetryPolicy(max_attempts=attempts, initial_backoff_s=0.5, max_backoff_s=5.0)
 
 
-def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) -> dict[str, dict[str, str]]:
+def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) -> dict[str, dict[str, Any]]:
     """Provenance of every model before any embedding: unknown models fail the run at start."""
     provenance = {RAW_PIXELS_MODEL_ID: raw_pixels_provenance()}
     served: dict[str, dict[str, pb.ModelInfo]] = {}
@@ -91,7 +104,9 @@ def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) 
         try:
             served[target] = {info.id: info for info in client.list_models()}
         except EmbedError as exc:
-            raise EncoderUnavailable(f"encoder {target} unreachable: {exc}") from None
+            raise EncoderUnavailable(f"no encoder answers at {target} ({exc.code}) within --encoder-wait: is it "
+                                     "running? Start it with `medembed-encoder serve --models ID,...`, or point "
+                                     "the plan's `encoders:` (or --encoder NAME=HOST:PORT) at it") from None
     for model in plan_models:
         if model.id == RAW_PIXELS_MODEL_ID:
             continue
@@ -105,7 +120,8 @@ def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) 
         identity = next(s.vector_identity for s in info.specs if s.name == spec)
         provenance[model.id] = {"model_id": model.id, "weights_digest": info.weights_digest,
                                 "preprocess_digest": info.preprocess_digest, "embedding_spec": spec,
-                                "vector_identity": identity, "random_weights": str(info.random_weights).lower()}
+                                "vector_identity": identity, "random_weights": info.random_weights,
+                                "library_versions": dict(sorted(info.library_versions.items()))}
         if info.random_weights:
             log.warning("%s is served with random weights by %s: its row measures an untrained network",
                         model.id, model.target)
@@ -126,7 +142,7 @@ def _raw_pixels_embedder(images: list[bytes]) -> ChunkFeatures:
     return ChunkFeatures(vectors, errors)
 
 
-def _service_embedder(client: Client, model: ModelSpec, expected: dict[str, str]) -> Embedder:
+def _service_embedder(client: Client, model: ModelSpec, expected: dict[str, Any]) -> Embedder:
     def embed(images: list[bytes]) -> ChunkFeatures:
         result = client.embed(images, model.id, spec=model.spec, priority="bulk")
         got = result.provenance
@@ -144,7 +160,7 @@ class ModelFeatures:
     """Features of any dataset under one model, through the feature store: computed once, resumable."""
 
     model: ModelSpec
-    provenance: dict[str, str]
+    provenance: dict[str, Any]
     embed: Embedder
     store: FeatureStore
     progress: bool
@@ -166,7 +182,7 @@ class ModelFeatures:
             bar.close()
 
 
-def _stored_features(store: FeatureStore, dataset: Dataset, provenance: dict[str, str], embed: Embedder,
+def _stored_features(store: FeatureStore, dataset: Dataset, provenance: dict[str, Any], embed: Embedder,
                      bar: tqdm) -> DatasetFeatures:
     """All vectors of a pair, stored chunk by chunk."""
     directory = store.pair_dir(provenance, dataset.content_hash())
@@ -230,9 +246,9 @@ def _failure(model_id: str, label: str, dataset: Dataset, errors: dict[int, dict
     return PairFailure(model_id, label, dataset.name, reason, count, failed, codes)
 
 
-def _label(model: ModelSpec, provenance: dict[str, str]) -> str:
+def _label(model: ModelSpec, provenance: dict[str, Any]) -> str:
     """A row served without its real weights says so in the table, whatever the plan calls it."""
-    if provenance.get("random_weights") == "true" and "random" not in model.label.lower():
+    if provenance.get("random_weights") is True and "random" not in model.label.lower():
         return f"{model.label} [random weights]"
     return model.label
 
@@ -287,7 +303,12 @@ def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = pr
     run = RunInfo(run_id=run_id, plan_name=plan.name, started_at=started.isoformat(),
                   finished_at=datetime.now(UTC).isoformat(), protocol=plan.protocol)
     dataset_names = [d.name for d in datasets]
-    write_run_files(run_dir, results, dataset_names, run, models=plan.models, failures=failures)
-    write_report(run_dir, results, dataset_names, run, models=plan.models, failures=failures)
-    return RunOutcome(run_dir, results, render_tables(results, dataset_names, models=plan.models, failures=failures),
+    kinds = {spec.name: spec.kind for spec in plan.datasets}
+    extras = RunExtras(datasets=[summarize_dataset(d, kinds[d.name], plan.protocol) for d in datasets],
+                       comparison=None if plan.compare is None else build_comparison(
+                           plan.compare, {m.id: m.label for m in plan.models}, kinds),
+                       failures=failures)
+    write_run_files(run_dir, results, dataset_names, run, models=plan.models, extras=extras)
+    write_report(run_dir, results, dataset_names, run, models=plan.models, extras=extras)
+    return RunOutcome(run_dir, results, render_tables(results, dataset_names, models=plan.models, extras=extras),
                       failures)

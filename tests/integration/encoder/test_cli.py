@@ -67,8 +67,12 @@ def test_models_and_health_commands(tiny_server):
     assert models.returncode == 0
     assert {json.loads(line)["id"] for line in models.stdout.splitlines()} == {"tiny-clip", "tiny-timm"}
     healthy = medembed("health", env=env)
-    assert healthy.returncode == 0 and healthy.stdout.strip() == "SERVING"
+    assert healthy.returncode == 0 and healthy.stdout.strip() == f"{tiny_server.target} SERVING"
     unknown_model = medembed("health", "--service", "nope", env=env)
-    assert unknown_model.returncode == 1
-    nobody = medembed("--target", f"127.0.0.1:{free_port()}", "health", "--timeout", "0.5")
-    assert nobody.returncode == 1 and nobody.stdout.strip() == "UNAVAILABLE"
+    assert unknown_model.returncode == 1 and unknown_model.stdout.strip() == f"{tiny_server.target} nope NOT_FOUND"
+    assert f"{tiny_server.target} serves no model 'nope' (`medembed models` lists them)" in unknown_model.stderr
+    target = f"127.0.0.1:{free_port()}"
+    nobody = medembed("--target", target, "health", "--timeout", "0.5")
+    assert nobody.returncode == 1 and nobody.stdout.strip() == f"{target} UNAVAILABLE"
+    assert f"no encoder answers at {target}: is the encoder running? Start it with `medembed-encoder serve" \
+        in nobody.stderr

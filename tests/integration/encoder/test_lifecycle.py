@@ -63,7 +63,7 @@ def test_random_weights_need_the_explicit_flag():
 
 def test_unknown_model_and_bad_settings_fail_at_start():
     for extra, fragment in ((["--models", "nope"], "unknown model id"),
-                            (["--models", "tiny-timm", "--max-batch-size", "0"], "max_batch_size")):
+                            (["--models", "tiny-timm", "--max-batch-size", "0"], "--max-batch-size")):
         completed = subprocess.run([sys.executable, "-m", "medembed_encoder.cli", "serve", "--catalog",
                                     str(TEST_CATALOG), *extra], capture_output=True, text=True, timeout=60)
         assert completed.returncode == 2

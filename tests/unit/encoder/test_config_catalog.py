@@ -26,13 +26,13 @@ def test_flags_win_over_env_vars_over_defaults():
     ({}, "no models"),
     ({"MEDEMBED_MODELS": "a", "MEDEMBED_PORT": "http"}, "MEDEMBED_PORT"),
     ({"MEDEMBED_MODELS": "a", "MEDEMBED_DTYPE": "int8"}, "dtype"),
-    ({"MEDEMBED_MODELS": "a", "MEDEMBED_MAX_QUEUE_ITEMS": "4"}, "max_queue_items"),
-    ({"MEDEMBED_MODELS": "a", "MEDEMBED_ALLOW_RANDOM_WEIGHTS": "maybe"}, "boolean"),
-    ({"MEDEMBED_MODELS": "a", "MEDEMBED_MAX_ASPECT_RATIO": "0.5"}, "max_aspect_ratio"),
-    ({"MEDEMBED_MODELS": "a", "MEDEMBED_DECODE_TIMEOUT_S": "0"}, "decode_timeout_s"),
-    ({"MEDEMBED_MODELS": "a", "MEDEMBED_DECODE_WORKERS": "-1"}, "decode_workers"),
+    ({"MEDEMBED_MODELS": "a", "MEDEMBED_MAX_QUEUE_ITEMS": "4"}, "--max-queue-items"),
+    ({"MEDEMBED_MODELS": "a", "MEDEMBED_ALLOW_RANDOM_WEIGHTS": "maybe"}, "1/true/yes/on or 0/false/no/off"),
+    ({"MEDEMBED_MODELS": "a", "MEDEMBED_MAX_ASPECT_RATIO": "0.5"}, "--max-aspect-ratio"),
+    ({"MEDEMBED_MODELS": "a", "MEDEMBED_DECODE_TIMEOUT_S": "0"}, "--decode-timeout-s"),
+    ({"MEDEMBED_MODELS": "a", "MEDEMBED_DECODE_WORKERS": "-1"}, "--decode-workers"),
     ({"MEDEMBED_MODELS": "a", "MEDEMBED_MAX_IMAGE_BYTES": "100", "MEDEMBED_MAX_REQUEST_BYTES": "50"},
-     "max_image_bytes"),
+     "--max-image-bytes"),
 ])
 def test_invalid_settings_name_the_problem(environ, fragment):
     with pytest.raises(config.ConfigError, match=fragment):

@@ -38,8 +38,43 @@ def test_imagefolder_errors_name_the_folder(tmp_path) -> None:
     with pytest.raises(DatasetError, match="folder not found: .*missing"):
         load_dataset(DatasetSpec(name="f", kind="imagefolder", path="missing"), tmp_path)
     (tmp_path / "f" / "empty_class").mkdir(parents=True)
-    with pytest.raises(DatasetError, match="no images in folder .*empty_class"):
+    with pytest.raises(DatasetError, match=r"no images in folder .*empty_class \(image files end in .*\.dcm.*\.png"):
         load_dataset(DatasetSpec(name="f", kind="imagefolder"), tmp_path)
+
+
+def _busi_like_folder(root, *, masks: bool) -> None:
+    """BUSI's public layout: `benign (1).png` with `benign (1)_mask.png` (and `_mask_1.png`) beside it."""
+    for label, name in enumerate(("benign", "malignant", "normal")):
+        for index in range(1, 4):
+            write_image(root / name / f"{name} ({index}).png", 40 * label + index)
+            if masks:
+                write_image(root / name / f"{name} ({index})_mask.png", 255)
+    if masks:
+        write_image(root / "benign" / "benign (2)_mask_1.png", 255)
+        write_image(root / "malignant" / "malignant (3)_MASK_2.png", 255)
+
+
+def test_imagefolder_leaves_out_segmentation_masks_and_says_so(tmp_path, caplog) -> None:
+    _busi_like_folder(tmp_path / "with", masks=True)
+    _busi_like_folder(tmp_path / "without", masks=False)
+    with caplog.at_level("INFO", logger="medembed_evaluator.datasets.imagefolder"):
+        with_masks = load_dataset(DatasetSpec(name="f", kind="imagefolder", path="with"), tmp_path)
+    plain = load_dataset(DatasetSpec(name="f", kind="imagefolder", path="without"), tmp_path)
+    assert len(with_masks) == len(plain) == 9
+    assert with_masks.class_counts() == plain.class_counts() == {"benign": 3, "malignant": 3, "normal": 3}
+    assert [s.key for s in with_masks.samples] == [s.key for s in plain.samples]
+    assert with_masks.content_hash() == plain.content_hash()
+    assert "left out 11 segmentation mask(s)" in caplog.text and "keep_masks: true" in caplog.text
+
+
+def test_imagefolder_keeps_masks_when_asked_and_a_name_merely_containing_mask_is_an_image(tmp_path) -> None:
+    _busi_like_folder(tmp_path / "f", masks=True)
+    write_image(tmp_path / "f" / "normal" / "mask_of_lesion.png", 7)
+    write_image(tmp_path / "f" / "normal" / "unmasked.png", 8)
+    kept = load_dataset(DatasetSpec(name="f", kind="imagefolder", options={"keep_masks": True}), tmp_path)
+    assert len(kept) == 9 + 11 + 2
+    dropped = load_dataset(DatasetSpec(name="f", kind="imagefolder"), tmp_path)
+    assert len(dropped) == 9 + 2
 
 
 def _write_npz(path, **arrays) -> None:

@@ -100,6 +100,10 @@ def test_extra_datasets_are_appended(tmp_path) -> None:
         ),
         ("    kind: phantoms\n", "    kind: phantoms\n    path: somewhere\n", "generated and takes no path"),
         ("  - id: clip-b16\n", "  - group: medical\n", r"models\[3\].id: missing"),
+        ("  - id: clip-b16\n", "  - ids: clip-b16\n",
+         r"models\[3\]: unknown key\(s\) ids \(known: group, id, label, spec, target\); ids: did you mean id\?"),
+        ("  - name: busi\n", "  - nmae: busi\n", r"datasets\[1\]: unknown key\(s\) nmae .*nmae: did you mean name\?"),
+        ("output: {stream: true}", "compare: publish", "compare: 'publish' is not a table to compare with"),
     ],
 )
 def test_invalid_plans_name_the_problem(tmp_path, old, new, message) -> None:
@@ -116,3 +120,9 @@ def test_unreadable_and_malformed_files(tmp_path) -> None:
         load_plan(_write(tmp_path, "datasets: [{name: p, kind: phantoms}]"))
     with pytest.raises(PlanError, match="the plan: expected a mapping"):
         load_plan(_write(tmp_path, "- just a list"))
+
+
+def test_compare_published_is_a_plan_option(tmp_path) -> None:
+    plan = load_plan(_plan_with(tmp_path, "output: {stream: true}", "compare: published"))
+    assert plan.compare is not None and plan.compare.table == "published"
+    assert load_plan(_write(tmp_path, PLAN)).compare is None

@@ -132,7 +132,14 @@ class SpecInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., dim: _Optional[int] = ..., vector_identity: _Optional[str] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("id", "family", "dim", "input_size", "default_spec", "specs", "ready", "weights_digest", "preprocess_digest", "random_weights")
+    __slots__ = ("id", "family", "dim", "input_size", "default_spec", "specs", "ready", "weights_digest", "preprocess_digest", "random_weights", "library_versions")
+    class LibraryVersionsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     FAMILY_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +150,7 @@ class ModelInfo(_message.Message):
     WEIGHTS_DIGEST_FIELD_NUMBER: _ClassVar[int]
     PREPROCESS_DIGEST_FIELD_NUMBER: _ClassVar[int]
     RANDOM_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    LIBRARY_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     id: str
     family: str
     dim: int
@@ -153,7 +161,8 @@ class ModelInfo(_message.Message):
     weights_digest: str
     preprocess_digest: str
     random_weights: bool
-    def __init__(self, id: _Optional[str] = ..., family: _Optional[str] = ..., dim: _Optional[int] = ..., input_size: _Optional[int] = ..., default_spec: _Optional[str] = ..., specs: _Optional[_Iterable[_Union[SpecInfo, _Mapping]]] = ..., ready: _Optional[bool] = ..., weights_digest: _Optional[str] = ..., preprocess_digest: _Optional[str] = ..., random_weights: _Optional[bool] = ...) -> None: ...
+    library_versions: _containers.ScalarMap[str, str]
+    def __init__(self, id: _Optional[str] = ..., family: _Optional[str] = ..., dim: _Optional[int] = ..., input_size: _Optional[int] = ..., default_spec: _Optional[str] = ..., specs: _Optional[_Iterable[_Union[SpecInfo, _Mapping]]] = ..., ready: _Optional[bool] = ..., weights_digest: _Optional[str] = ..., preprocess_digest: _Optional[str] = ..., random_weights: _Optional[bool] = ..., library_versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ServerLimits(_message.Message):
     __slots__ = ("max_items_per_request", "max_request_bytes", "max_image_bytes")

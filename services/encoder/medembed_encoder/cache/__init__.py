@@ -30,7 +30,8 @@ def build_cache(settings: Settings, metrics: EncoderMetrics) -> CacheFront:
         return CacheFront(RedisBackend(url, settings.cache_timeout_s, settings.cache_ttl_s), metrics,
                           settings.cache_timeout_s)
     if url:
-        raise ConfigError(f"cache_url must be redis://..., rediss://..., unix://..., 'none' or empty; got {url!r}")
+        raise ConfigError(f"--cache-url (MEDEMBED_CACHE_URL) must be redis://..., rediss://..., unix://..., "
+                          f"'none' or empty (an on-disk cache), got {url!r}")
     directory = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
     return CacheFront(DiskBackend(directory, settings.cache_ttl_s), metrics, DISK_TIMEOUT_S)
 

@@ -108,5 +108,6 @@ def load_catalog(extra_path: str | Path | None = None) -> dict[str, CatalogEntry
 def select(entries: dict[str, CatalogEntry], model_ids: tuple[str, ...]) -> list[CatalogEntry]:
     unknown = [model_id for model_id in model_ids if model_id not in entries]
     if unknown:
-        raise CatalogError(f"unknown model id(s) {unknown}; known: {sorted(entries)}")
+        raise CatalogError(f"--models: unknown model id(s) {', '.join(unknown)}; `medembed-encoder catalog` lists "
+                           f"the {len(entries)} known ids: {', '.join(sorted(entries))}")
     return [entries[model_id] for model_id in model_ids]

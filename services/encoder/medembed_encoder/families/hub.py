@@ -3,20 +3,31 @@
 Hub downloads go to MEDEMBED_MODEL_CACHE when set, else to huggingface_hub's own cache (which
 follows HF_HOME / HF_HUB_CACHE). HF_HUB_OFFLINE=1 means: use the cache, never the network. Gated
 repositories need HF_TOKEN; without it a model fails at start, before any download is tried.
+
+Where the hub cannot be reached (no network, a firewall), huggingface_hub retries every file with
+backoff (about 25 s a file) before it looks in its cache; one quick connection test first makes
+such a machine use the cache at once, as HF_HUB_OFFLINE=1 would.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from ..catalog import CatalogEntry, WeightsSource
+from ..logs import event
 from .base import ModelLoadError, WeightsUnavailable
 
+log = logging.getLogger(__name__)
 HUB_WEIGHT_KINDS = ("hub", "pretrained")  # kinds whose weights are downloaded from a hub
+HUB_PROBE_TIMEOUT_S = 3.0
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
 
 
 class MissingFile(WeightsUnavailable):
@@ -29,6 +40,33 @@ def model_cache_dir() -> str | None:
 
 def offline_mode() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@functools.cache
+def hub_reachable() -> bool:
+    """Whether a TCP connection to the hub endpoint (HF_ENDPOINT) opens within a few seconds.
+
+    Behind a proxy the proxy decides, so the hub counts as reachable and huggingface_hub tries.
+    """
+    if any(os.environ.get(name) for name in PROXY_VARIABLES):
+        return True
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants
+
+    endpoint = urlsplit(constants.ENDPOINT)
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=HUB_PROBE_TIMEOUT_S).close()
+    except OSError as exc:
+        event(log, "hub_unreachable", logging.WARNING, endpoint=constants.ENDPOINT, error=str(exc),
+              using="the local model cache only (HF_HUB_OFFLINE=1 skips this check)")
+        return False
+    return True
+
+
+def local_only() -> bool:
+    return offline_mode() or not hub_reachable()
 
 
 def require_hub_token(entry: CatalogEntry) -> None:
@@ -85,13 +123,13 @@ class HubRepo:
         try:
             return Path(hf_hub_download(self.repo_id, filename, revision=self.revision or None,
                                         cache_dir=model_cache_dir(), token=os.environ.get("HF_TOKEN") or None,
-                                        local_files_only=offline_mode()))
+                                        local_files_only=local_only()))
         except GatedRepoError:
             raise WeightsUnavailable(f"{self.description} is gated and HF_TOKEN has no access to it") from None
         except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
             raise ModelLoadError(f"{self.description}: repository or revision not found ({exc})") from None
         except LocalEntryNotFoundError:  # a subclass of EntryNotFoundError: test it first
-            reason = "HF_HUB_OFFLINE is set" if offline_mode() else "the hub is unreachable"
+            reason = "HF_HUB_OFFLINE is set" if offline_mode() else "the hub cannot be reached from here"
             raise MissingFile(f"{self.description}/{filename} is not in the model cache "
                               f"({model_cache_dir() or 'huggingface_hub default'}) and {reason}") from None
         except EntryNotFoundError:

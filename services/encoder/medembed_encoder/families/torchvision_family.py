@@ -101,7 +101,10 @@ def _classifier_state(entry: CatalogEntry) -> dict[str, torch.Tensor]:
             return _weights_enum(entry).get_state_dict(progress=False, check_hash=True, weights_only=True,
                                                        model_dir=os.path.join(cache, "torchvision") if cache else None)
         except OSError as exc:  # not cached and no network
-            raise WeightsUnavailable(f"model {entry.id!r}: torchvision weights {entry.weights.ref}: {exc}") from None
+            reason = getattr(exc, "reason", None) or exc.strerror or exc  # URLError keeps the cause in .reason
+            folder = os.path.join(cache, "torchvision") if cache else "TORCH_HOME/hub/checkpoints"
+            raise WeightsUnavailable(f"model {entry.id!r}: torchvision weights {entry.weights.ref} are not in {folder} "
+                                     f"and could not be downloaded ({reason})") from None
     if entry.weights.kind == "local":
         return read_state_dict(checkpoint_file(entry.weights, entry.id, ()))
     raise ModelLoadError(f"model {entry.id!r}: torchvision cannot load weights of kind {entry.weights.kind!r}")

@@ -11,6 +11,11 @@ name). Per condition:
 - word decodability: the probe protocol predicting the written word from the overlaid embeddings,
   next to the same labels predicted from the clean embeddings (what the image content explains:
   above chance only when the word correlates with the class).
+With a few dozen images these numbers are rough, so each carries a 95 % interval: flip rate and the
+two accuracies, proportions of images, Wilson score intervals (scipy's binomtest; unlike a
+bootstrap they do not collapse to a point at 0 of 60); shift and the accuracy drop, percentile
+bootstrap over the subset's images (BOOTSTRAP_RESAMPLES resamples, seeded); word decodability the
+std over the probe's folds.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import binomtest
 from sklearn.exceptions import ConvergenceWarning
 
 from medembed_evaluator.analysis.figures import FigureFile, draw_image_strip, figure_path
@@ -43,6 +49,9 @@ from medembed_evaluator.probe import Protocol, run_probe, validate_for_protocol
 
 log = logging.getLogger(__name__)
 DatasetEmbedder = Callable[[Dataset], DatasetFeatures]
+BOOTSTRAP_RESAMPLES = 2000
+INTERVAL_LEVEL = 0.95
+Interval = tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -59,13 +68,19 @@ class ConditionEffect:
     word_accuracy_clean: float | None
     word_chance: float
     """Share of the most frequent word: what always guessing it scores."""
+    intervals: dict[str, Interval] = field(default_factory=dict)
+    """95 % intervals: Wilson for flip_rate, accuracy_clean and accuracy_overlaid; bootstrap over
+    the subset's images for shift and accuracy_drop."""
+    word_accuracy_std: float | None = None
+    """Std of the word probe's accuracy over its folds."""
 
     @property
     def accuracy_drop(self) -> float:
         return self.accuracy_clean - self.accuracy_overlaid
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "accuracy_drop": self.accuracy_drop}
+        return {**asdict(self), "accuracy_drop": self.accuracy_drop,
+                "intervals": {name: list(bounds) for name, bounds in self.intervals.items()}}
 
 
 @dataclass(frozen=True)
@@ -186,8 +201,8 @@ def clean_probe_predictions(train_vectors: np.ndarray, train_labels: np.ndarray,
     return Predictions(model.predict(clean), {name: model.predict(vectors) for name, vectors in overlaid.items()})
 
 
-def word_decodability(vectors: np.ndarray, words: list[str], protocol: Protocol) -> float | None:
-    """Mean CV accuracy of the probe protocol predicting the word; None if a word is too rare."""
+def word_decodability(vectors: np.ndarray, words: list[str], protocol: Protocol) -> tuple[float, float] | None:
+    """Mean and std over folds of the probe protocol's accuracy predicting the word; None if a word is too rare."""
     names = sorted(set(words))
     codes = np.array([names.index(word) for word in words])
     try:
@@ -196,26 +211,57 @@ def word_decodability(vectors: np.ndarray, words: list[str], protocol: Protocol)
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return run_probe(vectors, codes, protocol, names).accuracy.mean
+        accuracy = run_probe(vectors, codes, protocol, names).accuracy
+    return accuracy.mean, accuracy.std
+
+
+def wilson_interval(hits: np.ndarray) -> Interval:
+    """95 % Wilson score interval of the share of True in `hits` (Wilson 1927, via scipy)."""
+    interval = binomtest(int(np.sum(hits)), len(hits)).proportion_ci(INTERVAL_LEVEL, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def bootstrap_intervals(per_image: dict[str, np.ndarray], seed: int) -> dict[str, Interval]:
+    """Percentile-bootstrap interval of the mean of each per-image array, all from the same resamples."""
+    count = len(next(iter(per_image.values())))
+    rows = np.random.default_rng(seed).integers(0, count, size=(BOOTSTRAP_RESAMPLES, count))
+    tail = 100 * (1 - INTERVAL_LEVEL) / 2
+    intervals = {}
+    for name, values in per_image.items():
+        low, high = np.percentile(values[rows].mean(axis=1), [tail, 100 - tail])
+        intervals[name] = (float(low), float(high))
+    return intervals
 
 
 def _effect(condition: OverlayCondition, clean: np.ndarray, overlaid: np.ndarray, labels: np.ndarray,
             predictions: Predictions, within: float, protocol: Protocol, words: list[str],
             notes: list[str]) -> ConditionEffect:
     predicted = predictions.overlaid[condition.name]
-    word_accuracy = word_decodability(overlaid, words, protocol)
-    if word_accuracy is None:
+    word = word_decodability(overlaid, words, protocol)
+    if word is None:
         notes.append(f"{condition.name}: word decodability not measured (a word has too few images for "
                      f"{protocol.folds} folds)")
+    word_clean = None if word is None else word_decodability(clean, words, protocol)
     counts = np.unique(words, return_counts=True)[1]
+    correct_clean, correct_overlaid = predictions.clean == labels, predicted == labels
+    flipped = predicted != predictions.clean
+    per_image = {
+        "shift": cosine_shift(clean, overlaid) / within if within > 0 else np.full(len(labels), np.nan),
+        "accuracy_drop": correct_clean.astype(float) - correct_overlaid.astype(float),
+    }
+    intervals = {**bootstrap_intervals(per_image, protocol.seed), "flip_rate": wilson_interval(flipped),
+                 "accuracy_clean": wilson_interval(correct_clean),
+                 "accuracy_overlaid": wilson_interval(correct_overlaid)}
     return ConditionEffect(
         condition=condition.name,
         description=condition.description,
-        shift=float(np.mean(cosine_shift(clean, overlaid)) / within) if within > 0 else float("nan"),
-        flip_rate=float(np.mean(predicted != predictions.clean)),
-        accuracy_clean=float(np.mean(predictions.clean == labels)),
-        accuracy_overlaid=float(np.mean(predicted == labels)),
-        word_accuracy=word_accuracy,
-        word_accuracy_clean=None if word_accuracy is None else word_decodability(clean, words, protocol),
+        shift=float(np.mean(per_image["shift"])),
+        flip_rate=float(np.mean(flipped)),
+        accuracy_clean=float(np.mean(correct_clean)),
+        accuracy_overlaid=float(np.mean(correct_overlaid)),
+        word_accuracy=None if word is None else word[0],
+        word_accuracy_clean=None if word_clean is None else word_clean[0],
         word_chance=float(counts.max() / counts.sum()),
+        intervals=intervals,
+        word_accuracy_std=None if word is None else word[1],
     )

@@ -82,11 +82,10 @@ def _default_map(pair: PairData, rows: np.ndarray, spec: AnalysisSpec, run_dir: 
     relative = figure_path(pair.model_label, pair.dataset, "map")
     title = f"{pair.model_label} on {pair.dataset}"
     draw_default_map(run_dir / relative, xy, pair.labels[rows], pair.class_names, title, colored_by)
-    second = f"; right by {field_name}" if field_name else ""
+    panels = f"left coloured by class, right by {field_name}" if field_name else "coloured by class"
     caption = (f"UMAP of {pair.model_label} features on {pair.dataset} (cosine, n_neighbors {n_neighbors}, "
-               f"min_dist {spec.default_min_dist:g}, seed {spec.seed}, {len(rows)} points): left coloured by "
-               f"class{second}. Islands of one colour mean the features group images by that property "
-               "without being told to.")
+               f"min_dist {spec.default_min_dist:g}, seed {spec.seed}, {len(rows)} points): {panels}. Islands "
+               "of one colour mean the features group images by that property without being told to.")
     return MapPoints(rows, xy), FigureFile(relative, caption)
 
 

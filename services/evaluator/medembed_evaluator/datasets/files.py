@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -10,6 +11,14 @@ from pathlib import Path
 from medembed_client.inputs import IMAGE_SUFFIXES
 from medembed_evaluator.datasets.base import Sample
 from medembed_evaluator.errors import DatasetError
+
+ACCEPTED_SUFFIXES = ", ".join(sorted(IMAGE_SUFFIXES))
+_MASK_STEM = re.compile(r"_mask(_\d+)?$", re.IGNORECASE)
+
+
+def is_segmentation_mask(path: Path) -> bool:
+    """`benign (4)_mask.png`, `benign (4)_mask_1.png`: the masks BUSI's public download ships beside images."""
+    return bool(_MASK_STEM.search(path.stem))
 
 
 def require_dir(folder: Path, what: str) -> Path:
@@ -61,7 +70,7 @@ def class_folder_samples(
         folder = require_dir(root / class_dir, what)
         images = list_images(folder, exclude=exclude)
         if not images:
-            raise DatasetError(f"{what}: no images in folder {folder}")
+            raise DatasetError(f"{what}: no images in folder {folder} (image files end in {ACCEPTED_SUFFIXES})")
         samples.extend(
             file_sample(p, key=p.relative_to(key_base).as_posix(), label=label, metadata=metadata) for p in images
         )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medembed_evaluator.datasets.base import Dataset, Sample
-from medembed_evaluator.datasets.files import class_folder_samples, require_dir
+from medembed_evaluator.datasets.files import class_folder_samples, is_segmentation_mask, require_dir
 from medembed_evaluator.datasets.options import NoOptions
 
 BRAINMR_CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
@@ -45,9 +45,5 @@ def load_sarscov2ct(options: NoOptions, root: Path) -> Dataset:
 def load_busi(options: NoOptions, root: Path) -> Dataset:
     """Dataset_BUSI_with_GT: `benign/ malignant/ normal/`, segmentation masks (`*_mask*.png`) left out."""
     require_dir(root, "busi")
-    samples = class_folder_samples(root, BUSI_CLASSES, what="busi", exclude=_is_mask)
+    samples = class_folder_samples(root, BUSI_CLASSES, what="busi", exclude=is_segmentation_mask)
     return Dataset("busi", list(BUSI_CLASSES), samples)
-
-
-def _is_mask(path: Path) -> bool:
-    return "_mask" in path.stem

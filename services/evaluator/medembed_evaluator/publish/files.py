@@ -10,24 +10,33 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from medembed_evaluator.pair_result import PairFailure, PairResult, RunInfo
+from medembed_evaluator.baseline import DatasetSummary
+from medembed_evaluator.comparison import Comparison, PublishedCell
+from medembed_evaluator.pair_result import PairResult, RunExtras, RunInfo
 from medembed_evaluator.plan import ModelSpec
 from medembed_evaluator.probe import Score
+from medembed_evaluator.publish.context import encoder_versions
 from medembed_evaluator.publish.table import render_tables
 
-VERSIONED_PACKAGES = ("numpy", "scikit-learn", "medembed-client", "medembed-evaluator")
+# Every package of the evaluator that computes a number: the probe (scikit-learn, scipy, numpy), maps and
+# trustworthiness (umap-learn, pynndescent, numba), raw pixels and overlays (pillow, medembed-decode).
+VERSIONED_PACKAGES = ("numpy", "scipy", "scikit-learn", "umap-learn", "pynndescent", "numba", "pillow",
+                      "medembed-decode", "medembed-client", "medembed-evaluator")
 CSV_COLUMNS = (
-    "model", "label", "group", "dataset", "n", "n_failed", "n_train", "n_test", "folds", "repeats",
+    "model", "label", "group", "random_weights", "dataset", "n", "n_failed", "n_train", "n_test", "folds", "repeats",
     "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std", "binary_f1_mean", "binary_f1_std",
     "holdout_accuracy", "holdout_macro_f1", "holdout_binary_f1",
     "fold_accuracy", "fold_macro_f1", "fold_binary_f1", "convergence_warnings",
-    "class_counts", "content_hash", "weights_digest", "preprocess_digest", "embedding_spec",
+    "class_counts", "majority_class", "majority_accuracy_mean", "majority_macro_f1_mean",
+    "published_accuracy_pct", "published_macro_f1_pct",
+    "content_hash", "weights_digest", "preprocess_digest", "embedding_spec",
     "silhouette_cosine", "davies_bouldin", "knn_accuracy_mean", "knn_accuracy_std", "kmeans_nmi", "kmeans_ari",
     "trustworthiness",
 )  # fmt: skip
 BIAS_CSV_COLUMNS = (
-    "model", "label", "dataset", "condition", "n_images", "shift", "flip_rate", "accuracy_clean",
-    "accuracy_overlaid", "accuracy_drop", "word_accuracy", "word_accuracy_clean", "word_chance",
+    "model", "label", "dataset", "condition", "n_images", "shift", "shift_low", "shift_high", "flip_rate",
+    "flip_rate_low", "flip_rate_high", "accuracy_clean", "accuracy_overlaid", "accuracy_drop", "accuracy_drop_low",
+    "accuracy_drop_high", "word_accuracy", "word_accuracy_std", "word_accuracy_clean", "word_chance",
     "within_class_cosine_distance", "size_frac", "position", "contrast", "neutral_words", "neutral_correlation",
 )  # fmt: skip
 
@@ -47,19 +56,27 @@ def write_run_files(
     run: RunInfo,
     *,
     models: Sequence[ModelSpec] = (),
-    failures: Sequence[PairFailure] = (),
+    extras: RunExtras | None = None,
 ) -> RunFiles:
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    extras = extras or RunExtras()
     bias_rows = [row for r in results for row in bias_csv_rows(r)]
     files = RunFiles(run_dir / "table.md", run_dir / "results.csv", run_dir / "results.json",
                      run_dir / "bias.csv" if bias_rows else None)
-    files.table.write_text(render_tables(results, dataset_names, models=models, failures=failures), encoding="utf-8")
-    _write_csv(files.csv, CSV_COLUMNS, [csv_row(r) for r in results])
+    files.table.write_text(render_tables(results, dataset_names, models=models, extras=extras), encoding="utf-8")
+    summaries = {summary.name: summary for summary in extras.datasets}
+    _write_csv(files.csv, CSV_COLUMNS, [csv_row(r, summaries.get(r.dataset), extras.comparison) for r in results])
     if files.bias_csv is not None:
         _write_csv(files.bias_csv, BIAS_CSV_COLUMNS, bias_rows)
-    document = {"run": run.to_dict(), "versions": package_versions(), "results": [r.to_dict() for r in results],
-                "failures": [failure.to_dict() for failure in failures]}
+    document = {
+        "run": run.to_dict(),
+        "versions": {"evaluator": package_versions(), "encoders": encoder_versions(results)},
+        "datasets": [summary.to_dict() for summary in extras.datasets],
+        "comparison": extras.comparison.to_dict() if extras.comparison else None,
+        "results": [r.to_dict() for r in results],
+        "failures": [failure.to_dict() for failure in extras.failures],
+    }
     files.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return files
 
@@ -71,14 +88,18 @@ def _write_csv(path: Path, columns: Sequence[str], rows: list[dict[str, Any]]) -
         writer.writerows(rows)
 
 
-def csv_row(result: PairResult) -> dict[str, Any]:
+def csv_row(result: PairResult, summary: DatasetSummary | None = None,
+            comparison: Comparison | None = None) -> dict[str, Any]:
     probe = result.probe
     binary = probe.binary_f1
     separability = result.analysis.separability if result.analysis else None
+    published = {attribute: comparison.cell(result.model_id, result.dataset, attribute) if comparison else None
+                 for attribute in ("accuracy", "macro_f1")}
     return {
         "model": result.model_id,
         "label": result.model_label,
         "group": result.group,
+        "random_weights": str(result.random_weights).lower(),
         "dataset": result.dataset,
         "n": result.n,
         "n_failed": result.n_failed,
@@ -100,6 +121,11 @@ def csv_row(result: PairResult) -> dict[str, Any]:
         "fold_binary_f1": _joined(binary) if binary else "",
         "convergence_warnings": probe.convergence_warnings,
         "class_counts": json.dumps(result.class_counts),
+        "majority_class": summary.majority_class if summary else "",
+        "majority_accuracy_mean": summary.majority_accuracy.mean if summary else "",
+        "majority_macro_f1_mean": summary.majority_macro_f1.mean if summary else "",
+        "published_accuracy_pct": _published(published["accuracy"]),
+        "published_macro_f1_pct": _published(published["macro_f1"]),
         "content_hash": result.content_hash,
         "weights_digest": result.provenance.get("weights_digest", ""),
         "preprocess_digest": result.provenance.get("preprocess_digest", ""),
@@ -125,11 +151,15 @@ def bias_csv_rows(result: PairResult) -> list[dict[str, Any]]:
         "condition": effect.condition,
         "n_images": bias.n_images,
         "shift": effect.shift,
+        **_bounds(effect.intervals, "shift"),
         "flip_rate": effect.flip_rate,
+        **_bounds(effect.intervals, "flip_rate"),
         "accuracy_clean": effect.accuracy_clean,
         "accuracy_overlaid": effect.accuracy_overlaid,
         "accuracy_drop": effect.accuracy_drop,
+        **_bounds(effect.intervals, "accuracy_drop"),
         "word_accuracy": _blank_if_none(effect.word_accuracy),
+        "word_accuracy_std": _blank_if_none(effect.word_accuracy_std),
         "word_accuracy_clean": _blank_if_none(effect.word_accuracy_clean),
         "word_chance": effect.word_chance,
         "within_class_cosine_distance": bias.within_class_distance,
@@ -143,6 +173,15 @@ def bias_csv_rows(result: PairResult) -> list[dict[str, Any]]:
 
 def _blank_if_none(value: float | None) -> float | str:
     return "" if value is None else value
+
+
+def _bounds(intervals: dict[str, tuple[float, float]], name: str) -> dict[str, float | str]:
+    low, high = intervals.get(name, ("", ""))
+    return {f"{name}_low": low, f"{name}_high": high}
+
+
+def _published(cell: PublishedCell | None) -> float | str:
+    return "" if cell is None or not cell.comparable else cell.mean
 
 
 def package_versions() -> dict[str, str | None]:

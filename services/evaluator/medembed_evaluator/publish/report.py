@@ -9,8 +9,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from medembed_evaluator.analysis.figures import FigureFile
-from medembed_evaluator.pair_result import PairFailure, PairResult, RunInfo
+from medembed_evaluator.pair_result import PairResult, RunExtras, RunInfo
 from medembed_evaluator.plan import ModelSpec
+from medembed_evaluator.publish.context import (
+    DATASETS_NOTE,
+    benchmark_notes,
+    datasets_table,
+    encoder_versions,
+    grouped_versions,
+)
 from medembed_evaluator.publish.files import package_versions
 from medembed_evaluator.publish.table import (
     BIAS_NOTE,
@@ -43,11 +50,11 @@ def write_report(
     run: RunInfo,
     *,
     models: Sequence[ModelSpec] = (),
-    failures: Sequence[PairFailure] = (),
+    extras: RunExtras | None = None,
 ) -> Path:
     run_dir = Path(run_dir)
     path = run_dir / REPORT_NAME
-    path.write_text(render_report(run_dir, results, dataset_names, run, models=models, failures=failures),
+    path.write_text(render_report(run_dir, results, dataset_names, run, models=models, extras=extras),
                     encoding="utf-8")
     return path
 
@@ -59,9 +66,10 @@ def render_report(
     run: RunInfo,
     *,
     models: Sequence[ModelSpec] = (),
-    failures: Sequence[PairFailure] = (),
+    extras: RunExtras | None = None,
 ) -> str:
     """The page as a string; figures are read from `run_dir` and inlined."""
+    extras = extras or RunExtras()
     parts = [
         f"<h1>medembed report: {_text(run.run_id)}</h1>",
         _run_facts(run),
@@ -70,11 +78,14 @@ def render_report(
               f"(C = {run.protocol.c_rule}), stratified {run.protocol.test_size:.0%} holdout, "
               f"{run.protocol.folds}-fold CV on the rest; cells are mean±std over the folds, best per column "
               "in bold."),
-        to_html(benchmark_table(results, dataset_names, models=models)),
+        to_html(benchmark_table(results, dataset_names, models=models, comparison=extras.comparison)),
+        *(_note(note) for note in benchmark_notes(results, extras.comparison)),
     ]
-    if failures:
+    if extras.failures:
         parts += ["<h3>Pairs without a result (– in the table)</h3>", "<ul>",
-                  *(f"<li>{_text(failure.line())}</li>" for failure in failures), "</ul>"]
+                  *(f"<li>{_text(failure.line())}</li>" for failure in extras.failures), "</ul>"]
+    if extras.datasets:
+        parts += ["<h2>Datasets</h2>", _note(DATASETS_NOTE), to_html(datasets_table(extras.datasets))]
     separability = separability_table(results, dataset_names)
     if separability is not None:
         parts += ["<h2>Separability</h2>", _note(SEPARABILITY_NOTE), to_html(separability)]
@@ -85,6 +96,7 @@ def render_report(
                   *(_figure(run_dir, figure) for figure in examples)]
     parts += _maps(run_dir, results, dataset_names)
     parts += _notes(results)
+    parts += _versions(results)
     body = "\n".join(parts)
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -93,10 +105,26 @@ def render_report(
 
 
 def _run_facts(run: RunInfo) -> str:
-    versions = ", ".join(f"{name} {version}" for name, version in package_versions().items() if version)
     facts = {"Plan": run.plan_name, "Started": run.started_at, "Finished": run.finished_at,
-             "Seeds": ", ".join(map(str, run.protocol.seeds)), "Packages": versions}
+             "Seeds": ", ".join(map(str, run.protocol.seeds))}
+    return _facts(facts)
+
+
+def _facts(facts: dict[str, str]) -> str:
     return "<dl>" + "".join(f"<dt>{_text(k)}</dt><dd>{_text(v)}</dd>" for k, v in facts.items()) + "</dl>"
+
+
+def _versions(results: Sequence[PairResult]) -> list[str]:
+    """Every package version that computed a number: the evaluator's, then each encoder's by model."""
+    def listed(versions: dict[str, str | None]) -> str:
+        return ", ".join(f"{name} {version}" for name, version in versions.items() if version)
+
+    facts = {"Evaluator": listed(package_versions())}
+    for model_ids, versions in grouped_versions(encoder_versions(results)):
+        facts[f"Encoder for {', '.join(model_ids)}"] = listed(versions)
+    return ["<h2>Versions</h2>", _note("The packages that computed this report's numbers: the evaluator's probe, "
+                                       "analysis and raw pixels, and each encoder's model library, torch and "
+                                       "image decoders (from its ListModels)."), _facts(facts)]
 
 
 def _maps(run_dir: Path, results: Sequence[PairResult], dataset_names: Sequence[str]) -> list[str]:

@@ -11,9 +11,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from medembed_evaluator.analysis.separability import Separability
-from medembed_evaluator.pair_result import PairFailure, PairResult
+from medembed_evaluator.comparison import Comparison
+from medembed_evaluator.pair_result import PairResult, RunExtras
 from medembed_evaluator.plan import GROUPS, ModelSpec
 from medembed_evaluator.probe import Score
+from medembed_evaluator.publish.context import (
+    DATASETS_NOTE,
+    benchmark_notes,
+    datasets_table,
+    published_suffix,
+)
+from medembed_evaluator.publish.formats import format_score
+from medembed_evaluator.publish.formats import percent as _percent
 from medembed_evaluator.publish.tabular import Cell, Table, to_markdown
 
 MISSING = "–"
@@ -22,24 +31,26 @@ METRICS = (("Accuracy", "accuracy"), ("F1-score", "macro_f1"))
 
 
 def render_table(
-    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelSpec] = ()
+    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelSpec] = (),
+    comparison: Comparison | None = None,
 ) -> str:
     """The benchmark table in Markdown."""
-    return to_markdown(benchmark_table(results, dataset_names, models=models))
+    return to_markdown(benchmark_table(results, dataset_names, models=models, comparison=comparison))
 
 
 def render_tables(
-    results: Sequence[PairResult],
-    dataset_names: Sequence[str],
-    *,
-    models: Sequence[ModelSpec] = (),
-    failures: Sequence[PairFailure] = (),
+    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelSpec] = (),
+    extras: RunExtras | None = None,
 ) -> str:
-    """table.md: the benchmark table, the pairs without a result and why, then the separability and
-    bias tables when the run has them."""
-    sections = [render_table(results, dataset_names, models=models)]
-    if failures:
-        sections.append(f"{NO_RESULT_HEADING}\n\n" + "".join(f"- {failure.line()}\n" for failure in failures))
+    """table.md: the benchmark table and its notes, the datasets with their majority baseline, then the
+    separability and bias tables when the run has them."""
+    extras = extras or RunExtras()
+    sections = [render_table(results, dataset_names, models=models, comparison=extras.comparison)]
+    sections += [f"{note}\n" for note in benchmark_notes(results, extras.comparison)]
+    if extras.datasets:
+        sections.append(f"## Datasets\n\n{DATASETS_NOTE}\n\n{to_markdown(datasets_table(extras.datasets))}")
+    if extras.failures:
+        sections.append(f"{NO_RESULT_HEADING}\n\n" + "".join(f"- {failure.line()}\n" for failure in extras.failures))
     separability = separability_table(results, dataset_names)
     if separability is not None:
         sections.append(f"## Separability\n\n{SEPARABILITY_NOTE}\n\n{to_markdown(separability)}")
@@ -50,9 +61,11 @@ def render_tables(
 
 
 def benchmark_table(
-    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelSpec] = ()
+    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelSpec] = (),
+    comparison: Comparison | None = None,
 ) -> Table:
-    """`models` (plan order) also get a row when they have no result; others follow in result order."""
+    """`models` (plan order) also get a row when they have no result; others follow in result order.
+    With a comparison, cells of the study's models and datasets also show the published value and Δ."""
     by_pair = {(r.model_label, r.dataset): r for r in results}
     model_rows = _model_rows(models, results)
     groups = [*GROUPS, *dict.fromkeys(g for _, g in model_rows if g not in GROUPS)]
@@ -78,7 +91,9 @@ def benchmark_table(
                         cells.append(Cell(MISSING))
                         continue
                     score: Score = getattr(result.probe, attribute)
-                    cells.append(Cell(format_score(score), bold=_percent(score.mean) == best[(dataset, attribute)]))
+                    published = comparison.cell(result.model_id, dataset, attribute) if comparison else None
+                    cells.append(Cell(format_score(score), bold=_percent(score.mean) == best[(dataset, attribute)],
+                                      note=published_suffix(score, published)))
             rows.append(cells)
     return Table(
         header=["Model", *(cell for d in dataset_names for cell in (d, ""))],
@@ -139,7 +154,12 @@ BIAS_NOTE = (
     "(1 = as far as another image of the class). Flips and accuracy: the probe fit on the clean images outside "
     "the subset, tested on the subset clean and overlaid. Word decoded: the probe predicting the written word "
     "from overlaid embeddings; from clean embeddings the same labels show what the image content alone "
-    "explains; chance is the most frequent word's share."
+    "explains; chance is the most frequent word's share. Brackets: 95 % intervals (Wilson for the flip rate, "
+    "bootstrap over the subset's images for shift and the accuracy drop); ± on word decoding: std over its "
+    "folds. A small shift can still flip many predictions: shift is "
+    "measured in the embedding's own cosine geometry, while the probe standardises every feature first, so a "
+    "move along a low-variance feature counts for much more; and a weak probe leaves many images near its "
+    "decision boundary, where any move flips them."
 )
 
 
@@ -151,19 +171,33 @@ def bias_table(results: Sequence[PairResult], dataset_names: Sequence[str]) -> T
     rows = []
     for result in tested:
         for effect in result.bias.conditions:
+            interval = effect.intervals
             rows.append([
                 Cell(result.model_label), Cell(result.dataset), Cell(effect.condition), Cell(str(result.bias.n_images)),
-                Cell(f"{effect.shift:.2f}"), Cell(_as_percent(effect.flip_rate)),
-                Cell(f"{_as_percent(effect.accuracy_clean)} → {_as_percent(effect.accuracy_overlaid)}"),
-                Cell(_as_percent(effect.word_accuracy)), Cell(_as_percent(effect.word_accuracy_clean)),
+                Cell(format_shift(effect.shift) + _bracket(interval.get("shift"), format_shift)),
+                Cell(_as_percent(effect.flip_rate) + _bracket(interval.get("flip_rate"), _bare_percent)),
+                Cell(f"{_as_percent(effect.accuracy_clean)} → {_as_percent(effect.accuracy_overlaid)}, drop "
+                     f"{_bare_percent(effect.accuracy_drop)}" + _bracket(interval.get("accuracy_drop"), _bare_percent)),
+                Cell(_as_percent(effect.word_accuracy) if effect.word_accuracy_std is None else
+                     f"{_percent(effect.word_accuracy):.1f}±{_percent(effect.word_accuracy_std):.1f}%"),
+                Cell(_as_percent(effect.word_accuracy_clean)),
                 Cell(_as_percent(effect.word_chance)),
             ])
     return Table(header=["Model", "Dataset", "Overlay", "n", "Shift", "Flip rate", "Accuracy clean → overlaid",
                          "Word decoded (overlaid)", "Word decoded (clean)", "Chance"], rows=rows)
 
 
-def format_score(score: Score) -> str:
-    return f"{_percent(score.mean):.1f}±{_percent(score.std):.1f}%"
+def format_shift(shift: float) -> str:
+    """Three significant digits, so a small shift shows as 0.00421, never as 0.00."""
+    return f"{shift:.3g}"
+
+
+def _bracket(bounds: tuple[float, float] | None, text: Callable[[float], str]) -> str:
+    return "" if bounds is None else f" [{text(bounds[0])}, {text(bounds[1])}]"
+
+
+def _bare_percent(fraction: float) -> str:
+    return f"{_percent(fraction):.1f}"
 
 
 def _by_dataset(results: Sequence[PairResult], dataset_names: Sequence[str]) -> list[PairResult]:
@@ -178,11 +212,6 @@ def _as_percent(fraction: float | None) -> str:
 def _shown(number: float | None) -> float | None:
     # Compared as displayed (3 decimals, or percent with 1), so equal-looking cells are bold together.
     return None if number is None else round(number, 3)
-
-
-def _percent(fraction: float) -> float:
-    # Compared after rounding, so that cells showing the same number are bold together.
-    return round(100.0 * fraction, 1)
 
 
 def _model_rows(models: Sequence[ModelSpec], results: Sequence[PairResult]) -> list[tuple[str, str]]:

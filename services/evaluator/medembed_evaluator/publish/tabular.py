@@ -11,6 +11,8 @@ class Cell:
     text: str
     bold: bool = False
     italic: bool = False
+    note: str = ""
+    """Shown after the text, never bold (e.g. the published value beside our score)."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ def to_html(table: Table) -> str:
 
 
 def _markdown_cells(row: list[Cell]) -> list[str]:
-    return [f"**{c.text}**" if c.bold else f"*{c.text}*" if c.italic and c.text else c.text for c in row]
+    return [(f"**{c.text}**" if c.bold else f"*{c.text}*" if c.italic and c.text else c.text) + c.note for c in row]
 
 
 def _html_header_row(cells: list[str]) -> str:
@@ -61,4 +63,4 @@ def _html_cell(cell: Cell) -> str:
         text = f"<strong>{text}</strong>"
     if cell.italic:
         text = f"<em>{text}</em>"
-    return f"<td>{text}</td>"
+    return f"<td>{text}{html.escape(cell.note)}</td>"

@@ -52,6 +52,7 @@ CLIP_L_336 = 304_290_000  # open_clip ViT-L-14-336 (the OpenAI tower LLaVA uses)
 PUBLISHED_PARAMS = {
     "vit-b-16-random": 86_190_000,  # open_clip ViT-B-16
     "efficientnet-lite0-imagenet": 4_652_008 - (1280 * 1000 + 1000),  # EfficientNet-Lite0 less classifier
+    "efficientnet-lite0-random": 4_652_008 - (1280 * 1000 + 1000),
     "biomedclip": 86_190_000,  # ViT-B/16 + 768x512 projection, as open_clip ViT-B-16
     "clip-vit-b-16": 86_190_000,
     "clip-vit-l-14": 303_970_000,
@@ -78,6 +79,7 @@ LLAVA_NEXT_SPECS = {**LLAVA_SPECS, "base_view": 4096}
 SPEC_DIMS = {
     "vit-b-16-random": {"default": 512, "pre_projection": 768},
     "efficientnet-lite0-imagenet": {"default": 1280},
+    "efficientnet-lite0-random": {"default": 1280},
     "biomedclip": {"default": 512, "pre_projection": 768},
     "clip-vit-b-16": {"default": 512, "pre_projection": 768},
     "clip-vit-l-14": {"default": 768, "pre_projection": 1024},
@@ -105,6 +107,7 @@ LITE_MEAN, LITE_STD = (127 / 255,) * 3, (128 / 255,) * 3  # EfficientNet-Lite's 
 OFFICIAL_PREPROCESSING = {
     "vit-b-16-random": (224, OPENAI_MEAN, OPENAI_STD),
     "efficientnet-lite0-imagenet": (224, LITE_MEAN, LITE_STD),
+    "efficientnet-lite0-random": (224, LITE_MEAN, LITE_STD),
     "biomedclip": (224, OPENAI_MEAN, OPENAI_STD),
     "clip-vit-b-16": (224, OPENAI_MEAN, OPENAI_STD),
     "clip-vit-l-14": (224, INCEPTION_MEAN, INCEPTION_STD),  # open_clip's laion2b_s32b_b82k config

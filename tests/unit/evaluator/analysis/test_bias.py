@@ -11,10 +11,12 @@ from PIL import Image
 from helpers.images import png_bytes
 from medembed_decode import DEFAULT_LIMITS, decode_image
 from medembed_evaluator.analysis.bias import (
+    bootstrap_intervals,
     clean_probe_predictions,
     cosine_shift,
     mean_within_class_distance,
     run_overlay_bias,
+    wilson_interval,
     word_decodability,
 )
 from medembed_evaluator.analysis.overlay_conditions import overlaid_dataset, overlay_conditions, overlay_png
@@ -107,8 +109,8 @@ def test_word_decodability_is_high_when_the_embedding_encodes_the_word_and_none_
     words = [("GAIN", "SCAN")[i % 2] for i in range(60)]
     codes = np.array([i % 2 for i in range(60)])
     encoded = np.eye(2)[codes] + 0.1 * rng.standard_normal((60, 2))
-    assert word_decodability(encoded, words, Protocol()) == pytest.approx(1.0)
-    assert word_decodability(rng.standard_normal((60, 2)), words, Protocol()) < 0.75
+    assert word_decodability(encoded, words, Protocol()) == pytest.approx((1.0, 0.0))
+    assert word_decodability(rng.standard_normal((60, 2)), words, Protocol())[0] < 0.75
     assert word_decodability(encoded, ["GAIN"] * 58 + ["SCAN"] * 2, Protocol()) is None
 
 
@@ -131,5 +133,26 @@ def test_raw_pixels_bias_run_on_phantoms(tmp_path) -> None:
     neutral = bias.conditions[0]
     assert neutral.word_accuracy > 0.9 > neutral.word_accuracy_clean  # big text is in the pixels, not the class
     assert neutral.shift > 0.1 and neutral.flip_rate > 0
+    for name, value in (("shift", neutral.shift), ("flip_rate", neutral.flip_rate),
+                        ("accuracy_clean", neutral.accuracy_clean), ("accuracy_drop", neutral.accuracy_drop)):
+        low, high = neutral.intervals[name]
+        assert low <= value <= high and high - low < 1.0, (name, low, value, high)
+    assert neutral.word_accuracy_std is not None and neutral.word_accuracy_std >= 0
     with Image.open(tmp_path / bias.example.path) as image:
         assert image.width > 3 * image.height  # clean + three conditions side by side
+
+
+def test_bootstrap_intervals_cover_the_mean_and_match_the_binomial_width() -> None:
+    flips = np.array([1.0] * 12 + [0.0] * 48)  # 20 % of 60 images
+    low, high = bootstrap_intervals({"flip_rate": flips}, seed=0)["flip_rate"]
+    half_width = 1.96 * np.sqrt(0.2 * 0.8 / 60)  # normal approximation of a binomial proportion
+    assert low < 0.2 < high
+    assert (high - low) / 2 == pytest.approx(half_width, rel=0.15)
+    assert bootstrap_intervals({"flip_rate": flips}, seed=0) == bootstrap_intervals({"flip_rate": flips}, seed=0)
+    assert bootstrap_intervals({"same": np.full(30, 0.4)}, seed=1)["same"] == pytest.approx((0.4, 0.4))
+
+
+def test_proportions_get_wilson_intervals_that_stay_open_at_zero() -> None:
+    # Wilson (1927): 0 of 60 -> [0, z^2/n / (1 + z^2/n)] = [0, 0.0602]; 12 of 60 -> [0.118, 0.318]
+    assert wilson_interval(np.zeros(60, dtype=bool)) == pytest.approx((0.0, 0.0602), abs=1e-4)
+    assert wilson_interval(np.array([True] * 12 + [False] * 48)) == pytest.approx((0.1183, 0.3178), abs=1e-4)

@@ -81,3 +81,13 @@ def test_large_pairs_are_mapped_on_a_stratified_subset(tmp_path) -> None:
     assert analysis.notes == ["maps, silhouette and trustworthiness use a stratified subset of 30 of 60 points"]
     assert analysis.separability.silhouette_points == 30
     assert "30 points" in analysis.figures[0].caption
+
+
+def test_a_map_with_one_panel_says_so_without_left_or_right(tmp_path) -> None:
+    vectors, labels = blobs()
+    pair = PairData("m", "d", vectors, labels, ["a", "b", "c"], [{} for _ in labels])
+    (figure,) = analyse_pair(pair, AnalysisSpec(separability=False), Protocol(folds=3), tmp_path).figures
+    assert "points): coloured by class." in figure.caption
+    assert "left" not in figure.caption and "right" not in figure.caption
+    with Image.open(tmp_path / figure.path) as image:
+        assert image.width < 1.6 * image.height  # one panel

@@ -64,7 +64,23 @@ def test_tables_md_adds_separability_with_the_best_per_column_bold(results) -> N
     assert rows["B"] == ["0.100", "**0.900**", "**85.0±5.0%**", "**0.500**", "**0.400**", "–"]
     bias_row = next(line for line in text.split("## Text-overlay bias")[1].splitlines() if line.startswith("| A "))
     assert [c.strip() for c in bias_row.split("|")[3:-1]] == [
-        "true-class", "60", "0.25", "10.0%", "80.0% → 70.0%", "–", "–", "34.0%"]
+        "true-class", "60", "0.25", "10.0%", "80.0% → 70.0%, drop 10.0", "–", "–", "34.0%"]
+
+
+def test_bias_cells_carry_their_intervals_and_a_small_shift_keeps_its_digits() -> None:
+    effect = ConditionEffect(condition="neutral", description="word", shift=0.00421, flip_rate=0.15,
+                             accuracy_clean=0.6, accuracy_overlaid=0.55, word_accuracy=0.4, word_accuracy_clean=0.3,
+                             word_chance=0.34, intervals={"shift": (0.0031, 0.0055), "flip_rate": (0.0667, 0.25),
+                                                          "accuracy_drop": (-0.0333, 0.133)},
+                             word_accuracy_std=0.05)
+    overlay = OverlayBias(n_images=60, spec=BiasSpec(), within_class_distance=0.4, example=EXAMPLE,
+                          conditions=[effect])
+    text = render_tables([result("A", None, overlay)], ["phantoms"])
+    row = next(line for line in text.split("## Text-overlay bias")[1].splitlines() if line.startswith("| A "))
+    assert [c.strip() for c in row.split("|")[5:-1]] == [
+        "0.00421 [0.0031, 0.0055]", "15.0% [6.7, 25.0]", "60.0% → 55.0%, drop 5.0 [-3.3, 13.3]", "40.0±5.0%",
+        "30.0%", "34.0%"]
+    assert "0.00 " not in text and "A small shift can still flip many predictions" in text
 
 
 def test_no_analysis_keeps_table_md_as_the_benchmark_table(results) -> None:

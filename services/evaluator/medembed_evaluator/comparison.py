@@ -1,0 +1,148 @@
+"""`compare: published` — the study's published value and our difference beside each cell.
+
+The published table (published/study_table.csv, with its source and caveats in published/README.md)
+has one row per (model, backbone, dataset, metric). Our model ids map to its rows by the catalog
+ids of the study's models; our datasets map to its columns by dataset kind (a `busi` dataset is
+BreastUS) or by name. A plan can add its own mappings:
+
+    compare: {table: published, models: {my-clip: "CLIP B/16"}, datasets: {my-busi: BreastUS}}
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from medembed_evaluator.datasets.options import parse_options
+from medembed_evaluator.errors import PlanError
+
+TABLES = ("published",)
+PUBLISHED_CSV = "study_table.csv"
+# Our catalog ids -> the published table's (model, backbone), as "model backbone".
+MODEL_ROWS = {
+    "biomedclip": "BiomedCLIP B-16",
+    "llava-med-v1.5-mistral-7b": "LLaVA-Med L/14-336",
+    "llava-med-pp": "LLaVA-Med++ L/14-336",
+    "uni": "UNI B/16",
+    "conch": "CONCH ViT (CoCa)",
+    "flair": "FLAIR ResNet50",
+    "cxr-clip-swint": "CXR-CLIP SwinT",
+    "clip-vit-b-16": "CLIP B/16",
+    "clip-vit-l-14": "CLIP L/14",
+    "clip-vit-g-14": "CLIP G/14",
+    "eva02-l-14-336": "EVA02 L/14-336",
+    "llava-v1.6-mistral-7b": "LLaVA Mistral-7b",
+    "llava-v1.6-vicuna-13b": "LLaVA Vicuna-13B",
+    "llm2clip-openai-l-14-336": "LLM2CLIP L/14-336",
+    "vgg16": "VGG16 VGG16",
+    "resnet50": "ResNet50 ResNet50",
+    "vit-l-16": "ViT-L/16 ViT-L/16",
+}
+# Dataset kinds -> the published table's dataset column.
+DATASET_COLUMNS = {
+    "brainmr": "BrainMR", "sarscov2ct": "SARS-COV-2-CT", "pneumoniamnist": "PneumoniaMNIST", "busi": "BreastUS",
+    "breakhis": "BreakHis", "hicervix": "HiCervix", "deepdrid": "DeepDRiD", "isic2019": "ISIC2019",
+}
+DATASET_ALIASES = {**{column.lower(): column for column in DATASET_COLUMNS.values()}, "busi": "BreastUS"}
+METRICS = {"accuracy": "accuracy", "macro_f1": "f1"}
+MARKS = {"dagger": "†", "u": "u"}
+COPIED_COLUMN, COPY_EXCEPT = "BreastUS", {"FLAIR ResNet50"}
+CAVEATS = (
+    "Published values are the study's own table (its README), in percent, mean±std over folds; Δ is our mean "
+    "minus the published mean, in percentage points.",
+    "‡ BreastUS: the published BreastUS columns repeat Brain MR for every model but FLAIR (a copy error in the "
+    "source), so there is no published BUSI value to compare for them.",
+    "Brain MR is labelled 2 classes in the source, but its Kaggle set has 4; n = 2,870 is the Training folder.",
+    "UNI is listed as B/16 in the source; the released UNI is ViT-L/16.",
+    "† and u are the source's own footnotes, unexplained there.",
+)
+
+
+@dataclass(frozen=True)
+class CompareSpec:
+    table: str = "published"
+    models: dict[str, str] = field(default_factory=dict)
+    """Plan model id or label -> a published row, "model backbone" (e.g. "CLIP B/16")."""
+    datasets: dict[str, str] = field(default_factory=dict)
+    """Plan dataset name -> a published dataset column (e.g. "BreastUS")."""
+
+
+@dataclass(frozen=True)
+class PublishedCell:
+    mean: float
+    std: float
+    mark: str
+    comparable: bool = True
+    """False where the source is known to be wrong (BreastUS copying Brain MR)."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Published cells by (our model id, our dataset name, our metric attribute)."""
+
+    cells: dict[tuple[str, str, str], PublishedCell]
+    rows: dict[str, str]
+    """Our model id -> the published row it is compared with."""
+    columns: dict[str, str]
+    """Our dataset name -> the published column."""
+
+    def cell(self, model_id: str, dataset: str, metric: str) -> PublishedCell | None:
+        return self.cells.get((model_id, dataset, metric))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "columns": self.columns, "caveats": list(CAVEATS),
+                "cells": [{"model": m, "dataset": d, "metric": k, "published_mean_pct": c.mean,
+                           "published_std_pct": c.std, "mark": c.mark, "comparable": c.comparable}
+                          for (m, d, k), c in self.cells.items()]}
+
+
+def parse_compare(entry: Any) -> CompareSpec:
+    spec = CompareSpec(table=entry) if isinstance(entry, str) else parse_options(
+        CompareSpec, entry, where="compare", error=PlanError)
+    if spec.table not in TABLES:
+        raise PlanError(f"compare: '{spec.table}' is not a table to compare with (known: {', '.join(TABLES)})")
+    table = published_table()
+    rows = {row for row, _, _ in table}
+    columns = {column for _, column, _ in table}
+    for model, row in spec.models.items():
+        if row not in rows:
+            raise PlanError(f"compare.models.{model}: '{row}' is not a published row (rows: {', '.join(sorted(rows))})")
+    for dataset, column in spec.datasets.items():
+        if column not in columns:
+            raise PlanError(f"compare.datasets.{dataset}: '{column}' is not a published dataset "
+                            f"(datasets: {', '.join(sorted(columns))})")
+    return spec
+
+
+def published_table() -> dict[tuple[str, str, str], PublishedCell]:
+    """(row "model backbone", dataset column, metric "accuracy" | "f1") -> the published cell."""
+    text = (resources.files("medembed_evaluator") / "published" / PUBLISHED_CSV).read_text(encoding="utf-8")
+    table = {}
+    for record in csv.DictReader(text.splitlines()):
+        row = f"{record['model']} {record['backbone']}"
+        comparable = record["dataset"] != COPIED_COLUMN or row in COPY_EXCEPT
+        table[(row, record["dataset"], record["metric"])] = PublishedCell(
+            float(record["mean_pct"]), float(record["std_pct"]), MARKS.get(record["mark"], record["mark"]), comparable)
+    return table
+
+
+def build_comparison(spec: CompareSpec, models: Mapping[str, str], datasets: Mapping[str, str]) -> Comparison:
+    """`models`: our model id -> label; `datasets`: our dataset name -> kind."""
+    table = published_table()
+    rows = {}
+    for model_id, label in models.items():
+        row = spec.models.get(model_id) or spec.models.get(label) or MODEL_ROWS.get(model_id)
+        if row is not None:
+            rows[model_id] = row
+    columns = {}
+    for name, kind in datasets.items():
+        column = spec.datasets.get(name) or DATASET_COLUMNS.get(kind) or DATASET_ALIASES.get(name.lower())
+        if column is not None:
+            columns[name] = column
+    cells = {(model_id, name, ours): table[(row, column, theirs)]
+             for model_id, row in rows.items() for name, column in columns.items()
+             for ours, theirs in METRICS.items() if (row, column, theirs) in table}
+    return Comparison(cells, rows, columns)

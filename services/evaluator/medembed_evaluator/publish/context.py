@@ -1,0 +1,76 @@
+"""What a reader needs beside the benchmark numbers: each dataset's size, classes and majority
+baseline, which rows carry random weights, the published values with their caveats, and the
+versions of every package that computed a number."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from medembed_evaluator.baseline import DatasetSummary
+from medembed_evaluator.comparison import CAVEATS, Comparison, PublishedCell
+from medembed_evaluator.pair_result import PairResult
+from medembed_evaluator.probe import Score
+from medembed_evaluator.publish.formats import format_score, percent
+from medembed_evaluator.publish.tabular import Cell, Table
+
+DATASETS_NOTE = (
+    "n: images in the dataset (a pair's own n, less items that failed to embed, is in results.csv). Majority "
+    "baseline: always answering the dataset's most frequent class, scored on the probe's folds (mean±std): a "
+    "probe must beat it to have learned anything."
+)
+RANDOM_WEIGHTS_NOTE = ("Random weights: {models} served without pretrained weights (random init): such a row "
+                       "measures an untrained network, a control, not the model.")
+
+
+def datasets_table(summaries: Sequence[DatasetSummary]) -> Table:
+    rows = []
+    for summary in summaries:
+        classes = ", ".join(f"{name} {count}" for name, count in summary.class_counts.items())
+        rows.append([Cell(summary.name), Cell(str(summary.n)), Cell(str(len(summary.class_counts))), Cell(classes),
+                     Cell(summary.majority_class), Cell(format_score(summary.majority_accuracy)),
+                     Cell(format_score(summary.majority_macro_f1))])
+    return Table(header=["Dataset", "n", "Classes", "Images per class", "Majority class",
+                         "Majority baseline accuracy", "Majority baseline F1-score"], rows=rows)
+
+
+def published_suffix(score: Score, published: PublishedCell | None) -> str:
+    """` (pub. 91±0.2, Δ −15.4)` after one of our cells, or ` (pub. n/a‡)` where the source is wrong."""
+    if published is None:
+        return ""
+    if not published.comparable:
+        return " (pub. n/a‡)"
+    delta = percent(score.mean) - published.mean
+    return f" (pub. {published.mean:g}±{published.std:g}{published.mark}, Δ {delta:+.1f})".replace("-", "−")
+
+
+def benchmark_notes(results: Sequence[PairResult], comparison: Comparison | None) -> list[str]:
+    """Lines under the benchmark table: random-weights rows, and the published table's caveats."""
+    notes = []
+    random_rows = list(dict.fromkeys(r.model_label for r in results if r.random_weights))
+    if random_rows:
+        notes.append(RANDOM_WEIGHTS_NOTE.format(models=", ".join(random_rows)))
+    if comparison is not None and comparison.cells:
+        mapping = "; ".join(f"{model} as {row}" for model, row in comparison.rows.items())
+        columns = "; ".join(f"{name} as {column}" for name, column in comparison.columns.items())
+        notes.append(f"Compared with the study's published table: {mapping}; datasets: {columns}.")
+        notes += list(CAVEATS)
+    elif comparison is not None:
+        notes.append("compare: published found no model and dataset of this plan in the published table "
+                     "(the study's models and datasets are listed in its README).")
+    return notes
+
+
+def encoder_versions(results: Sequence[PairResult]) -> dict[str, dict[str, str]]:
+    """Model id -> {package: version} of the encoder that computed its vectors (from its ListModels)."""
+    return {r.model_id: dict(r.provenance["library_versions"]) for r in results
+            if r.provenance.get("library_versions")}
+
+
+def grouped_versions(by_model: Mapping[str, Mapping[str, str]]) -> list[tuple[list[str], dict[str, str]]]:
+    """Models that ran on identical library versions, together: [(model ids, versions)]."""
+    groups: dict[str, tuple[list[str], dict[str, str]]] = {}
+    for model, versions in by_model.items():
+        key = json.dumps(versions, sort_keys=True)
+        groups.setdefault(key, ([], dict(versions)))[0].append(model)
+    return list(groups.values())
