@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import security
 from .aio import DEFAULT_TARGET
 from .client import Client
 from .health import check_health
 from .inputs import IMAGE_SUFFIXES
+from .redact import redact
 from .results import EmbedError
 
 
@@ -32,7 +34,7 @@ def image_files(paths: list[str]) -> list[Path]:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    with Client(args.target) as client:
+    with Client(args.target, security=security.from_args(args)) as client:
         models = client.list_models()
     if args.json:
         for m in models:
@@ -49,7 +51,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_health(args: argparse.Namespace) -> int:
-    status = check_health(args.target, args.service, args.timeout)
+    status = check_health(args.target, args.service, args.timeout, security.from_args(args))
     print(status)
     return 0 if status == "SERVING" else 1
 
@@ -59,7 +61,8 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     if not files:
         print("medembed: no image files found", file=sys.stderr)
         return 2
-    with Client(args.target, chunk_size=args.batch, max_concurrency=args.concurrency) as client:
+    with Client(args.target, chunk_size=args.batch, max_concurrency=args.concurrency,
+                security=security.from_args(args)) as client:
         result = client.embed(files, args.model, spec=args.spec, priority=args.priority,
                               skip_cache=args.skip_cache, progress=not args.quiet)
     out = Path(args.out)
@@ -80,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medembed", description="medembed embedding service client")
     parser.add_argument("--target", default=os.environ.get("MEDEMBED_TARGET", DEFAULT_TARGET),
                         help="HOST:PORT of the encoder service (env MEDEMBED_TARGET)")
+    security.add_arguments(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     models = commands.add_parser("models", help="list the models the server hosts")
     models.add_argument("--json", action="store_true")
@@ -98,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("--quiet", action="store_true", help="no progress bar")
     for sub in (models, health, embed):  # --target also accepted after the command
         sub.add_argument("--target", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        security.add_arguments(sub, hidden=True)
     return parser
 
 
@@ -109,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     except EmbedError as exc:
         print(f"medembed: {exc}", file=sys.stderr)
         return 3
-    except FileNotFoundError as exc:
-        print(f"medembed: {exc}", file=sys.stderr)
+    except (FileNotFoundError, security.SecurityError) as exc:
+        print(f"medembed: {redact(exc)}", file=sys.stderr)
         return 2
 
 

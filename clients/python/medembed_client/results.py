@@ -5,18 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import grpc
 import numpy as np
 
+from .redact import redact, shorten
 from .v1 import encoder_pb2 as pb
+
+MAX_MESSAGE_CHARS = 2000
 
 
 class EmbedError(RuntimeError):
-    """The whole call failed (after retries where they apply)."""
+    """The whole call failed (after retries where they apply). `code` is the gRPC status name;
+    `message` is the server's, with secrets redacted."""
 
     def __init__(self, code: str, message: str) -> None:
+        message = redact(shorten(message, MAX_MESSAGE_CHARS))
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+    @classmethod
+    def from_rpc(cls, error: grpc.aio.AioRpcError | grpc.RpcError, retried: str = "") -> "EmbedError":
+        details = error.details() or ""
+        return cls(error.code().name, f"{details} ({retried})" if retried else details)
 
 
 @dataclass(frozen=True)
