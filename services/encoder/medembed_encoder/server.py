@@ -24,7 +24,9 @@ from .config import Settings
 from .families import load_encoder
 from .logs import Stopwatch, event
 from .metrics import EncoderMetrics
+from .refusals import RefusalLog
 from .runtime import ModelRuntime, resolve_device, resolve_dtype
+from .security import TokenInterceptor, TokenSet, server_credentials
 from .service import EncoderService, ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -43,10 +45,15 @@ class EncoderServer:
         self.decode_pool = ThreadPoolExecutor(max_workers=settings.decode_threads or os.cpu_count() or 1,
                                               thread_name_prefix="decode")
         self.cache = build_cache(settings, self.metrics)
-        self.service = EncoderService(settings, self.registry, self.metrics, self.decode_pool, self.cache)
+        self.refusals = RefusalLog(self.metrics, settings.refusal_log_interval_s)
+        self.service = EncoderService(settings, self.registry, self.metrics, self.decode_pool, self.cache,
+                                      self.refusals)
+        self.tokens = TokenSet(settings.tokens, settings.token_file) if settings.wants_tokens else None
         self.health = HealthServicer()
         self.server: grpc.aio.Server | None = None
+        self.health_server: grpc.aio.Server | None = None
         self.port: int | None = None
+        self.health_port: int | None = None
         self._stopped = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
 
@@ -58,24 +65,49 @@ class EncoderServer:
                         ("grpc.max_connection_age_grace_ms", int(self.settings.drain_seconds * 1000))]
         return options
 
+    def _refuse_unauthenticated(self, method: str, reason: str) -> None:
+        self.metrics.requests.labels(method.rsplit("/", 1)[-1], "UNAUTHENTICATED").inc()
+        self.refusals.record(method.rsplit("/", 1)[-1], grpc.StatusCode.UNAUTHENTICATED, reason,
+                             "no accepted bearer token")
+
+    def _bind(self, server: grpc.aio.Server, port: int, credentials: grpc.ServerCredentials | None) -> int:
+        address = f"{self.settings.host}:{port}"
+        bound = (server.add_secure_port(address, credentials) if credentials is not None
+                 else server.add_insecure_port(address))
+        if bound == 0:
+            raise OSError(f"cannot bind {address}")
+        return bound
+
     async def start(self) -> int:
         """Bind and serve health at once; models load in the background. Returns the bound port."""
-        self.server = grpc.aio.server(options=self._grpc_options())
+        settings = self.settings
+        interceptors = [TokenInterceptor(self.tokens, self._refuse_unauthenticated)] if self.tokens else []
+        self.server = grpc.aio.server(options=self._grpc_options(), interceptors=interceptors)
         pb_grpc.add_EncoderServicer_to_server(self.service, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME], self.server)
+        if settings.reflection_on:
+            reflection.enable_server_reflection(
+                [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                 reflection.SERVICE_NAME], self.server)
         for service in ["", SERVICE_NAME, *self.registry.model_ids]:
             await self.health.set(service, NOT_SERVING)
-        self.port = self.server.add_insecure_port(f"{self.settings.host}:{self.settings.port}")
-        if self.port == 0:
-            raise OSError(f"cannot bind {self.settings.host}:{self.settings.port}")
+        self.port = self._bind(self.server, settings.port, server_credentials(settings))
+        if settings.health_port >= 0:  # health only, plaintext: for probes that cannot speak TLS
+            self.health_server = grpc.aio.server()
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self.health_server)
+            self.health_port = self._bind(self.health_server, settings.health_port, None)
+            await self.health_server.start()
         await self.server.start()
-        if self.settings.metrics_port >= 0:
-            self.metrics.serve(self.settings.metrics_port)
-        event(log, "server_listening", port=self.port, metrics_port=self.settings.metrics_port,
-              models=list(self.registry.model_ids), cache=self.cache.description, version=__version__)
+        if settings.metrics_port >= 0:
+            self.metrics.serve(settings.metrics_port, settings.metrics_bind_host)
+        if self.tokens is not None and not settings.tls:
+            event(log, "tokens_without_tls", logging.WARNING,
+                  advice="tokens cross the network in clear text: set tls_cert and tls_key")
+        event(log, "server_listening", port=self.port, metrics_port=settings.metrics_port,
+              metrics_host=settings.metrics_bind_host, health_port=self.health_port,
+              tls="mutual" if settings.tls_client_ca else settings.tls, tokens=self.tokens is not None,
+              reflection=settings.reflection_on, models=list(self.registry.model_ids),
+              cache=self.cache.description, version=__version__)
         return self.port
 
     async def load_models(self) -> None:
@@ -128,8 +160,11 @@ class EncoderServer:
         give_up = loop.time() + self.settings.drain_seconds
         while self.service.in_flight and loop.time() < give_up:
             await asyncio.sleep(0.05)
+        self.refusals.flush()
         if self.server is not None:
             await self.server.stop(grace=1.0)
+        if self.health_server is not None:
+            await self.health_server.stop(grace=None)
         for task in self._background:
             task.cancel()
         for runtime in self.registry.runtimes.values():

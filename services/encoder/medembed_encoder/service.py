@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -11,6 +10,7 @@ from concurrent.futures import Executor
 
 import grpc
 
+from medembed_client.redact import shorten
 from medembed_client.v1 import encoder_pb2 as pb
 from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
 from medembed_decode import DecodeLimits
@@ -20,16 +20,19 @@ from .batcher import ItemExpired, QueueFull
 from .cache import CacheFront, FlightAbandoned, FlightOutcome, KeyScope, SingleFlight
 from .config import Settings
 from .items import ItemOutcome, decode_and_preprocess, hash_items, outcome_name
-from .logs import event
 from .metrics import EncoderMetrics
+from .refusals import RefusalLog
 from .runtime import ModelRuntime
 
-log = logging.getLogger(__name__)
 MAX_FLIGHT_ROUNDS = 3
 # Outcomes that depend only on the bytes, so they hold for every identical item; a timeout or a
 # failed forward belongs to one request, and followers must compute the item themselves.
 SHAREABLE_CODES = {pb.ITEM_CODE_OK, pb.ITEM_CODE_DECODE_ERROR, pb.ITEM_CODE_UNSUPPORTED_FORMAT,
                    pb.ITEM_CODE_TOO_LARGE, pb.ITEM_CODE_TOO_SMALL}
+# Caps on the request's strings, far below the message limit: no catalog id or spec comes near
+# them, and a refusal's message never quotes more than a bounded prefix of what was sent.
+FIELD_CAPS = {"model": 256, "spec": 128, "request_id": 256, "client_id": 256}
+MAX_STATUS_CHARS = 1000  # status details travel in a gRPC trailer, whose whole limit is 8-16 KB
 
 
 def shareable(outcome: ItemOutcome) -> FlightOutcome | None:
@@ -39,11 +42,26 @@ def shareable(outcome: ItemOutcome) -> FlightOutcome | None:
 
 
 class Rejected(Exception):
-    """The whole RPC is refused with this gRPC status."""
+    """The whole RPC is refused with this gRPC status; `reason` is its short name in logs and metrics."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, code: grpc.StatusCode, reason: str, message: str) -> None:
+        super().__init__(shorten(message, MAX_STATUS_CHARS))
         self.code = code
+        self.reason = reason
+
+
+def check_field_caps(request: pb.EmbedRequest) -> None:
+    """INVALID_ARGUMENT naming the field and its cap, before anything quotes the field."""
+    for name in ("model", "spec", "request_id"):
+        length = len(getattr(request, name))
+        if length > FIELD_CAPS[name]:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "field_too_long",
+                           f"{name} is {length} characters; the cap is {FIELD_CAPS[name]}")
+    cap = FIELD_CAPS["client_id"]
+    for index, item in enumerate(request.items):
+        if len(item.client_id) > cap:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "field_too_long",
+                           f"items[{index}].client_id is {len(item.client_id)} characters; the cap is {cap}")
 
 
 class ModelRegistry:
@@ -57,8 +75,9 @@ class ModelRegistry:
 
 class EncoderService(pb_grpc.EncoderServicer):
     def __init__(self, settings: Settings, registry: ModelRegistry, metrics: EncoderMetrics,
-                 decode_pool: Executor, cache: CacheFront) -> None:
+                 decode_pool: Executor, cache: CacheFront, refusals: RefusalLog) -> None:
         self._settings = settings
+        self._refusals = refusals
         self._cache = cache
         self._flights = SingleFlight()
         self._registry = registry
@@ -70,35 +89,37 @@ class EncoderService(pb_grpc.EncoderServicer):
 
     # -- admission -------------------------------------------------------------------------
     def _admit(self, request: pb.EmbedRequest) -> tuple[ModelRuntime, str]:
+        check_field_caps(request)
         if self.draining:
-            raise Rejected(grpc.StatusCode.UNAVAILABLE, "server is draining; retry on another replica")
+            raise Rejected(grpc.StatusCode.UNAVAILABLE, "draining", "server is draining; retry on another replica")
         if request.model not in self._registry.model_ids:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "unknown_model",
                            f"unknown model {request.model!r}; served: {self._registry.model_ids}")
         if request.model not in self._registry.ready:
-            raise Rejected(grpc.StatusCode.UNAVAILABLE, f"model {request.model!r} is warming up")
+            raise Rejected(grpc.StatusCode.UNAVAILABLE, "warming_up", f"model {request.model!r} is warming up")
         runtime = self._registry.runtimes[request.model]
         if not request.items:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "request has no items")
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "no_items", "request has no items")
         if len(request.items) > self._settings.max_items_per_request:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "too_many_items",
                            f"{len(request.items)} items exceeds max_items_per_request "
                            f"{self._settings.max_items_per_request}; split the request")
         total_bytes = sum(len(item.data) for item in request.items)
         if total_bytes > self._settings.max_request_bytes:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "too_many_bytes",
                            f"{total_bytes} bytes of images exceeds max_request_bytes "
                            f"{self._settings.max_request_bytes}; split the request")
         try:
             spec = runtime.encoder.resolve_spec(request.spec)
         except KeyError as exc:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, str(exc.args[0])) from None
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "unknown_spec", str(exc.args[0])) from None
         return runtime, spec
 
     # -- pipeline --------------------------------------------------------------------------
     async def _embed(self, request: pb.EmbedRequest, time_remaining: float | None,
-                     wait_for_queue: bool = False) -> pb.EmbedResponse:
-        runtime, spec = self._admit(request)
+                     wait_for_queue: bool = False, admitted: tuple[ModelRuntime, str] | None = None
+                     ) -> pb.EmbedResponse:
+        runtime, spec = admitted or self._admit(request)
         count = len(request.items)
         try:
             if wait_for_queue:
@@ -106,11 +127,11 @@ class EncoderService(pb_grpc.EncoderServicer):
             else:
                 runtime.budget.reserve(count)
         except QueueFull as exc:
-            raise Rejected(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
+            raise Rejected(grpc.StatusCode.RESOURCE_EXHAUSTED, "queue_full", str(exc)) from None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + time_remaining if time_remaining is not None else None
         encoder = runtime.encoder
-        scope = KeyScope(runtime.model_id, encoder.weights_digest, encoder.preprocess_digest, spec)
+        scope = KeyScope.for_encoder(runtime.model_id, encoder, spec)
         try:
             outcomes = await loop.run_in_executor(self._decode_pool, hash_items, list(request.items))
             if not request.skip_cache:
@@ -219,7 +240,7 @@ class EncoderService(pb_grpc.EncoderServicer):
             return await self._embed(request, context.time_remaining())
         except Rejected as exc:
             code = exc.code
-            event(log, "rpc_rejected", code=exc.code.name, reason=str(exc))
+            self._refusals.record("Embed", exc.code, exc.reason, str(exc))
             await context.abort(exc.code, str(exc))
         except asyncio.CancelledError:
             code = grpc.StatusCode.CANCELLED
@@ -233,20 +254,33 @@ class EncoderService(pb_grpc.EncoderServicer):
                           context: grpc.aio.ServicerContext) -> AsyncIterator[pb.EmbedResponse]:
         # At most stream_window requests are in flight; when the client reads slowly our yield
         # waits on gRPC flow control, so we stop reading requests and the sender slows down.
+        # Draining: what was taken is answered, then the stream ends UNAVAILABLE, and the client
+        # sends what is left to another replica (request_id says which were answered).
         started = time.perf_counter()
         self.in_flight += 1
         code = grpc.StatusCode.OK
         pending: deque[asyncio.Task[pb.EmbedResponse]] = deque()
+        answered, left_unread = 0, False
         try:
             async for request in request_iterator:
-                pending.append(asyncio.ensure_future(self._embed(request, None, wait_for_queue=True)))
+                if self.draining:
+                    left_unread = True
+                    break
+                admitted = self._admit(request)  # now, so a drain that starts later cannot refuse it
+                pending.append(asyncio.ensure_future(self._embed(request, None, True, admitted)))
                 if len(pending) >= self._settings.stream_window:
                     yield await pending.popleft()
+                    answered += 1
             while pending:
                 yield await pending.popleft()
+                answered += 1
+            if left_unread:
+                raise Rejected(grpc.StatusCode.UNAVAILABLE, "draining",
+                               f"server is draining: {answered} request(s) of this stream answered; send the "
+                               "rest to another replica")
         except Rejected as exc:
             code = exc.code
-            event(log, "rpc_rejected", code=exc.code.name, reason=str(exc))
+            self._refusals.record("EmbedStream", exc.code, exc.reason, str(exc))
             await context.abort(exc.code, str(exc))
         except asyncio.CancelledError:
             code = grpc.StatusCode.CANCELLED

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 KEY_PREFIX = "medembed:v1"
+
+
+class Digested(Protocol):
+    """What a loaded encoder tells about the vectors it makes."""
+
+    weights_digest: str
+    preprocess_digest: str
 
 
 @dataclass(frozen=True)
@@ -13,6 +21,11 @@ class KeyScope:
     weights_digest: str
     preprocess_digest: str
     spec: str
+
+    @classmethod
+    def for_encoder(cls, model_id: str, encoder: Digested, spec: str) -> "KeyScope":
+        """The scope of the vectors `encoder` computes for `spec`: how the service keys its cache."""
+        return cls(model_id, encoder.weights_digest, encoder.preprocess_digest, spec)
 
     def key(self, content_sha256: str) -> str:
         return (f"{KEY_PREFIX}:{self.model_id}:{self.weights_digest}:{self.preprocess_digest}:"
