@@ -14,7 +14,7 @@ import threading
 
 MASK = "***"
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*):(?P<secret>[^@\s/]+)@")
-_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}")
 _QUERY_SECRET = re.compile(r"(?i)([?&](?:password|passwd|pass|token|access_token|secret)=)[^&\s'\"]+")
 _MIN_REGISTERED_CHARS = 4  # shorter values would mask ordinary words
 

@@ -88,6 +88,7 @@ class ResultAssembler:
         self.errors: dict[int, ItemError] = {}
         self.sha256 = [""] * count
         self.cache_hits = np.zeros(count, dtype=bool)
+        self.answered = np.zeros(count, dtype=bool)
         self.provenance: Provenance | None = None
         self.dim: int | None = None
 
@@ -101,6 +102,9 @@ class ResultAssembler:
                              "their vectors are not comparable")
         for result in response.results:
             index = offset + result.index
+            if self.answered[index]:  # a resent request must never count twice
+                raise EmbedError("INTERNAL", f"item {index} was answered twice")
+            self.answered[index] = True
             self.sha256[index] = result.content_sha256
             self.cache_hits[index] = result.cache_hit
             if result.status.code == pb.ITEM_CODE_OK:
