@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 DATA ?=
 BENCH_ARGS ?=
 
-.PHONY: install proto test test-unit test-integration lint bench bench-encoder bench-cache clean
+.PHONY: install proto test test-unit test-integration lint bench bench-encoder bench-cache secrets clean
 
 install: $(VENV)/.installed
 
@@ -37,6 +37,9 @@ bench-encoder: install
 
 bench-cache: install
 	$(PY) bench/cache_speedup.py $(if $(DATA),--data $(DATA)) $(BENCH_ARGS)
+
+secrets:  # Redis passwords, a token, a private CA and the encoders' certificate for the compose files
+	deploy/secrets/generate.sh deploy/secrets
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
