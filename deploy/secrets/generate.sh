@@ -27,7 +27,7 @@ if [ ! -s ca.crt ]; then
   chmod 600 ca.key
 fi
 if [ ! -s encoder.crt ]; then
-  names="DNS:localhost,IP:127.0.0.1,DNS:redis"
+  names="DNS:localhost,IP:127.0.0.1,DNS:redis,DNS:redis.medembed.svc,DNS:redis.medembed.svc.cluster.local"
   for family in open-clip timm hf torchvision; do
     names="$names,DNS:encoder-$family,DNS:encoder-$family.medembed.svc,DNS:encoder-$family.medembed.svc.cluster.local"
   done

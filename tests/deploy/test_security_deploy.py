@@ -248,8 +248,10 @@ def test_the_tls_component_turns_on_tls_and_tokens_and_moves_the_probes(built_wi
             assert container[probe]["grpc"]["port"] == health_port, f"{name} {probe}"
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
         volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
-        for setting in ("tls_cert", "tls_key", "token_file"):
-            path = Path(env[config.env_var(setting)])
+        cache_ca = parse_qs(urlparse(env[config.env_var("cache_url")]).query)["ssl_ca_certs"][0]
+        assert urlparse(env[config.env_var("cache_url")]).scheme == "rediss", name
+        for setting, path in [(s, Path(env[config.env_var(s)])) for s in ("tls_cert", "tls_key", "token_file")] + \
+                [("cache_url", Path(cache_ca))]:
             volume = volumes[mounts[str(path.parent)]]
             assert path.name in {item["path"] for item in volume["secret"]["items"]}, f"{name}: {setting}"
     job = pods["evaluator"]["spec"]
@@ -258,3 +260,11 @@ def test_the_tls_component_turns_on_tls_and_tokens_and_moves_the_probes(built_wi
         assert {k for k in env if k.startswith("MEDEMBED_")} <= evaluator_env_names()
         assert env["MEDEMBED_TLS_CA"].endswith("/ca.crt"), container["name"]
     assert any(e["name"] == "MEDEMBED_TOKEN_FILE" for e in job["containers"][0]["env"])
+    results_url = next(e["value"] for e in job["containers"][0]["env"] if e["name"] == "MEDEMBED_RESULTS_REDIS_URL")
+    assert results_url.startswith("rediss://results@redis:")
+    redis = pods["redis"]["spec"]["containers"][0]
+    arguments = dict(zip(redis["command"][3::2], redis["command"][4::2], strict=True))
+    assert arguments["--port"] == "0" and arguments["--tls-port"] == "6379"  # TLS only
+    tls_mount = next(m["mountPath"] for m in redis["volumeMounts"] if m["name"] == "tls")
+    assert all(arguments[f"--tls-{kind}-file"].startswith(tls_mount) for kind in ("cert", "key", "ca-cert"))
+    assert "--tls" in redis["readinessProbe"]["exec"]["command"][2]
