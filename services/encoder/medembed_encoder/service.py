@@ -10,12 +10,12 @@ from concurrent.futures import Executor
 
 import grpc
 
-from medembed_client.redact import shorten
 from medembed_client.v1 import encoder_pb2 as pb
 from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
 from medembed_decode import DecodeLimits
 
 from . import __version__
+from .admission import Rejected, check_field_caps
 from .batcher import ItemExpired, QueueFull
 from .cache import CacheFront, FlightAbandoned, FlightOutcome, KeyScope, SingleFlight
 from .config import Settings
@@ -29,39 +29,12 @@ MAX_FLIGHT_ROUNDS = 3
 # failed forward belongs to one request, and followers must compute the item themselves.
 SHAREABLE_CODES = {pb.ITEM_CODE_OK, pb.ITEM_CODE_DECODE_ERROR, pb.ITEM_CODE_UNSUPPORTED_FORMAT,
                    pb.ITEM_CODE_TOO_LARGE, pb.ITEM_CODE_TOO_SMALL}
-# Caps on the request's strings, far below the message limit: no catalog id or spec comes near
-# them, and a refusal's message never quotes more than a bounded prefix of what was sent.
-FIELD_CAPS = {"model": 256, "spec": 128, "request_id": 256, "client_id": 256}
-MAX_STATUS_CHARS = 1000  # status details travel in a gRPC trailer, whose whole limit is 8-16 KB
 
 
 def shareable(outcome: ItemOutcome) -> FlightOutcome | None:
     if outcome.code not in SHAREABLE_CODES:
         return None
     return FlightOutcome(outcome.code, outcome.message, outcome.vector)
-
-
-class Rejected(Exception):
-    """The whole RPC is refused with this gRPC status; `reason` is its short name in logs and metrics."""
-
-    def __init__(self, code: grpc.StatusCode, reason: str, message: str) -> None:
-        super().__init__(shorten(message, MAX_STATUS_CHARS))
-        self.code = code
-        self.reason = reason
-
-
-def check_field_caps(request: pb.EmbedRequest) -> None:
-    """INVALID_ARGUMENT naming the field and its cap, before anything quotes the field."""
-    for name in ("model", "spec", "request_id"):
-        length = len(getattr(request, name))
-        if length > FIELD_CAPS[name]:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "field_too_long",
-                           f"{name} is {length} characters; the cap is {FIELD_CAPS[name]}")
-    cap = FIELD_CAPS["client_id"]
-    for index, item in enumerate(request.items):
-        if len(item.client_id) > cap:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "field_too_long",
-                           f"items[{index}].client_id is {len(item.client_id)} characters; the cap is {cap}")
 
 
 class ModelRegistry:
