@@ -13,7 +13,7 @@ BENCH_ARGS ?=
 # reach; where it can be reached: TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu make install
 TORCH_INDEX_URL ?=
 
-.PHONY: install system-packages proto test lint bench bench-full bench-encoder bench-cache clean
+.PHONY: install system-packages proto test lint bench bench-full bench-encoder bench-cache secrets clean
 
 # The venv (torch, the project's packages, dev tools), then the system packages the tests need.
 install: $(VENV)/.installed system-packages
@@ -53,6 +53,9 @@ bench-encoder: $(VENV)/.installed
 
 bench-cache: install
 	$(PY) bench/cache_speedup.py $(if $(DATA),--data $(DATA)) $(BENCH_ARGS)
+
+secrets:  # Redis passwords, a token, a private CA and the encoders' certificate for the compose files
+	deploy/secrets/generate.sh deploy/secrets
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

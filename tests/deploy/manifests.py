@@ -123,6 +123,33 @@ def mounts(service: dict[str, Any]) -> dict[str, str]:
     return found
 
 
+SECRETS_DIR = "/run/secrets/"
+
+
+def secret_mounts(compose: dict[str, Any], service: dict[str, Any]) -> dict[str, Path]:
+    """{/run/secrets/<name>: host file} of the Docker secrets the service lists (short syntax)."""
+    found = {}
+    for entry in service.get("secrets") or []:
+        name = entry if isinstance(entry, str) else entry["source"]
+        target = name if isinstance(entry, str) else entry.get("target", name)
+        found[SECRETS_DIR + target] = ROOT / compose["secrets"][name]["file"]
+    return found
+
+
+def with_secrets_as_files(env: dict[str, str], compose: dict[str, Any], service: dict[str, Any],
+                          stand_in: Path) -> dict[str, str]:
+    """`env` with every /run/secrets/ path checked to be a secret the service mounts, then pointed at
+    `stand_in` (the real files are made by `make secrets`, never committed)."""
+    mounted = secret_mounts(compose, service)
+    replaced = dict(env)
+    for key, value in env.items():
+        for path in (value or "").replace("=", " ").replace("?", " ").split():
+            if path.startswith(SECRETS_DIR):
+                assert path in mounted, f"{key}: {path} is not a secret this service mounts"
+                replaced[key] = value.replace(path, str(stand_in))
+    return replaced
+
+
 # --- Dockerfiles ---------------------------------------------------------------------------------
 
 def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:

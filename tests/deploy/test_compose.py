@@ -37,6 +37,7 @@ from .manifests import (
     load_compose,
     models_of,
     mounts,
+    with_secrets_as_files,
 )
 
 VARIANTS = {"gpu": (COMPOSE,), "cpu": (COMPOSE, COMPOSE_CPU)}
@@ -78,14 +79,19 @@ def test_env_vars_are_real_settings_or_read_by_the_code(compose):
                        for key in medembed if key.endswith("_URL"))
 
 
-def test_encoder_environments_pass_the_servers_own_validation(compose):
-    """The settings a container would start with, checked by config.from_sources itself."""
+def test_encoder_environments_pass_the_servers_own_validation(compose, tmp_path):
+    """The settings a container would start with, checked by config.from_sources itself (secret
+    files, which `make secrets` makes, stand in as a placeholder file)."""
+    stand_in = tmp_path / "secret"
+    stand_in.write_text("placeholder-secret-value\n")
     for name, service in encoder_services(compose).items():
         env = {key: value for key, value in environment(service).items() if value is not None}
+        env = with_secrets_as_files(env, compose, service, stand_in)
         catalog = env[config.env_var("catalog")]
         host_catalog = ROOT / mounts(service)[catalog]
         assert host_catalog.is_file(), f"{name}: {catalog} is not mounted from a file of the repository"
         settings = config.from_sources(environ={**env, config.env_var("catalog"): str(host_catalog)})
+        assert settings.cache_password_file, f"{name}: Redis without its password"
         assert settings.models, name
         assert urlparse(settings.cache_url).hostname == "redis" and "redis" in compose["services"], name
         assert settings.max_connection_age_s > 0, f"{name}: without it scaled replicas get no traffic"

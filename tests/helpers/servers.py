@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from medembed_client.security import PLAINTEXT, ChannelSecurity
 from medembed_encoder.local import LocalEncoder, free_port, start_local_encoder
 
 TESTS = Path(__file__).resolve().parent.parent
@@ -12,11 +13,11 @@ RunningServer = LocalEncoder
 
 
 def start_server(models: str, tmp_dir: Path, *, wait: bool = True, env: dict[str, str] | None = None,
-                 **settings: object) -> LocalEncoder:
+                 security: ChannelSecurity = PLAINTEXT, **settings: object) -> LocalEncoder:
     defaults = {"catalog": TEST_CATALOG, "allow_random_weights": True, "device": "cpu", "decode_threads": 2,
                 "decode_workers": 2}
     return start_local_encoder(models, tmp_dir, env={"MEDEMBED_CACHE_URL": "none", **(env or {})}, wait=wait,
-                               **{**defaults, **settings})
+                               security=security, **{**defaults, **settings})
 
 
 def wait_serving(server: LocalEncoder, timeout: float = 120) -> None:

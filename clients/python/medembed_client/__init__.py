@@ -5,6 +5,7 @@ from .client import Client
 from .health import check_health
 from .results import EmbedError, EmbedResult, ItemError, Provenance
 from .retry import RetryPolicy
+from .security import ChannelSecurity, SecurityError, security_from
 
-__all__ = ["DEFAULT_TARGET", "AsyncClient", "Client", "EmbedError", "EmbedResult", "ItemError", "Provenance",
-           "RetryPolicy", "check_health"]
+__all__ = ["DEFAULT_TARGET", "AsyncClient", "ChannelSecurity", "Client", "EmbedError", "EmbedResult", "ItemError",
+           "Provenance", "RetryPolicy", "SecurityError", "check_health", "security_from"]

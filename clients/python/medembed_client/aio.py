@@ -12,7 +12,9 @@ from tqdm import tqdm
 
 from .inputs import ImageInput, to_bytes
 from .results import EmbedError, EmbedResult, ItemError, ResultAssembler
-from .retry import RetryPolicy, is_retryable
+from .retry import RetryBudget, RetryPolicy
+from .security import PLAINTEXT, ChannelSecurity, aio_channel
+from .stream import embed_over_streams
 from .v1 import encoder_pb2 as pb
 from .v1 import encoder_pb2_grpc as pb_grpc
 
@@ -49,16 +51,21 @@ def plan_chunks(sizes: Sequence[int], max_items: int, max_bytes: int) -> list[tu
 
 
 class AsyncClient:
+    """`timeout_s` bounds each call, retries included: RESOURCE_EXHAUSTED and UNAVAILABLE are tried
+    again with jittered backoff until it runs out (`retry` can cap the tries). `security` picks
+    TLS, mutual TLS and the bearer token (default: plaintext, no token)."""
+
     def __init__(self, target: str = DEFAULT_TARGET, *, timeout_s: float = 300.0, chunk_size: int = 64,
                  chunk_bytes: int = 16 * 2**20, max_concurrency: int = 4, retry: RetryPolicy | None = None,
-                 max_message_bytes: int = 256 * 2**20) -> None:
+                 max_message_bytes: int = 256 * 2**20, security: ChannelSecurity = PLAINTEXT) -> None:
         self.target = target
         self.timeout_s = timeout_s
         self.chunk_size = chunk_size
         self.chunk_bytes = chunk_bytes
         self.max_concurrency = max_concurrency
         self.retry = retry or RetryPolicy()
-        self._channel = grpc.aio.insecure_channel(target, options=channel_options(max_message_bytes))
+        self._metadata = security.metadata()
+        self._channel = aio_channel(target, security, channel_options(max_message_bytes))
         self._stub = pb_grpc.EncoderStub(self._channel)
         self._server_limits: pb.ServerLimits | None = None
         self._models: dict[str, pb.ModelInfo] = {}
@@ -73,15 +80,13 @@ class AsyncClient:
         await self._channel.close()
 
     async def _call(self, method, request):  # noqa: ANN001 - a stub method and its request message
-        for attempt in range(self.retry.max_attempts):
+        budget = RetryBudget(self.retry, self.timeout_s)
+        while True:
             try:
-                return await method(request, timeout=self.timeout_s)
+                return await method(request, timeout=max(budget.remaining(), 0.001), metadata=self._metadata)
             except grpc.aio.AioRpcError as exc:
-                last_try = attempt == self.retry.max_attempts - 1
-                if last_try or not is_retryable(exc.code(), exc.details()):
-                    raise EmbedError(exc.code().name, exc.details() or "") from None
-                await asyncio.sleep(self.retry.backoff(attempt))
-        raise AssertionError("unreachable")
+                if not await budget.retry_after(exc.code(), exc.details() or ""):
+                    raise EmbedError.from_rpc(exc, budget.summary()) from None
 
     async def list_models(self) -> list[pb.ModelInfo]:
         response = await self._call(self._stub.ListModels, pb.ListModelsRequest())
@@ -104,6 +109,20 @@ class AsyncClient:
             return 0
         return next((s.dim for s in info.specs if s.name == (spec or info.default_spec)), info.dim)
 
+    async def _plan(self, datas: list[bytes], assembler: ResultAssembler) -> tuple[list[int], list[tuple[int, int]]]:
+        """The items to send (those over the server's max_image_bytes fail here as too_large, never
+        sent) and their requests, as [start, end) runs over that list sized to the server's caps."""
+        caps = await self._request_caps()
+        sendable = []
+        for index, data in enumerate(datas):
+            if caps.image_bytes and len(data) > caps.image_bytes:
+                assembler.fail(index, ItemError("too_large", f"{len(data)} bytes is over the server's "
+                                                f"max_image_bytes = {caps.image_bytes}; not sent"),
+                               hashlib.sha256(data).hexdigest())
+            else:
+                sendable.append(index)
+        return sendable, plan_chunks([len(datas[i]) for i in sendable], caps.items, caps.bytes)
+
     async def embed(self, images: Sequence[ImageInput], model: str, *, spec: str = "", priority: str = "online",
                     skip_cache: bool = False, progress: bool = False) -> EmbedResult:
         """Embed images in order. Failed items get NaN rows and an entry in `errors`."""
@@ -111,16 +130,7 @@ class AsyncClient:
             raise ValueError(f"priority must be one of {sorted(PRIORITIES)}")
         datas = [to_bytes(image) for image in images]
         assembler = ResultAssembler(len(datas))
-        caps = await self._request_caps()
-        sendable = []
-        for index, data in enumerate(datas):
-            if caps.image_bytes and len(data) > caps.image_bytes:  # would fail there; never sent
-                assembler.fail(index, ItemError("too_large", f"{len(data)} bytes is over the server's "
-                                                f"max_image_bytes = {caps.image_bytes}; not sent"),
-                               hashlib.sha256(data).hexdigest())
-            else:
-                sendable.append(index)
-        chunks = plan_chunks([len(datas[i]) for i in sendable], caps.items, caps.bytes)
+        sendable, chunks = await self._plan(datas, assembler)
         limit = asyncio.Semaphore(self.max_concurrency)
         bar = tqdm(total=len(datas), desc=model, unit="img", disable=not progress)
         bar.update(len(datas) - len(sendable))
@@ -136,6 +146,38 @@ class AsyncClient:
 
         try:
             await asyncio.gather(*(run(start, end) for start, end in chunks))
+        finally:
+            bar.close()
+        return assembler.result(self._dim(model, spec))
+
+    async def embed_stream(self, images: Sequence[ImageInput], model: str, *, spec: str = "", priority: str = "bulk",
+                           skip_cache: bool = False, progress: bool = False) -> EmbedResult:
+        """Like `embed`, over one EmbedStream (the bulk path, flow-controlled by the server).
+
+        What a stream leaves unanswered — its replica drained or died, the connection broke — is
+        sent again on a new stream (another replica under round_robin), so a rolling restart loses
+        no item and fails no call; each item is answered once, in order. `timeout_s` is the longest
+        the call may go without an answer, retries included.
+        """
+        if priority not in PRIORITIES:
+            raise ValueError(f"priority must be one of {sorted(PRIORITIES)}")
+        datas = [to_bytes(image) for image in images]
+        assembler = ResultAssembler(len(datas))
+        sendable, chunks = await self._plan(datas, assembler)
+        bar = tqdm(total=len(datas), desc=model, unit="img", disable=not progress)
+        bar.update(len(datas) - len(sendable))
+
+        def request_for(start: int, end: int, request_id: str) -> pb.EmbedRequest:
+            return pb.EmbedRequest(model=model, spec=spec, priority=PRIORITIES[priority], skip_cache=skip_cache,
+                                   request_id=request_id, items=[pb.Item(data=datas[i]) for i in sendable[start:end]])
+
+        def on_answer(start: int, response: pb.EmbedResponse) -> None:
+            assembler.add(0, response, sendable[start:start + len(response.results)])
+            bar.update(len(response.results))
+
+        try:
+            await embed_over_streams(self._stub, chunks, request_for, on_answer, policy=self.retry,
+                                     idle_timeout_s=self.timeout_s, metadata=self._metadata)
         finally:
             bar.close()
         return assembler.result(self._dim(model, spec))

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import security
 from .aio import DEFAULT_TARGET
 from .client import Client
 from .health import check_health
 from .inputs import IMAGE_SUFFIXES
+from .redact import redact
 from .results import EmbedError
 from .retry import RetryPolicy
 from .v1 import encoder_pb2 as pb
@@ -50,9 +52,10 @@ def image_files(paths: list[str]) -> list[Path]:
     return files
 
 
-def served_models(target: str) -> list[pb.ModelInfo]:
+def served_models(target: str, channel_security: security.ChannelSecurity) -> list[pb.ModelInfo]:
     """ListModels with a single try, so a target where no encoder answers fails at once, named."""
-    with Client(target, retry=RetryPolicy(max_attempts=1), timeout_s=CONNECT_TIMEOUT_S) as client:
+    with Client(target, retry=RetryPolicy(max_attempts=1), timeout_s=CONNECT_TIMEOUT_S,
+                security=channel_security) as client:
         try:
             return client.list_models()
         except EmbedError as exc:
@@ -61,8 +64,8 @@ def served_models(target: str) -> list[pb.ModelInfo]:
             raise
 
 
-def served_model(target: str, model: str, spec: str) -> pb.ModelInfo:
-    models = {info.id: info for info in served_models(target)}
+def served_model(target: str, model: str, spec: str, channel_security: security.ChannelSecurity) -> pb.ModelInfo:
+    models = {info.id: info for info in served_models(target, channel_security)}
     info = models.get(model)
     if info is None:
         raise CliError(f"model {model!r} is not served by {target}; it serves {', '.join(sorted(models)) or 'nothing'} "
@@ -78,7 +81,7 @@ def _weights(info: pb.ModelInfo) -> str:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    models = served_models(args.target)
+    models = served_models(args.target, security.from_args(args))
     if args.json:
         for m in models:
             print(json.dumps({"id": m.id, "family": m.family, "dim": m.dim, "input_size": m.input_size,
@@ -98,7 +101,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_health(args: argparse.Namespace) -> int:
-    status = check_health(args.target, args.service, args.timeout)
+    status = check_health(args.target, args.service, args.timeout, security.from_args(args))
     print(f"{args.target}{f' {args.service}' if args.service else ''} {status}")
     if status in UNREACHABLE_CODES:
         print(f"medembed: no encoder answers at {args.target}: {START_HINT}", file=sys.stderr)
@@ -119,11 +122,13 @@ def output_paths(out: str) -> tuple[Path, dict[str, Path]]:
 
 def _cmd_embed(args: argparse.Namespace) -> int:
     files = image_files(args.inputs)
-    info = served_model(args.target, args.model, args.spec)  # before any progress bar
+    channel_security = security.from_args(args)
+    info = served_model(args.target, args.model, args.spec, channel_security)  # before any progress bar
     if info.random_weights:
         print(f"medembed: warning: {args.model} is served with random weights: its vectors come from an "
               "untrained network (provenance random_weights: true)", file=sys.stderr)
-    with Client(args.target, chunk_size=args.batch, max_concurrency=args.concurrency) as client:
+    with Client(args.target, chunk_size=args.batch, max_concurrency=args.concurrency,
+                security=channel_security) as client:
         result = client.embed(files, args.model, spec=args.spec, priority=args.priority,
                               skip_cache=args.skip_cache, progress=not args.quiet)
     vectors_path, side = output_paths(args.out)
@@ -143,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medembed", description="medembed embedding service client")
     parser.add_argument("--target", default=os.environ.get("MEDEMBED_TARGET", DEFAULT_TARGET),
                         help="HOST:PORT of the encoder service (env MEDEMBED_TARGET)")
+    security.add_arguments(parser)
     commands = parser.add_subparsers(dest="command", required=True)
     models = commands.add_parser("models", help="list the models the server hosts")
     models.add_argument("--json", action="store_true")
@@ -163,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("--quiet", action="store_true", help="no progress bar")
     for sub in (models, health, embed):  # --target also accepted after the command
         sub.add_argument("--target", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        security.add_arguments(sub, hidden=True)
     return parser
 
 
@@ -177,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     except EmbedError as exc:
         print(f"medembed: {args.target}: {exc}", file=sys.stderr)
         return 3
-    except OSError as exc:  # an input file that cannot be read, an output folder that cannot be written
-        print(f"medembed: {exc}", file=sys.stderr)
+    except (OSError, security.SecurityError) as exc:  # an unreadable input, an unwritable output, TLS files
+        print(f"medembed: {redact(exc)}", file=sys.stderr)
         return 2
 
 

@@ -48,3 +48,7 @@ class Client:
 
     def embed(self, images: Sequence[ImageInput], model: str, **options: Any) -> EmbedResult:
         return self._run(self._async.embed(images, model, **options))
+
+    def embed_stream(self, images: Sequence[ImageInput], model: str, **options: Any) -> EmbedResult:
+        """AsyncClient.embed_stream: the bulk path that resends what a draining replica left."""
+        return self._run(self._async.embed_stream(images, model, **options))

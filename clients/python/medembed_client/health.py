@@ -5,13 +5,17 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from .security import PLAINTEXT, ChannelSecurity, sync_channel
 
-def check_health(target: str, service: str = "", timeout_s: float = 3.0) -> str:
-    """The status name (SERVING, NOT_SERVING, ...) or the gRPC error code name when unreachable."""
-    with grpc.insecure_channel(target) as channel:
+
+def check_health(target: str, service: str = "", timeout_s: float = 3.0,
+                 security: ChannelSecurity = PLAINTEXT) -> str:
+    """The status name (SERVING, NOT_SERVING, ...) or the gRPC error code name when unreachable
+    (UNAVAILABLE also when TLS does not match: a plaintext client at a TLS port, or an unknown CA)."""
+    with sync_channel(target, security) as channel:
         try:
             response = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=service), timeout=timeout_s)
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout_s, metadata=security.metadata())
         except grpc.RpcError as exc:
             return exc.code().name
     return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)

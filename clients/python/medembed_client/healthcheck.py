@@ -1,8 +1,10 @@
 """`python -m medembed_client.healthcheck`: exit 0 only when every target is SERVING.
 
-The container HEALTHCHECK of the encoder image runs it with no arguments (this container's own
-port, from MEDEMBED_PORT as the server reads it); with --wait it blocks until the targets serve,
-which is how the Kubernetes evaluator Job waits for its encoders.
+The container HEALTHCHECK of the encoder image runs it with no arguments: this container's own
+server, at its plaintext health-only port when MEDEMBED_HEALTH_PORT is set (the TLS setups), else
+at MEDEMBED_PORT, both as the server reads them. With --target it speaks TLS and sends a token as
+the other clients do (--tls-ca, --token-file or their MEDEMBED_* env vars). With --wait it blocks
+until the targets serve, which is how the Kubernetes evaluator Job waits for its encoders.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import sys
 import time
 
+from . import security
 from .health import check_health
 
 
@@ -24,17 +27,34 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds per health call")
     parser.add_argument("--wait", type=float, default=0.0, help="keep polling up to this many seconds")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between polls with --wait")
+    security.add_arguments(parser)
     return parser
+
+
+def _targets(args: argparse.Namespace) -> tuple[list[str], security.ChannelSecurity]:
+    """The targets given, or this container's server: at its health-only port (always plaintext)
+    when it has one."""
+    if args.target:
+        return args.target, security.from_args(args)
+    health_port = os.environ.get("MEDEMBED_HEALTH_PORT", "").strip()
+    if health_port.isdigit() and int(health_port) > 0:
+        return [f"localhost:{health_port}"], security.PLAINTEXT
+    return [f"localhost:{os.environ.get('MEDEMBED_PORT') or 50051}"], security.from_args(args)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    targets = args.target or [f"localhost:{os.environ.get('MEDEMBED_PORT') or 50051}"]
+    try:
+        targets, channel_security = _targets(args)
+    except security.SecurityError as exc:
+        print(f"healthcheck: {exc}", file=sys.stderr)
+        return 2
     give_up = time.monotonic() + args.wait
     statuses: dict[str, str] = {}
     pending = list(targets)
     while True:
-        statuses.update((target, check_health(target, args.service, args.timeout)) for target in pending)
+        statuses.update((target, check_health(target, args.service, args.timeout, channel_security))
+                        for target in pending)
         pending = [target for target in targets if statuses[target] != "SERVING"]
         if not pending or time.monotonic() + args.interval > give_up:
             break

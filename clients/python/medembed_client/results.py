@@ -5,18 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import grpc
 import numpy as np
 
+from .redact import redact, shorten
 from .v1 import encoder_pb2 as pb
+
+MAX_MESSAGE_CHARS = 2000
 
 
 class EmbedError(RuntimeError):
-    """The whole call failed (after retries where they apply)."""
+    """The whole call failed (after retries where they apply). `code` is the gRPC status name;
+    `message` is the server's, with secrets redacted."""
 
     def __init__(self, code: str, message: str) -> None:
+        message = redact(shorten(message, MAX_MESSAGE_CHARS))
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+    @classmethod
+    def from_rpc(cls, error: grpc.aio.AioRpcError | grpc.RpcError, retried: str = "") -> "EmbedError":
+        details = error.details() or ""
+        return cls(error.code().name, f"{details} ({retried})" if retried else details)
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,7 @@ class ResultAssembler:
         self.errors: dict[int, ItemError] = {}
         self.sha256 = [""] * count
         self.cache_hits = np.zeros(count, dtype=bool)
+        self.answered = np.zeros(count, dtype=bool)
         self.provenance: Provenance | None = None
         self.dim: int | None = None
 
@@ -95,6 +107,9 @@ class ResultAssembler:
                              "their vectors are not comparable")
         for result in response.results:
             index = indices[result.index] if indices is not None else offset + result.index
+            if self.answered[index]:  # a resent request must never count twice
+                raise EmbedError("INTERNAL", f"item {index} was answered twice")
+            self.answered[index] = True
             self.sha256[index] = result.content_sha256
             self.cache_hits[index] = result.cache_hit
             if result.status.code == pb.ITEM_CODE_OK:

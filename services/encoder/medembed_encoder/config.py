@@ -12,19 +12,23 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from medembed_client.redact import redact
 from medembed_decode import DEFAULT_LIMITS
 
 ENV_PREFIX = "MEDEMBED_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+REFLECTION_MODES = ("auto", "on", "off")
+MIN_TOKEN_CHARS = 16
 
 
 class ConfigError(ValueError):
     """A setting is missing or invalid; the message names it."""
 
 
-def setting(default: object, description: str) -> Any:
-    """A settings field with its `--help` text."""
-    return field(default=default, metadata={"help": description})
+def setting(default: object, description: str, *, secret: bool = False) -> Any:
+    """A settings field with its `--help` text. A `secret` one is read from its env var only (a
+    flag would show in the process list) and is left out of the settings' repr."""
+    return field(default=default, repr=not secret, metadata={"help": description, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,17 @@ class Settings:
     host: str = setting("[::]", "address the gRPC port binds to")
     port: int = setting(50051, "gRPC port")
     metrics_port: int = setting(9464, "Prometheus metrics port (-1 = off)")
+    metrics_host: str = setting("", "address the metrics port binds to (empty = the gRPC host)")
+    health_port: int = setting(-1, "plaintext port serving only the gRPC health service, for probes that cannot "
+                                   "speak TLS (the kubelet's); -1 = off")
+    tls_cert: str = setting("", "PEM certificate chain of the gRPC port; with tls_key turns TLS on")
+    tls_key: str = setting("", "PEM private key of tls_cert")
+    tls_client_ca: str = setting("", "PEM CA bundle: clients must present a certificate it signed (mutual TLS)")
+    token_file: str = setting("", "file of accepted bearer tokens, one a line (several = rotation); re-read when "
+                                  "it changes")
+    tokens: tuple[str, ...] = setting((), "accepted bearer tokens, comma-separated (env only)", secret=True)
+    reflection: str = setting("auto", "gRPC server reflection: auto | on | off (auto = on without tokens, off "
+                                      "with them)")
     catalog: str = setting("", "extra catalog YAML merged over the built-in one")
     device: str = setting("auto", "auto | cpu | cuda | cuda:N (auto = cuda when present)")
     dtype: str = setting("auto", "auto | float32 | float16 | bfloat16 (auto = fp32 on CPU, bf16/fp16 on GPU)")
@@ -63,11 +78,15 @@ class Settings:
     stall_seconds: float = setting(120.0, "a model whose queue does not move for this long turns NOT_SERVING")
     max_connection_age_s: float = setting(0.0, "close client connections after this age so load balancers "
                                                 "rebalance (0 = never)")
-    cache_url: str = setting("", "vector cache: empty = on-disk cache, `none`, or redis://...")
+    cache_url: str = setting("", "vector cache: empty = on-disk cache, `none`, redis://... or rediss://... (TLS)")
+    cache_password_file: str = setting("", "file holding the Redis password (a Docker or Kubernetes secret); used "
+                                           "over any password in cache_url")
     cache_dir: str = setting("", "on-disk cache folder (default ~/.cache/medembed/vectors)")
     cache_ttl_s: int = setting(30 * 24 * 3600, "seconds a cached vector lives in Redis")
     cache_timeout_s: float = setting(0.1, "per Redis call; a slower Redis costs misses, never latency")
     log_level: str = setting("info", "debug | info | warning | error")
+    refusal_log_interval_s: float = setting(10.0, "refused RPCs are logged as one summary line per this many "
+                                                  "seconds, with counts by code and reason")
 
     def validate(self) -> "Settings":
         if not self.models:
@@ -104,7 +123,45 @@ class Settings:
                               f"got {self.log_level!r}")
         if self.catalog and not Path(self.catalog).is_file():
             raise ConfigError(f"{described('catalog')}: file not found: {self.catalog}")
+        if self.refusal_log_interval_s <= 0:
+            raise ConfigError(f"{described('refusal_log_interval_s')} must be more than 0, "
+                              f"got {self.refusal_log_interval_s:g}")
+        self._validate_security()
         return self
+
+    def _validate_security(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("tls_cert and tls_key go together: set both (MEDEMBED_TLS_CERT, MEDEMBED_TLS_KEY)")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ConfigError("tls_client_ca (mutual TLS) needs TLS: set tls_cert and tls_key too")
+        for name in ("tls_cert", "tls_key", "tls_client_ca", "token_file", "cache_password_file"):
+            if getattr(self, name) and not Path(getattr(self, name)).is_file():
+                raise ConfigError(f"{name}: file not found: {getattr(self, name)}")
+        for index, token in enumerate(self.tokens):
+            if len(token) < MIN_TOKEN_CHARS or not token.isascii() or not token.isprintable() or " " in token:
+                raise ConfigError(f"{env_var('tokens')}: token {index + 1} must be at least {MIN_TOKEN_CHARS} "
+                                  "printable ASCII characters without spaces")
+        if self.reflection not in REFLECTION_MODES:
+            raise ConfigError(f"reflection must be auto|on|off, got {self.reflection!r}")
+        if self.health_port >= 0 and self.health_port == self.port:
+            raise ConfigError(f"health_port must differ from port ({self.port})")
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert)
+
+    @property
+    def wants_tokens(self) -> bool:
+        return bool(self.tokens or self.token_file)
+
+    @property
+    def reflection_on(self) -> bool:
+        return self.reflection == "on" or (self.reflection == "auto" and not self.wants_tokens)
+
+    @property
+    def metrics_bind_host(self) -> str:
+        """The metrics address as prometheus_client takes it: no brackets around IPv6."""
+        return (self.metrics_host or self.host).strip("[]")
 
     @property
     def grpc_max_message_bytes(self) -> int:
@@ -132,7 +189,7 @@ def _convert(name: str, raw: str, default: object) -> object:
         if isinstance(default, float):
             return float(raw)
     except ValueError:
-        raise ConfigError(f"{described(name)} must be {expected[type(default)]}, got {raw!r}") from None
+        raise ConfigError(redact(f"{described(name)} must be {expected[type(default)]}, got {raw!r}")) from None
     if isinstance(default, tuple):
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw
@@ -159,6 +216,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per setting; unset flags fall back to the env var, then the default."""
     defaults = Settings()
     for item in fields(Settings):
+        if item.metadata["secret"]:
+            continue
         name = item.name
         default = getattr(defaults, name)
         text = f"{item.metadata['help']} [env {env_var(name)}"

@@ -16,6 +16,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from medembed_client import check_health
+from medembed_client.security import PLAINTEXT, ChannelSecurity
 
 
 def free_port() -> int:
@@ -30,6 +31,9 @@ class LocalEncoder:
     port: int
     metrics_port: int
     log_path: Path
+    security: ChannelSecurity = PLAINTEXT
+    """How a client reaches it (TLS, token): what wait_serving's health check uses."""
+    metrics_host: str = "127.0.0.1"
 
     @property
     def target(self) -> str:
@@ -37,7 +41,7 @@ class LocalEncoder:
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """Every sample as {(name, sorted labels): value}."""
-        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        url = f"http://{self.metrics_host}:{self.metrics_port}/metrics"
         text = urllib.request.urlopen(url, timeout=5).read().decode()
         return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
                 for family in text_string_to_metric_families(text) for sample in family.samples}
@@ -55,7 +59,7 @@ class LocalEncoder:
         while time.monotonic() < give_up:
             if self.process.poll() is not None:
                 raise RuntimeError(f"encoder exited with {self.process.returncode}:\n{self.log()}")
-            if check_health(self.target, timeout_s=1) == "SERVING":
+            if check_health(self.target, timeout_s=1, security=self.security) == "SERVING":
                 return self
             time.sleep(0.2)
         self.stop(signal.SIGKILL)
@@ -74,9 +78,9 @@ class LocalEncoder:
 
 
 def start_local_encoder(models: str, log_dir: Path, *, env: dict[str, str] | None = None, wait: bool = True,
-                        **settings: object) -> LocalEncoder:
+                        security: ChannelSecurity = PLAINTEXT, **settings: object) -> LocalEncoder:
     """Start `medembed-encoder serve` on free loopback ports; settings are passed as flags
-    (True for a boolean flag)."""
+    (True for a boolean flag). `security` is how to reach it when it runs with TLS or tokens."""
     port, metrics_port = free_port(), free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"encoder-{port}.log"
@@ -88,7 +92,8 @@ def start_local_encoder(models: str, log_dir: Path, *, env: dict[str, str] | Non
     with log_path.open("w") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
                                    env={**os.environ, **(env or {})})
-    encoder = LocalEncoder(process, port, metrics_port, log_path)
+    metrics_host = str(settings.get("metrics_host") or "127.0.0.1")
+    encoder = LocalEncoder(process, port, metrics_port, log_path, security, metrics_host)
     return encoder.wait_serving() if wait else encoder
 
 

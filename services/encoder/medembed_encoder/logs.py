@@ -1,4 +1,8 @@
-"""Structured logging: one JSON object per line, one line per event."""
+"""Structured logging: one JSON object per line, one line per event.
+
+Every line is bounded (each string field cut to MAX_FIELD_CHARS, so a 100 KB model name never
+becomes a 100 KB line) and redacted (passwords in URLs, tokens: medembed_client.redact).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,23 @@ import sys
 import time
 from typing import Any
 
+from medembed_client.redact import redact, shorten
+
+MAX_FIELD_CHARS = 500
+MAX_TRACEBACK_CHARS = 8000
+
+
+def _bounded(value: Any) -> Any:
+    if isinstance(value, str):
+        return shorten(value, MAX_FIELD_CHARS)
+    if isinstance(value, dict):
+        return {str(key)[:MAX_FIELD_CHARS]: _bounded(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_bounded(item) for item in value]
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    return shorten(str(value), MAX_FIELD_CHARS)
+
 
 class JsonLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -15,12 +36,12 @@ class JsonLineFormatter(logging.Formatter):
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "event": record.getMessage(),
+            "event": shorten(record.getMessage(), MAX_FIELD_CHARS),
         }
-        entry.update(getattr(record, "fields", {}))
+        entry.update(_bounded(getattr(record, "fields", {})))
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+            entry["exc"] = shorten(self.formatException(record.exc_info), MAX_TRACEBACK_CHARS)
+        return redact(json.dumps(entry, default=str))
 
 
 def configure(level: str = "info") -> None:

@@ -14,6 +14,9 @@ class EncoderMetrics:
         r = self.registry
         self.requests = Counter("medembed_requests", "RPCs by method and final gRPC code",
                                 ["method", "code"], registry=r)
+        self.rejected = Counter("medembed_rejected_requests", "RPCs refused before any work, by method, gRPC code "
+                                "and reason (queue_full, draining, unknown_model, missing_token, ...)",
+                                ["method", "code", "reason"], registry=r)
         self.items = Counter("medembed_items", "Items by model and outcome (ok or an item error code)",
                              ["model", "outcome"], registry=r)
         self.items_dropped = Counter("medembed_items_dropped", "Items dropped before compute",
@@ -58,5 +61,6 @@ class EncoderMetrics:
                                            "Items answered by an identical item computed at the same time",
                                            ["model"], registry=r)
 
-    def serve(self, port: int, host: str = "0.0.0.0") -> None:
+    def serve(self, port: int, host: str) -> None:
+        """Prometheus text format on http://host:port/metrics (host without IPv6 brackets)."""
         start_http_server(port, addr=host, registry=self.registry)

@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from medembed_client.v1 import encoder_pb2 as pb
 from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
 
-from . import __version__
+from . import __version__, config
 from .batcher import BatchLimits
 from .cache import build_cache
 from .catalog import CatalogEntry, load_catalog, select
@@ -26,7 +26,9 @@ from .families import ModelLoadError, load_encoder, validate_options
 from .logs import Stopwatch, event
 from .metrics import EncoderMetrics
 from .ports import BindError, ensure_bindable
+from .refusals import RefusalLog
 from .runtime import ModelRuntime, resolve_device, resolve_dtype
+from .security import TokenInterceptor, TokenSet, server_credentials
 from .service import EncoderService, ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -48,10 +50,15 @@ class EncoderServer:
                                           thread_name_prefix="preprocess")
         self.decoder = DecodePool(settings.decode_workers or os.cpu_count() or 1, settings.decode_timeout_s)
         self.cache = build_cache(settings, self.metrics)
-        self.service = EncoderService(settings, self.registry, self.metrics, self.threads, self.decoder, self.cache)
+        self.refusals = RefusalLog(self.metrics, settings.refusal_log_interval_s)
+        self.service = EncoderService(settings, self.registry, self.metrics, self.threads, self.decoder, self.cache,
+                                      self.refusals)
+        self.tokens = TokenSet(settings.tokens, settings.token_file) if settings.wants_tokens else None
         self.health = HealthServicer()
         self.server: grpc.aio.Server | None = None
+        self.health_server: grpc.aio.Server | None = None
         self.port: int | None = None
+        self.health_port: int | None = None
         self._stopped = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
 
@@ -66,36 +73,64 @@ class EncoderServer:
                         ("grpc.max_connection_age_grace_ms", int(self.settings.drain_seconds * 1000))]
         return options
 
+    def _refuse_unauthenticated(self, method: str, reason: str) -> None:
+        self.metrics.requests.labels(method.rsplit("/", 1)[-1], "UNAUTHENTICATED").inc()
+        self.refusals.record(method.rsplit("/", 1)[-1], grpc.StatusCode.UNAUTHENTICATED, reason,
+                             "no accepted bearer token")
+
+    def _bind(self, server: grpc.aio.Server, name: str, credentials: grpc.ServerCredentials | None) -> int:
+        """Listen on the port of setting `name` (`port`, `health_port`); BindError names its flag."""
+        host, port = self.settings.host, getattr(self.settings, name)
+        flag, env = config.flag(name), config.env_var(name)
+        ensure_bindable(host, port, flag, env)
+        address = f"{host}:{port}"
+        try:
+            bound = (server.add_secure_port(address, credentials) if credentials is not None
+                     else server.add_insecure_port(address))
+        except RuntimeError:  # taken between the check and now, or an address gRPC cannot parse
+            bound = 0
+        if bound == 0:
+            raise BindError(f"{flag} {port} on --host {host}: cannot listen there; pick a free port with {flag}")
+        return bound
+
     async def start(self) -> int:
         """Bind and serve health at once; models load in the background. Returns the bound port."""
-        self.server = grpc.aio.server(options=self._grpc_options())
+        settings = self.settings
+        interceptors = [TokenInterceptor(self.tokens, self._refuse_unauthenticated)] if self.tokens else []
+        self.server = grpc.aio.server(options=self._grpc_options(), interceptors=interceptors)
         pb_grpc.add_EncoderServicer_to_server(self.service, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME], self.server)
+        if settings.reflection_on:
+            reflection.enable_server_reflection(
+                [SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                 reflection.SERVICE_NAME], self.server)
         for service in ["", SERVICE_NAME, *self.registry.model_ids]:
             await self.health.set(service, NOT_SERVING)
-        host, port, metrics_port = self.settings.host, self.settings.port, self.settings.metrics_port
-        ensure_bindable(host, port, "--port", "MEDEMBED_PORT")
-        if metrics_port >= 0:
-            ensure_bindable("0.0.0.0", metrics_port, "--metrics-port", "MEDEMBED_METRICS_PORT")
-        try:
-            self.port = self.server.add_insecure_port(f"{host}:{port}")
-        except RuntimeError:  # taken between the check and now, or an address gRPC cannot parse
-            self.port = 0
-        if self.port == 0:
-            raise BindError(f"--port {port} on --host {host}: cannot listen there; pick a free port with --port")
+        if settings.metrics_port >= 0:
+            ensure_bindable(settings.metrics_bind_host, settings.metrics_port, "--metrics-port",
+                            "MEDEMBED_METRICS_PORT")
+        self.port = self._bind(self.server, "port", server_credentials(settings))
+        if settings.health_port >= 0:  # health only, plaintext: for probes that cannot speak TLS
+            self.health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self.health_server)
+            self.health_port = self._bind(self.health_server, "health_port", None)
+            await self.health_server.start()
         await self.server.start()
-        if metrics_port >= 0:
+        if settings.metrics_port >= 0:
             try:
-                self.metrics.serve(metrics_port)
+                self.metrics.serve(settings.metrics_port, settings.metrics_bind_host)
             except OSError as exc:
                 await self.server.stop(None)
-                raise BindError(f"--metrics-port {metrics_port}: cannot listen ({exc.strerror}); pick a free "
-                                "port with --metrics-port, or -1 for no metrics") from None
-        event(log, "server_listening", port=self.port, metrics_port=self.settings.metrics_port,
-              models=list(self.registry.model_ids), cache=self.cache.description, version=__version__)
+                raise BindError(f"--metrics-port {settings.metrics_port}: cannot listen ({exc.strerror}); pick a "
+                                "free port with --metrics-port, or -1 for no metrics") from None
+        if self.tokens is not None and not settings.tls:
+            event(log, "tokens_without_tls", logging.WARNING,
+                  advice="tokens cross the network in clear text: set tls_cert and tls_key")
+        event(log, "server_listening", port=self.port, metrics_port=settings.metrics_port,
+              metrics_host=settings.metrics_bind_host, health_port=self.health_port,
+              tls="mutual" if settings.tls_client_ca else settings.tls, tokens=self.tokens is not None,
+              reflection=settings.reflection_on, models=list(self.registry.model_ids),
+              cache=self.cache.description, version=__version__)
         return self.port
 
     async def load_models(self) -> None:
@@ -150,8 +185,11 @@ class EncoderServer:
         give_up = loop.time() + self.settings.drain_seconds
         while self.service.in_flight and loop.time() < give_up:
             await asyncio.sleep(0.05)
+        self.refusals.flush()
         if self.server is not None:
             await self.server.stop(grace=1.0)
+        if self.health_server is not None:
+            await self.health_server.stop(grace=None)
         for task in self._background:
             task.cancel()
         for runtime in self.registry.runtimes.values():

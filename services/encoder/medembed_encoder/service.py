@@ -16,6 +16,7 @@ from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
 from medembed_decode import DecodeError, DecodeLimits
 
 from . import __version__
+from .admission import Rejected, check_field_caps
 from .batcher import ItemExpired, QueueFull
 from .cache import CacheFront, FlightAbandoned, FlightOutcome, KeyScope, SingleFlight
 from .config import Settings
@@ -23,6 +24,7 @@ from .decode_pool import DecodePool, DecodeTimeout
 from .items import ITEM_CODES, ItemOutcome, hash_items, outcome_name, preprocess
 from .logs import event
 from .metrics import EncoderMetrics
+from .refusals import RefusalLog
 from .runtime import ModelRuntime
 from .versions import library_versions
 
@@ -40,14 +42,6 @@ def shareable(outcome: ItemOutcome) -> FlightOutcome | None:
     return FlightOutcome(outcome.code, outcome.message, outcome.vector)
 
 
-class Rejected(Exception):
-    """The whole RPC is refused with this gRPC status."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 class ModelRegistry:
     """Models this server hosts: loaded runtimes plus ids still loading."""
 
@@ -59,8 +53,9 @@ class ModelRegistry:
 
 class EncoderService(pb_grpc.EncoderServicer):
     def __init__(self, settings: Settings, registry: ModelRegistry, metrics: EncoderMetrics,
-                 threads: Executor, decoder: DecodePool, cache: CacheFront) -> None:
+                 threads: Executor, decoder: DecodePool, cache: CacheFront, refusals: RefusalLog) -> None:
         self._settings = settings
+        self._refusals = refusals
         self._cache = cache
         self._flights = SingleFlight()
         self._registry = registry
@@ -74,36 +69,38 @@ class EncoderService(pb_grpc.EncoderServicer):
 
     # -- admission -------------------------------------------------------------------------
     def _admit(self, request: pb.EmbedRequest) -> tuple[ModelRuntime, str]:
+        check_field_caps(request)
         if self.draining:
-            raise Rejected(grpc.StatusCode.UNAVAILABLE, "server is draining; retry on another replica")
+            raise Rejected(grpc.StatusCode.UNAVAILABLE, "draining", "server is draining; retry on another replica")
         if request.model not in self._registry.model_ids:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "unknown_model",
                            f"unknown model {request.model!r}; served: {self._registry.model_ids}")
         if request.model not in self._registry.ready:
-            raise Rejected(grpc.StatusCode.UNAVAILABLE, f"model {request.model!r} is warming up")
+            raise Rejected(grpc.StatusCode.UNAVAILABLE, "warming_up", f"model {request.model!r} is warming up")
         runtime = self._registry.runtimes[request.model]
         if not request.items:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "request has no items")
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "no_items", "request has no items")
         if len(request.items) > self._settings.max_items_per_request:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "too_many_items",
                            f"{len(request.items)} items exceeds max_items_per_request "
                            f"{self._settings.max_items_per_request}; split the request")
         # An item over max_image_bytes fails alone as too_large; it does not refuse the request.
         total_bytes = sum(len(item.data) for item in request.items if len(item.data) <= self._limits.max_image_bytes)
         if total_bytes > self._settings.max_request_bytes:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT,
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "too_many_bytes",
                            f"{total_bytes} bytes of images exceeds max_request_bytes "
                            f"{self._settings.max_request_bytes}; split the request")
         try:
             spec = runtime.encoder.resolve_spec(request.spec)
         except KeyError as exc:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, str(exc.args[0])) from None
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "unknown_spec", str(exc.args[0])) from None
         return runtime, spec
 
     # -- pipeline --------------------------------------------------------------------------
     async def _embed(self, request: pb.EmbedRequest, time_remaining: float | None,
-                     wait_for_queue: bool = False) -> pb.EmbedResponse:
-        runtime, spec = self._admit(request)
+                     wait_for_queue: bool = False, admitted: tuple[ModelRuntime, str] | None = None
+                     ) -> pb.EmbedResponse:
+        runtime, spec = admitted or self._admit(request)
         count = len(request.items)
         try:
             if wait_for_queue:
@@ -111,7 +108,7 @@ class EncoderService(pb_grpc.EncoderServicer):
             else:
                 runtime.budget.reserve(count)
         except QueueFull as exc:
-            raise Rejected(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)) from None
+            raise Rejected(grpc.StatusCode.RESOURCE_EXHAUSTED, "queue_full", str(exc)) from None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + time_remaining if time_remaining is not None else None
         encoder = runtime.encoder
@@ -247,7 +244,7 @@ class EncoderService(pb_grpc.EncoderServicer):
             return await self._embed(request, context.time_remaining())
         except Rejected as exc:
             code = exc.code
-            event(log, "rpc_rejected", code=exc.code.name, reason=str(exc))
+            self._refusals.record("Embed", exc.code, exc.reason, str(exc))
             await context.abort(exc.code, str(exc))
         except asyncio.CancelledError:
             code = grpc.StatusCode.CANCELLED
@@ -261,20 +258,33 @@ class EncoderService(pb_grpc.EncoderServicer):
                           context: grpc.aio.ServicerContext) -> AsyncIterator[pb.EmbedResponse]:
         # At most stream_window requests are in flight; when the client reads slowly our yield
         # waits on gRPC flow control, so we stop reading requests and the sender slows down.
+        # Draining: what was taken is answered, then the stream ends UNAVAILABLE, and the client
+        # sends what is left to another replica (request_id says which were answered).
         started = time.perf_counter()
         self.in_flight += 1
         code = grpc.StatusCode.OK
         pending: deque[asyncio.Task[pb.EmbedResponse]] = deque()
+        answered, left_unread = 0, False
         try:
             async for request in request_iterator:
-                pending.append(asyncio.ensure_future(self._embed(request, None, wait_for_queue=True)))
+                if self.draining:
+                    left_unread = True
+                    break
+                admitted = self._admit(request)  # now, so a drain that starts later cannot refuse it
+                pending.append(asyncio.ensure_future(self._embed(request, None, True, admitted)))
                 if len(pending) >= self._settings.stream_window:
                     yield await pending.popleft()
+                    answered += 1
             while pending:
                 yield await pending.popleft()
+                answered += 1
+            if left_unread:
+                raise Rejected(grpc.StatusCode.UNAVAILABLE, "draining",
+                               f"server is draining: {answered} request(s) of this stream answered; send the "
+                               "rest to another replica")
         except Rejected as exc:
             code = exc.code
-            event(log, "rpc_rejected", code=exc.code.name, reason=str(exc))
+            self._refusals.record("EmbedStream", exc.code, exc.reason, str(exc))
             await context.abort(exc.code, str(exc))
         except asyncio.CancelledError:
             code = grpc.StatusCode.CANCELLED

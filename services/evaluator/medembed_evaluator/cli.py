@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from medembed_client import SecurityError, security
+from medembed_client.redact import RedactingFormatter, redact
 from medembed_evaluator.datasets import DatasetSpec
 from medembed_evaluator.errors import EvaluatorError, PlanError
 from medembed_evaluator.plan import Plan, load_plan, parse_plan
@@ -35,7 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--concurrency", type=int, default=4, help="requests in flight per encoder")
     run.add_argument("--run-id", default="", help="default: UTC time and plan name")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    security.add_arguments(run)
     return parser
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 def _load(path: Path, encoder_overrides: list[str], extra: list[DatasetSpec]) -> Plan:
@@ -55,16 +64,18 @@ def _load(path: Path, encoder_overrides: list[str], extra: list[DatasetSpec]) ->
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging()
     extra = [DatasetSpec(name=Path(folder).resolve().name, kind="imagefolder", path=str(Path(folder).resolve()))
              for folder in args.add_imagefolder]
     try:
         plan = _load(args.plan, args.encoder, extra)
+        channel_security = security.from_args(args, environ={**plan.security.as_env(), **os.environ})
         outcome = run_plan(plan, RunSettings(out_dir=args.out, data_root=args.data_root,
                                              encoder_wait_s=args.encoder_wait, concurrency=args.concurrency,
-                                             progress=not args.quiet, run_id=args.run_id))
-    except EvaluatorError as exc:
-        print(f"medembed-evaluate: {exc}", file=sys.stderr)
+                                             progress=not args.quiet, run_id=args.run_id,
+                                             security=channel_security))
+    except (EvaluatorError, SecurityError) as exc:
+        print(f"medembed-evaluate: {redact(exc)}", file=sys.stderr)
         return 2
     print()
     print(outcome.table)

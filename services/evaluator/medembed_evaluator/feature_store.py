@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medembed_evaluator.paths import inside, path_component
+
 
 @dataclass
 class ChunkFeatures:
@@ -53,8 +55,10 @@ class FeatureStore:
         self.root = root
 
     def pair_dir(self, provenance: dict[str, str], dataset_hash: str) -> Path:
-        model = provenance["model_id"].replace("/", "_")
-        return self.root / model / f"{identity_digest(provenance)}-{dataset_hash[:20]}"
+        """One folder per pair under the root; a model id with '/' or '..' becomes one safe component."""
+        model = path_component(provenance["model_id"])
+        return inside(self.root, self.root / model / f"{identity_digest(provenance)}-{dataset_hash[:20]}",
+                      f"feature folder of model {provenance['model_id']!r}")
 
     @staticmethod
     def _chunk_path(directory: Path, index: int) -> Path:

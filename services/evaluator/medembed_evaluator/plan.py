@@ -14,11 +14,13 @@ from typing import Any
 
 import yaml
 
+from medembed_client.security import ENV as SECURITY_ENV
 from medembed_evaluator.analysis.spec import AnalysisSpec
 from medembed_evaluator.comparison import CompareSpec, parse_compare
 from medembed_evaluator.datasets import DatasetSpec, dataset_kind
 from medembed_evaluator.datasets.options import parse_options
 from medembed_evaluator.errors import EvaluatorError, PlanError
+from medembed_evaluator.paths import check_name
 from medembed_evaluator.probe import Protocol
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID
 
@@ -47,6 +49,21 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
+class SecuritySpec:
+    """How the evaluator reaches its encoders: files only, never a secret's value in the plan.
+    The MEDEMBED_TLS_* / MEDEMBED_TOKEN* env vars and the command line's flags win over these."""
+
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_server_name: str = ""
+    token_file: str = ""
+
+    def as_env(self) -> dict[str, str]:
+        return {SECURITY_ENV[name]: value for name, value in vars(self).items() if value}
+
+
+@dataclass(frozen=True)
 class Plan:
     name: str
     encoders: dict[str, str]
@@ -58,6 +75,7 @@ class Plan:
     """None: the plan has no `analysis:` section, so only the probe runs."""
     compare: CompareSpec | None = None
     """`compare: published`: the study's published value and our difference beside each cell."""
+    security: SecuritySpec = SecuritySpec()
 
 
 def load_plan(path: Path, *, extra_datasets: Iterable[DatasetSpec | Mapping[str, Any]] = ()) -> Plan:
@@ -76,7 +94,8 @@ def load_plan(path: Path, *, extra_datasets: Iterable[DatasetSpec | Mapping[str,
 
 def parse_plan(document: Any, *, extra_datasets: Iterable[DatasetSpec | Mapping[str, Any]] = ()) -> Plan:
     top = _mapping(document, "the plan")
-    _no_unknown(top, {"name", "encoders", "models", "datasets", "protocol", "output", "analysis", "compare"},
+    _no_unknown(top, {"name", "encoders", "models", "datasets", "protocol", "output", "analysis", "compare",
+                      "security"},
                 "the plan")
     encoders = {str(k): _string(v, f"encoders.{k}") for k, v in _mapping(top.get("encoders") or {}, "encoders").items()}
     for key, address in encoders.items():
@@ -97,7 +116,7 @@ def parse_plan(document: Any, *, extra_datasets: Iterable[DatasetSpec | Mapping[
     if not datasets:
         raise PlanError("datasets: the plan lists no datasets")
     return Plan(
-        name=_string(top.get("name", "plan"), "name"),
+        name=check_name(_string(top.get("name", "plan"), "name"), "name"),
         encoders=encoders,
         models=models,
         datasets=datasets,
@@ -105,6 +124,7 @@ def parse_plan(document: Any, *, extra_datasets: Iterable[DatasetSpec | Mapping[
         output=_output(top.get("output") or {}),
         analysis=_analysis(top["analysis"], models, datasets) if "analysis" in top else None,
         compare=parse_compare(top["compare"]) if top.get("compare") else None,
+        security=_security(top.get("security") or {}),
     )
 
 
@@ -147,6 +167,11 @@ def _dataset(entry: Any, where: str) -> DatasetSpec:
                 else where)
     name = _string(dataset.get("name"), f"{where}.name")
     path = dataset.get("path")
+    relative = str(path if path is not None else name)
+    if not relative.startswith("/") and ".." in relative.replace("\\", "/").split("/"):
+        field = "path" if path is not None else "name (the default path)"
+        raise PlanError(f"{where} ({name}).{field}: '{relative}' climbs out of the data root with '..'; give a "
+                        "path inside --data-root, or an absolute one")
     return DatasetSpec(
         name=name,
         kind=_string(dataset.get("kind"), f"{where} ({name}).kind"),
@@ -200,6 +225,15 @@ def _analysis(entry: Any, models: list[ModelSpec], datasets: list[DatasetSpec]) 
             if name not in model_names:
                 raise PlanError(f"analysis.bias.models: '{name}' is neither a model id nor a label of the plan")
     return analysis
+
+
+def _security(entry: Any) -> SecuritySpec:
+    values = _mapping(entry, "security")
+    if "token" in values:
+        raise PlanError("security.token: a token's value never goes in a plan; use security.token_file (a secret "
+                        "file) or the MEDEMBED_TOKEN env var")
+    _no_unknown(values, {f.name for f in fields(SecuritySpec)}, "security")
+    return SecuritySpec(**{key: _string(value, f"security.{key}") for key, value in values.items()})
 
 
 def _output(entry: Any) -> OutputSpec:

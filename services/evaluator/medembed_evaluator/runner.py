@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 import medembed_decode
-from medembed_client import Client, EmbedError, RetryPolicy
+from medembed_client import ChannelSecurity, Client, EmbedError, RetryPolicy, security_from
 from medembed_client.v1 import encoder_pb2 as pb
 from medembed_evaluator.analysis.bias import run_overlay_bias
 from medembed_evaluator.analysis.pair import PairData, analyse_pair
@@ -27,6 +27,7 @@ from medembed_evaluator.datasets import Dataset, load_dataset
 from medembed_evaluator.errors import DatasetError, EvaluatorError, PlanError, ProtocolError
 from medembed_evaluator.feature_store import ChunkFeatures, DatasetFeatures, FeatureStore
 from medembed_evaluator.pair_result import PairFailure, PairResult, RunExtras, RunInfo
+from medembed_evaluator.paths import check_name, inside
 from medembed_evaluator.plan import ModelSpec, Plan
 from medembed_evaluator.probe import run_probe, validate_for_protocol
 from medembed_evaluator.publish import publish_to_stream, render_tables, write_report, write_run_files
@@ -35,6 +36,8 @@ from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID, raw_pixel_vector,
 log = logging.getLogger(__name__)
 CHUNK_ITEMS = 128
 RESULTS_REDIS_ENV = "MEDEMBED_RESULTS_REDIS_URL"
+RESULTS_REDIS_PASSWORD_ENV = "MEDEMBED_RESULTS_REDIS_PASSWORD_FILE"
+CALL_TIMEOUT_S = 300.0  # one chunk's call, retries included; longer when --encoder-wait asks for more
 TRANSIENT_CODES = {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED"}
 
 
@@ -59,6 +62,9 @@ class RunSettings:
     request_items: int = 32
     progress: bool = True
     run_id: str = ""
+    security: ChannelSecurity | None = None
+    """How to reach the encoders; None: the plan's `security:` section under the MEDEMBED_TLS_* /
+    MEDEMBED_TOKEN* env vars."""
 
 
 @dataclass
@@ -92,8 +98,13 @@ def _load_datasets(plan: Plan, data_root: Path) -> list[Dataset]:
 
 
 def _retry_policy(wait_s: float) -> RetryPolicy:
-    attempts = max(2, int(wait_s / 5.0) + 4)  # backoff grows to 5 s per try
-    return RetryPolicy(max_attempts=attempts, initial_backoff_s=0.5, max_backoff_s=5.0)
+    """Retry an encoder that is down, draining or overloaded for up to wait_s, then give up."""
+    return RetryPolicy(max_elapsed_s=wait_s, initial_backoff_s=0.5, max_backoff_s=5.0)
+
+
+def plan_security(plan: Plan) -> ChannelSecurity:
+    """The plan's `security:` files, under the env vars (which win)."""
+    return security_from(environ={**plan.security.as_env(), **os.environ})
 
 
 def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) -> dict[str, dict[str, Any]]:
@@ -268,14 +279,17 @@ def _summary(result: PairResult, reused: int, seconds: float) -> str:
 
 def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = print) -> RunOutcome:
     started = datetime.now(UTC)
-    run_id = settings.run_id or f"{started:%Y%m%d-%H%M%S}-{plan.name}"
+    run_id = check_name(settings.run_id, "--run-id") if settings.run_id else f"{started:%Y%m%d-%H%M%S}-{plan.name}"
+    run_dir = inside(settings.out_dir, settings.out_dir / run_id, "run folder")
     datasets = _load_datasets(plan, settings.data_root)  # every dataset problem surfaces before any work
     store = FeatureStore(settings.out_dir / "features")
     targets = sorted({m.target for m in plan.models if m.target})
+    security = settings.security or plan_security(plan)
     clients = {t: Client(t, chunk_size=settings.request_items, max_concurrency=settings.concurrency,
-                         retry=_retry_policy(settings.encoder_wait_s)) for t in targets}
+                         retry=_retry_policy(settings.encoder_wait_s), security=security,
+                         timeout_s=max(CALL_TIMEOUT_S, settings.encoder_wait_s + 60)) for t in targets}
     redis_url = os.environ.get(RESULTS_REDIS_ENV) or (plan.output.redis_url if plan.output.stream else None)
-    run_dir = settings.out_dir / run_id
+    redis_password_file = os.environ.get(RESULTS_REDIS_PASSWORD_ENV) or None
     results: list[PairResult] = []
     failures: list[PairFailure] = []
     try:
@@ -295,7 +309,7 @@ def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = pr
                     echo(f"{model.id} x {dataset.name}: NO RESULT: {failed.failure.reason}")
                     continue
                 results.append(result)
-                publish_to_stream(redis_url, result, run_id=run_id)
+                publish_to_stream(redis_url, result, run_id=run_id, password_file=redis_password_file)
                 echo(_summary(result, features.reused_chunks, time.perf_counter() - clock))
     finally:
         for client in clients.values():

@@ -33,11 +33,14 @@ class RedisBackend:
 
     name = "redis"
 
-    def __init__(self, url: str, timeout_s: float, ttl_s: int) -> None:
+    def __init__(self, url: str, timeout_s: float, ttl_s: int, password: str | None = None) -> None:
         self._ttl_s = ttl_s
+        # A password in the URL wins over `password` (redis-py); the URL of a deployment carries
+        # none, the password comes from a secret file (cache_password_file).
+        extra = {"password": password} if password is not None else {}
         self._client = redis.Redis.from_url(
             url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0),
-            retry_on_timeout=False, max_connections=64)
+            retry_on_timeout=False, max_connections=64, **extra)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         return await self._client.mget(list(keys))

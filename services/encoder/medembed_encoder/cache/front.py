@@ -1,6 +1,8 @@
 """CacheFront: what the service talks to. It never fails or stalls an RPC: every backend call is
 bounded by a timeout and guarded by a circuit breaker, and any problem only costs misses (counted
-in metrics and logged when the breaker changes state)."""
+in metrics and logged when the breaker changes state). A stored value that is not a vector of
+`dim` finite float32s — wrong length, NaN, inf — is a miss and an error metric, never a vector;
+the item is computed again and its fresh vector overwrites the bad value."""
 
 from __future__ import annotations
 
@@ -21,6 +23,16 @@ from .keys import KeyScope
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_PENDING_WRITE_ITEMS = 20_000
+
+
+def _checked_vector(value: bytes, dim: int) -> tuple[np.ndarray | None, str]:
+    """The stored vector, or None and why it cannot be one (bad_length, non_finite)."""
+    if len(value) != 4 * dim:
+        return None, "bad_length"
+    vector = np.frombuffer(value, dtype="<f4").astype(np.float32)
+    if not np.isfinite(vector).all():  # NaN or inf: no model we serve outputs them for a valid image
+        return None, "non_finite"
+    return vector, ""
 
 
 class CacheFront:
@@ -76,10 +88,11 @@ class CacheFront:
         for digest, value in zip(digests, values or [None] * len(digests), strict=True):
             if value is None:
                 continue
-            if len(value) != 4 * dim:  # never hand out a vector we cannot vouch for
-                self._metrics.cache_errors.labels("get", "bad_length").inc()
+            vector, problem = _checked_vector(value, dim)
+            if problem:  # never hand out a vector we cannot vouch for; the fresh one overwrites it
+                self._metrics.cache_errors.labels("get", problem).inc()
                 continue
-            hits[digest] = np.frombuffer(value, dtype="<f4").astype(np.float32)
+            hits[digest] = vector
         self._metrics.cache_hits.labels(scope.model_id).inc(len(hits))
         self._metrics.cache_misses.labels(scope.model_id).inc(len(digests) - len(hits))
         return hits

@@ -1,0 +1,157 @@
+"""TLS and bearer tokens on the gRPC port, with grpc's own credentials and a server interceptor.
+
+Policy:
+- TLS (`tls_cert` + `tls_key`), mutual when `tls_client_ca` is set: a client without a
+  certificate signed by that CA fails the handshake.
+- Tokens (`token_file`, `MEDEMBED_TOKENS`; several at once for rotation): every RPC but health
+  needs `authorization: Bearer <token>`, compared in constant time; without one, or with a wrong
+  one, UNAUTHENTICATED. Health (grpc.health.v1.Health) stays open: the kubelet's gRPC probes cannot
+  send metadata, and it tells only SERVING or not. Reflection is off with tokens unless
+  `reflection=on`, and then needs a token too.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import grpc
+
+from medembed_client.redact import register_secret
+
+from .config import MIN_TOKEN_CHARS, ConfigError, Settings
+from .logs import event
+
+log = logging.getLogger(__name__)
+OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/",)
+RELOAD_CHECK_S = 1.0
+
+
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """The TLS credentials of the gRPC port, or None for plaintext."""
+    if not settings.tls:
+        return None
+    client_ca = Path(settings.tls_client_ca).read_bytes() if settings.tls_client_ca else None
+    return grpc.ssl_server_credentials(
+        [(Path(settings.tls_key).read_bytes(), Path(settings.tls_cert).read_bytes())],
+        root_certificates=client_ca, require_client_auth=client_ca is not None)
+
+
+def _tokens_in_file(path: Path) -> list[str]:
+    tokens = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+              if line.strip() and not line.lstrip().startswith("#")]
+    short = [i + 1 for i, token in enumerate(tokens) if len(token) < MIN_TOKEN_CHARS or " " in token]
+    if short:
+        raise ConfigError(f"token_file {path}: token(s) {short} shorter than {MIN_TOKEN_CHARS} characters or "
+                          "with spaces")
+    return tokens
+
+
+class TokenSet:
+    """The accepted tokens: the env ones plus the file's, re-read when the file changes (a rotated
+    Kubernetes Secret or Docker secret), so rotation needs no restart."""
+
+    def __init__(self, tokens: tuple[str, ...], path: str = "") -> None:
+        self._fixed = [token.encode() for token in tokens]
+        self._path = Path(path) if path else None
+        self._file_tokens: list[bytes] = []
+        self._stamp: tuple[int, int] | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+        for token in tokens:
+            register_secret(token)
+        self._reload(initial=True)
+        if not self._fixed and not self._file_tokens:
+            raise ConfigError(f"token_file {path} holds no token")
+
+    def _reload(self, initial: bool = False) -> None:
+        if self._path is None:
+            return
+        try:
+            stat = os.stat(self._path)
+            stamp = (stat.st_mtime_ns, stat.st_size)
+            if stamp == self._stamp:
+                return
+            tokens = _tokens_in_file(self._path)
+        except (OSError, ConfigError) as exc:
+            if initial:
+                raise ConfigError(f"token_file {self._path}: {exc}") from None
+            event(log, "token_file_unreadable", logging.WARNING, path=str(self._path), error=str(exc),
+                  kept=len(self._file_tokens))
+            return
+        for token in tokens:
+            register_secret(token)
+        self._file_tokens, self._stamp = [token.encode() for token in tokens], stamp
+        if not initial:
+            event(log, "tokens_reloaded", path=str(self._path), tokens=len(tokens))
+
+    def accepts(self, presented: str) -> bool:
+        now = time.monotonic()
+        if self._path is not None and now - self._checked >= RELOAD_CHECK_S:
+            with self._lock:
+                self._checked = now
+                self._reload()
+        candidate = presented.encode()
+        # Compare with every token, whatever matched: the time taken says nothing about which one.
+        matches = [hmac.compare_digest(candidate, token) for token in (*self._fixed, *self._file_tokens)]
+        return any(matches)
+
+
+def bearer_token(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str | None:
+    for key, value in metadata or ():
+        if key == "authorization" and isinstance(value, str):
+            scheme, _, token = value.partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    return None
+
+
+Refuse = Callable[[str, str], None]
+
+
+class TokenInterceptor(grpc.aio.ServerInterceptor):
+    """UNAUTHENTICATED for every RPC without an accepted token, except the open (health) methods.
+    `on_refused(method, reason)` counts and logs each refusal."""
+
+    def __init__(self, tokens: TokenSet, on_refused: Refuse) -> None:
+        self._tokens = tokens
+        self._on_refused = on_refused
+
+    async def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails],
+                                                             Awaitable[grpc.RpcMethodHandler]],
+                                handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.startswith(OPEN_METHOD_PREFIXES):
+            return handler
+        token = bearer_token(handler_call_details.invocation_metadata)
+        if token is not None and self._tokens.accepts(token):
+            return handler
+        reason = "missing_token" if token is None else "wrong_token"
+        message = ("this server needs a bearer token: send `authorization: Bearer <token>` (--token-file, "
+                   "MEDEMBED_TOKEN)" if token is None else "the bearer token is not accepted")
+        return _refusing(handler, method, reason, message, self._on_refused)
+
+
+def _refusing(handler: grpc.RpcMethodHandler, method: str, reason: str, message: str,
+              on_refused: Refuse) -> grpc.RpcMethodHandler:
+    """A handler of the same shape as `handler` that refuses the call with UNAUTHENTICATED."""
+
+    async def refuse(request_or_iterator: object, context: grpc.aio.ServicerContext) -> None:
+        on_refused(method, reason)
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+    codecs = {"request_deserializer": handler.request_deserializer,
+              "response_serializer": handler.response_serializer}
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(refuse, **codecs)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(refuse, **codecs)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(refuse, **codecs)
+    return grpc.stream_stream_rpc_method_handler(refuse, **codecs)
