@@ -23,7 +23,7 @@ from medembed_evaluator.errors import DecodeError, EvaluatorError, PlanError
 from medembed_evaluator.feature_store import ChunkFeatures, DatasetFeatures, FeatureStore
 from medembed_evaluator.pair_result import PairResult, RunInfo
 from medembed_evaluator.plan import ModelSpec, Plan
-from medembed_evaluator.probe import run_probe, validate_for_protocol
+from medembed_evaluator.probe import ProbeInput, ProbeResult, run_probes, validate_for_protocol
 from medembed_evaluator.publish import publish_to_stream, render_tables, write_report, write_run_files
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID, raw_pixel_vector, raw_pixels_provenance
 
@@ -46,6 +46,7 @@ class RunSettings:
     request_items: int = 32
     progress: bool = True
     run_id: str = ""
+    probe_jobs: int = 0  # worker processes for the probe's fits; 0 = one per core (memory permitting)
 
 
 @dataclass
@@ -168,16 +169,22 @@ def _stored_features(store: FeatureStore, dataset: Dataset, provenance: dict[str
     return DatasetFeatures(np.concatenate(parts), errors, reused)
 
 
-def _evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: DatasetFeatures, plan: Plan,
-                   run_dir: Path) -> PairResult:
-    """The probe, then whatever analysis the plan asks for, all from the pair's stored features."""
-    model, errors, ok = features_of.model, features.errors, features.usable
+def _probe_input(model: ModelSpec, dataset: Dataset, features: DatasetFeatures, plan: Plan) -> ProbeInput:
+    """The pair's usable features and labels (failed items excluded), checked against the protocol."""
+    errors, ok = features.errors, features.usable
     if errors:
         log.warning("%s on %s: %d item(s) failed and are excluded: %s", model.id, dataset.name, len(errors),
                     sorted({e["code"] for e in errors.values()}))
     labels = dataset.labels()[ok]
     validate_for_protocol(labels, dataset.class_names, plan.protocol)
-    probe = run_probe(features.vectors[ok], labels, plan.protocol, dataset.class_names)
+    return ProbeInput(features.vectors[ok], labels, dataset.class_names)
+
+
+def _evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: DatasetFeatures, plan: Plan,
+                   run_dir: Path, probe: ProbeResult) -> PairResult:
+    """The pair's probe result with whatever analysis the plan asks for, all from its stored features."""
+    model, errors, ok = features_of.model, features.errors, features.usable
+    labels = dataset.labels()[ok]
     analysis = bias = None
     if plan.analysis is not None:
         pair = PairData(model.label, dataset.name, features.vectors[ok], labels, dataset.class_names,
@@ -232,13 +239,20 @@ def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = pr
             embed = (_raw_pixels_embedder if model.id == RAW_PIXELS_MODEL_ID
                      else _service_embedder(clients[model.target], model, provenance[model.id]))
             features_of = ModelFeatures(model, provenance[model.id], embed, store, settings.progress)
+            embedded = []
             for dataset in datasets:
                 clock = time.perf_counter()
-                features = features_of(dataset)
-                result = _evaluate_pair(features_of, dataset, features, plan, run_dir)
+                embedded.append((dataset, features_of(dataset), time.perf_counter() - clock))
+            clock = time.perf_counter()  # all fits of the model's datasets share the cores
+            probes = run_probes([_probe_input(model, d, f, plan) for d, f, _ in embedded], plan.protocol,
+                                settings.probe_jobs)
+            echo(f"{model.id}: probed {len(probes)} dataset(s) in {time.perf_counter() - clock:.1f} s")
+            for (dataset, features, seconds), probe in zip(embedded, probes, strict=True):
+                clock = time.perf_counter()
+                result = _evaluate_pair(features_of, dataset, features, plan, run_dir, probe)
                 results.append(result)
                 publish_to_stream(redis_url, result, run_id=run_id)
-                echo(_summary(result, features.reused_chunks, time.perf_counter() - clock))
+                echo(_summary(result, features.reused_chunks, seconds + time.perf_counter() - clock))
     finally:
         for client in clients.values():
             client.close()
