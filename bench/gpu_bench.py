@@ -98,7 +98,7 @@ def forward_rate(forward, input_size: int, batch: int, device: torch.device, dty
         synchronize(device)
         runs, started = 0, time.perf_counter()
         with GpuSampler() as sampler:
-            while runs < 2 or time.perf_counter() - started < seconds:
+            while runs < 1 or time.perf_counter() - started < seconds:
                 forward(x)
                 runs += 1
             synchronize(device)
@@ -179,8 +179,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.cpu_smoke:
         device, dtype_name = torch.device("cpu"), "float32"
-        args.batch_sizes, args.e2e_batch_sizes, args.seconds = "2", "4", 0.5
-        args.e2e_images = args.e2e_images or 16
+        args.batch_sizes, args.e2e_batch_sizes, args.seconds = "1", "2", 0.0
+        args.e2e_images = args.e2e_images or 2
         args.image_size = min(args.image_size, 256)
     else:
         if not torch.cuda.is_available():

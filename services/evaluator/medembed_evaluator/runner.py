@@ -169,15 +169,13 @@ def _stored_features(store: FeatureStore, dataset: Dataset, provenance: dict[str
     return DatasetFeatures(np.concatenate(parts), errors, reused)
 
 
-def _probe_input(model: ModelSpec, dataset: Dataset, features: DatasetFeatures, plan: Plan) -> ProbeInput:
-    """The pair's usable features and labels (failed items excluded), checked against the protocol."""
+def _probe_input(model: ModelSpec, dataset: Dataset, features: DatasetFeatures) -> ProbeInput:
+    """The pair's usable features and labels (failed items excluded); run_probes checks the labels."""
     errors, ok = features.errors, features.usable
     if errors:
         log.warning("%s on %s: %d item(s) failed and are excluded: %s", model.id, dataset.name, len(errors),
                     sorted({e["code"] for e in errors.values()}))
-    labels = dataset.labels()[ok]
-    validate_for_protocol(labels, dataset.class_names, plan.protocol)
-    return ProbeInput(features.vectors[ok], labels, dataset.class_names)
+    return ProbeInput(features.vectors[ok], dataset.labels()[ok], dataset.class_names)
 
 
 def _evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: DatasetFeatures, plan: Plan,
@@ -244,7 +242,7 @@ def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = pr
                 clock = time.perf_counter()
                 embedded.append((dataset, features_of(dataset), time.perf_counter() - clock))
             clock = time.perf_counter()  # all fits of the model's datasets share the cores
-            probes = run_probes([_probe_input(model, d, f, plan) for d, f, _ in embedded], plan.protocol,
+            probes = run_probes([_probe_input(model, d, f) for d, f, _ in embedded], plan.protocol,
                                 settings.probe_jobs)
             echo(f"{model.id}: probed {len(probes)} dataset(s) in {time.perf_counter() - clock:.1f} s")
             for (dataset, features, seconds), probe in zip(embedded, probes, strict=True):
