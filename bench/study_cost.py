@@ -110,7 +110,8 @@ def probe_hours() -> tuple[float | None, str]:
     if measured is None:
         return None, "not measured: run python bench/probe_scale.py"
     study = measured["study"]
-    note = f"bench/probe_scale.py, scale {measured['scale']:g}, {measured['machine']['cores']} cores"
+    note = (f"bench/probe_scale.py on {measured['machine']['host']} ({measured['machine']['cores']} cores), "
+            f"scale {measured['scale']:g}")
     if measured["scale"] != 1.0 or study["missing_dims"] or len(measured["datasets"]) < len(STUDY_DATASETS):
         note += " (not the full study: a subset or a scaled run)"
     return study["pairs_s"] / 3600, note
@@ -121,7 +122,7 @@ def cost_table(title: str, rates: Rates) -> dict:
     per_model = images + BIAS_IMAGES_PER_PAIR * len(STUDY_DATASETS)
     print(f"\n## {title}\n")
     print(f"{images:,} dataset images + {BIAS_IMAGES_PER_PAIR * len(STUDY_DATASETS):,} overlay images per model")
-    print("| model | family | tower (stand-in) | GFLOPs/img | img/s | from | hours |")
+    print("| model | family | tower (stand-in) | GFLOPs/img | img/s | from | minutes |")
     print("|---|---|---|---|---|---|---|")
     rows, total = {}, 0.0
     for model in study_models():
@@ -134,7 +135,9 @@ def cost_table(title: str, rates: Rates) -> dict:
         gflops = stand_in_gflops(stand_in, rates.flops)
         rows[model.id] = {"img_s": rate, "hours": hours, "from": how, "gflops": gflops}
         print(f"| {model.id} | {model.family} | {stand_in.architecture}@{stand_in.input_size} | {gflops:.0f} | "
-              f"{rate:,.1f} | {how} | {hours:,.2f} |")
+              f"{rate:,.1f} | {how} | {60 * hours:,.1f} |" if rate >= 10 else
+              f"| {model.id} | {model.family} | {stand_in.architecture}@{stand_in.input_size} | {gflops:.0f} | "
+              f"{rate:.3g} | {how} | {60 * hours:,.0f} |")
     probe, probe_note = probe_hours()
     print(f"\nembedding, all models: {total:,.1f} h")
     print(f"probes, all pairs: {f'{probe:,.2f} h' if probe is not None else '–'} ({probe_note})")
