@@ -11,6 +11,8 @@
 # model's tower shape; writes gpu-device.json (--cpu-smoke: gpu-cpu.json) to $OUT on the device, else
 # to results/bench/, where bench/study_cost.py reads it (copy the device's file there).
 # Extra arguments go to bench/gpu_bench.py (e.g. --e2e-batch-sizes 64,128,256).
+# PROBE_ARGS="--scale 0.2 --dims 1024" also runs bench/probe_scale.py with them afterwards on the
+# machine's cores (serial vs parallel), writing probe_scale-device.json beside gpu-device.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
@@ -51,4 +53,10 @@ if [[ " $* " == *" --cpu-smoke "* ]]; then
   "$PYTHON" bench/gpu_bench.py ${OUT:+--out "$OUT/gpu-cpu.json"} "$@"
 else
   "$PYTHON" bench/gpu_bench.py --study-stand-ins ${OUT:+--out "$OUT/gpu-device.json"} "$@"
+fi
+
+if [[ -n "${PROBE_ARGS:-}" ]]; then
+  echo "== probe_scale $PROBE_ARGS"
+  # shellcheck disable=SC2086  # PROBE_ARGS is a list of flags
+  MEDEMBED_BENCH_RESULTS=${OUT:-results/bench} "$PYTHON" bench/probe_scale.py $PROBE_ARGS --out-name probe_scale-device
 fi

@@ -125,10 +125,13 @@ def main() -> None:
     print("  dim    serial    folds    pairs  serial/pairs")
     for dim, measured in by_dim.items():
         cells = measured["cells"].values()
-        serial_sum = sum(c["serial_s"] for c in cells) if serial else float("nan")
         folds_sum = sum(c["folds_s"] for c in cells)
-        print(f"  {dim:>5} {serial_sum:8.1f} {folds_sum:8.1f} {measured['pairs_s']:8.1f} "
-              f"{serial_sum / measured['pairs_s']:10.2f}x")
+        if serial:
+            serial_sum = sum(c["serial_s"] for c in cells)
+            print(f"  {dim:>5} {serial_sum:8.1f} {folds_sum:8.1f} {measured['pairs_s']:8.1f} "
+                  f"{serial_sum / measured['pairs_s']:10.2f}x")
+        else:
+            print(f"  {dim:>5} {'–':>8} {folds_sum:8.1f} {measured['pairs_s']:8.1f} {'–':>11}")
     print(f"\nthe study's probes: {totals['models']} models x {len(datasets)} datasets = {totals['pairs']} pairs"
           + (f" (dims {totals['missing_dims']} not measured: their models left out)" if totals["missing_dims"] else ""))
     if serial:

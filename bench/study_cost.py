@@ -8,7 +8,8 @@ pair, deploy/plans/study.yaml). The probe's time is bench/probe_scale.py's full-
 
 Machines: this one, from results/bench/gpu-cpu.json (bench/gpu.sh --cpu-smoke) or, when none is
 stored, a forward rate it measures itself; and one GPU machine from results/bench/gpu-device.json
-(a device run's gpu.json), when it exists.
+(a device run's gpu-device.json, with probe_scale-device.json when gpu.sh ran the probe too),
+when it exists.
 
     python bench/study_cost.py [--measure]
 """
@@ -105,8 +106,9 @@ class Rates:
         return rate, how
 
 
-def probe_hours() -> tuple[float | None, str]:
-    measured = read_result("probe_scale")
+def probe_hours(names: tuple[str, ...]) -> tuple[float | None, str]:
+    """The full study's probe time from the first of `names` stored (bench/probe_scale.py JSONs)."""
+    measured = next((m for m in map(read_result, names) if m is not None), None)
     if measured is None:
         return None, "not measured: run python bench/probe_scale.py"
     study = measured["study"]
@@ -117,7 +119,7 @@ def probe_hours() -> tuple[float | None, str]:
     return study["pairs_s"] / 3600, note
 
 
-def cost_table(title: str, rates: Rates) -> dict:
+def cost_table(title: str, rates: Rates, probe_results: tuple[str, ...]) -> dict:
     images = sum(d.n for d in STUDY_DATASETS)
     per_model = images + BIAS_IMAGES_PER_PAIR * len(STUDY_DATASETS)
     print(f"\n## {title}\n")
@@ -138,7 +140,7 @@ def cost_table(title: str, rates: Rates) -> dict:
               f"{rate:,.1f} | {how} | {60 * hours:,.1f} |" if rate >= 10 else
               f"| {model.id} | {model.family} | {stand_in.architecture}@{stand_in.input_size} | {gflops:.0f} | "
               f"{rate:.3g} | {how} | {60 * hours:,.0f} |")
-    probe, probe_note = probe_hours()
+    probe, probe_note = probe_hours(probe_results)
     print(f"\nembedding, all models: {total:,.1f} h")
     print(f"probes, all pairs: {f'{probe:,.2f} h' if probe is not None else '–'} ({probe_note})")
     print(f"study: {total + (probe or 0.0):,.1f} h" + ("" if probe is not None else " + the probes"))
@@ -156,12 +158,13 @@ def main() -> None:
         print("no results/bench/gpu-cpu.json: measuring a CPU forward rate here (ViT-B/16, batch 4)", flush=True)
         local = measure_cpu_forward()
     report = {"this_machine": cost_table(f"this machine ({local.get('machine', {}).get('cores', '?')} cores, CPU)",
-                                         Rates(local, flops))}
+                                         Rates(local, flops), ("probe_scale",))}
     device = read_result("gpu-device")
     if device is None:
         print("\nno results/bench/gpu-device.json: the GPU machine's table needs a device run of bench/gpu.sh")
     else:
-        report["gpu_machine"] = cost_table(f"GPU machine ({device['device']}, {device['dtype']})", Rates(device, flops))
+        report["gpu_machine"] = cost_table(f"GPU machine ({device['device']}, {device['dtype']})", Rates(device, flops),
+                                           ("probe_scale-device", "probe_scale"))
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     flops_path.write_text(json.dumps(flops, indent=2) + "\n")
     print(f"figures: {write_result('study_cost', report)}")
