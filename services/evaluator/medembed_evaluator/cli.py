@@ -19,6 +19,17 @@ from medembed_evaluator.publish import REPORT_NAME
 from medembed_evaluator.runner import RunSettings, run_plan
 
 
+def _job_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 (one per core) or a positive count (flag or env "
+                                         f"MEDEMBED_PROBE_JOBS), got {text!r}")
+    return count
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medembed-evaluate", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -35,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--encoder-wait", type=float, default=120.0,
                      help="seconds to keep retrying an encoder that is down before stopping")
     run.add_argument("--concurrency", type=int, default=4, help="requests in flight per encoder")
+    run.add_argument("--probe-jobs", type=_job_count, default=os.environ.get("MEDEMBED_PROBE_JOBS", "0"),
+                     help="worker processes for the probe's fits (env MEDEMBED_PROBE_JOBS); 0 = one per core, "
+                          "fewer when memory is short; results are identical for any count")
     run.add_argument("--run-id", default="", help="default: UTC time and plan name")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     security.add_arguments(run)
@@ -73,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         outcome = run_plan(plan, RunSettings(out_dir=args.out, data_root=args.data_root,
                                              encoder_wait_s=args.encoder_wait, concurrency=args.concurrency,
                                              progress=not args.quiet, run_id=args.run_id,
-                                             security=channel_security))
+                                             security=channel_security, probe_jobs=args.probe_jobs))
     except (EvaluatorError, SecurityError) as exc:
         print(f"medembed-evaluate: {redact(exc)}", file=sys.stderr)
         return 2

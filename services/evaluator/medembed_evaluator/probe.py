@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -22,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
 from medembed_evaluator.errors import ProtocolError
+from medembed_evaluator.probe_fits import Fit, FitTask, Predicted, predict_fits
 
 _PER_N_TRAIN = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*/\s*n_train\s*$")
 _KERNELS = ("linear", "rbf", "poly", "sigmoid")
@@ -168,47 +168,67 @@ def validate_for_protocol(y: np.ndarray, class_names: list[str], protocol: Proto
                 )
 
 
-def run_probe(X: np.ndarray, y: np.ndarray, protocol: Protocol, class_names: list[str]) -> ProbeResult:
-    X, y = np.asarray(X), np.asarray(y)
-    validate_for_protocol(y, class_names, protocol)
-    binary = len(class_names) == 2
+@dataclass(frozen=True)
+class ProbeInput:
+    """One (model, dataset) pair to probe: features [n, dim], integer labels [n], class names."""
+
+    X: np.ndarray
+    y: np.ndarray
+    class_names: list[str]
+
+
+def run_probe(X: np.ndarray, y: np.ndarray, protocol: Protocol, class_names: list[str], jobs: int = 1) -> ProbeResult:
+    """The protocol on one pair. jobs: 1 = fits one after the other here, 0 = one worker process
+    per core, N = N processes; the result is bit-identical whatever `jobs` is."""
+    return run_probes([ProbeInput(X, y, class_names)], protocol, jobs)[0]
+
+
+def run_probes(pairs: Sequence[ProbeInput], protocol: Protocol, jobs: int = 0) -> list[ProbeResult]:
+    """The protocol on several pairs at once: all their fits share one pool of `jobs` worker
+    processes (0 = one per core), so small pairs fill the cores while a large one fits.
+    Raises ProtocolError (before any fit) when a pair's labels cannot go through the splits."""
+    tasks = []
+    for pair in pairs:
+        X, y = np.asarray(pair.X), np.asarray(pair.y)
+        validate_for_protocol(y, pair.class_names, protocol)
+        tasks.append(FitTask(X, y, protocol_fits(y, protocol)))
+    predicted = predict_fits(tasks, protocol, jobs)
+    return [_result(pair, task, done, protocol) for pair, task, done in zip(pairs, tasks, predicted, strict=True)]
+
+
+def protocol_fits(y: np.ndarray, protocol: Protocol) -> list[Fit]:
+    """Every fit of the protocol in the serial order: per seed its CV folds, then its holdout fit."""
+    fits = []
+    for seed in protocol.seeds:
+        train, test = _holdout_split(y, protocol, seed)
+        fits.extend(_cv_folds(y, train, protocol, seed))
+        fits.append(Fit(seed, train, test, holdout=True))
+    return fits
+
+
+def _result(pair: ProbeInput, task: FitTask, predicted: list[Predicted], protocol: Protocol) -> ProbeResult:
+    binary = len(pair.class_names) == 2
     folds: dict[str, list[float]] = {"accuracy": [], "macro_f1": [], "binary_f1": []}
     holdouts: dict[str, list[float]] = {"accuracy": [], "macro_f1": [], "binary_f1": []}
-    fold_n_train: list[int] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        for seed in protocol.seeds:
-            train, test = _holdout_split(y, protocol, seed)
-            for fold in _cv_folds(y, train, protocol, seed):
-                fold_n_train.append(len(fold.fit))
-                _score_into(folds, protocol, seed, X[fold.fit], y[fold.fit], X[fold.evaluate], y[fold.evaluate], binary)
-            _score_into(holdouts, protocol, seed, X[train], y[train], X[test], y[test], binary)
-    convergence = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
-    for other in (w for w in caught if not issubclass(w.category, ConvergenceWarning)):
-        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)
+    for fit, done in zip(task.fits, predicted, strict=True):
+        _score_into(holdouts if fit.holdout else folds, task.y[fit.evaluate], done.predictions, binary)
+        for message, category, filename, lineno in done.other_warnings:
+            warnings.warn_explicit(message, category, filename, lineno)
+    last_holdout = task.fits[-1]
     return ProbeResult(
         protocol=protocol,
-        class_names=list(class_names),
-        n_train=len(train),
-        n_test=len(test),
+        class_names=list(pair.class_names),
+        n_train=len(last_holdout.fit),
+        n_test=len(last_holdout.evaluate),
         accuracy=Score(folds["accuracy"], holdouts["accuracy"]),
         macro_f1=Score(folds["macro_f1"], holdouts["macro_f1"]),
         binary_f1=Score(folds["binary_f1"], holdouts["binary_f1"]) if binary else None,
-        convergence_warnings=len(convergence),
-        fold_n_train=fold_n_train,
+        convergence_warnings=sum(done.convergence_warnings for done in predicted),
+        fold_n_train=[len(fit.fit) for fit in task.fits if not fit.holdout],
     )
 
 
-@dataclass(frozen=True)
-class Fold:
-    """One cross-validation fold of the protocol, as row indices into the full label array."""
-
-    seed: int
-    fit: np.ndarray
-    evaluate: np.ndarray
-
-
-def cv_folds(y: np.ndarray, protocol: Protocol) -> Iterator[Fold]:
+def cv_folds(y: np.ndarray, protocol: Protocol) -> Iterator[Fit]:
     """The probe's cross-validation folds (every repeat, holdout left out), for other estimators
     that must be scored on exactly the same splits."""
     y = np.asarray(y)
@@ -217,10 +237,10 @@ def cv_folds(y: np.ndarray, protocol: Protocol) -> Iterator[Fold]:
         yield from _cv_folds(y, train, protocol, seed)
 
 
-def _cv_folds(y: np.ndarray, train: np.ndarray, protocol: Protocol, seed: int) -> Iterator[Fold]:
+def _cv_folds(y: np.ndarray, train: np.ndarray, protocol: Protocol, seed: int) -> Iterator[Fit]:
     splitter = StratifiedKFold(n_splits=protocol.folds, shuffle=True, random_state=seed)
     for fit_idx, val_idx in splitter.split(train, y[train]):
-        yield Fold(seed, train[fit_idx], train[val_idx])
+        yield Fit(seed, train[fit_idx], train[val_idx], holdout=False)
 
 
 def _holdout_split(y: np.ndarray, protocol: Protocol, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -229,18 +249,7 @@ def _holdout_split(y: np.ndarray, protocol: Protocol, seed: int) -> tuple[np.nda
     return train, test
 
 
-def _score_into(
-    scores: dict[str, list[float]],
-    protocol: Protocol,
-    seed: int,
-    X_fit: np.ndarray,
-    y_fit: np.ndarray,
-    X_eval: np.ndarray,
-    y_eval: np.ndarray,
-    binary: bool,
-) -> None:
-    model = protocol.classifier(len(y_fit), seed).fit(X_fit, y_fit)
-    predicted = model.predict(X_eval)
+def _score_into(scores: dict[str, list[float]], y_eval: np.ndarray, predicted: np.ndarray, binary: bool) -> None:
     scores["accuracy"].append(float(accuracy_score(y_eval, predicted)))
     scores["macro_f1"].append(float(f1_score(y_eval, predicted, average="macro")))
     if binary:

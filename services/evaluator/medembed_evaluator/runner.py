@@ -29,7 +29,7 @@ from medembed_evaluator.feature_store import ChunkFeatures, DatasetFeatures, Fea
 from medembed_evaluator.pair_result import PairFailure, PairResult, RunExtras, RunInfo
 from medembed_evaluator.paths import check_name, inside
 from medembed_evaluator.plan import ModelSpec, Plan
-from medembed_evaluator.probe import run_probe, validate_for_protocol
+from medembed_evaluator.probe import ProbeInput, ProbeResult, Protocol, run_probes, validate_for_protocol
 from medembed_evaluator.publish import publish_to_stream, render_tables, write_report, write_run_files
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID, raw_pixel_vector, raw_pixels_provenance
 
@@ -65,6 +65,7 @@ class RunSettings:
     security: ChannelSecurity | None = None
     """How to reach the encoders; None: the plan's `security:` section under the MEDEMBED_TLS_* /
     MEDEMBED_TOKEN* env vars."""
+    probe_jobs: int = 0  # worker processes for the probe's fits; 0 = one per core (memory permitting)
 
 
 @dataclass
@@ -212,19 +213,27 @@ def _stored_features(store: FeatureStore, dataset: Dataset, provenance: dict[str
     return DatasetFeatures(np.concatenate(parts), errors, reused)
 
 
-def _evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: DatasetFeatures, plan: Plan,
-                   run_dir: Path) -> PairResult:
-    """The probe, then whatever analysis the plan asks for, all from the pair's stored features."""
+def _probe_input(features_of: ModelFeatures, dataset: Dataset, features: DatasetFeatures,
+                 protocol: Protocol) -> ProbeInput:
+    """The pair's usable features and labels (failed items excluded); PairFailed when what is left
+    cannot go through the protocol's splits."""
     model, errors, ok = features_of.model, features.errors, features.usable
     if errors:
         log.warning("%s on %s: %d item(s) failed and are excluded: %s", model.id, dataset.name, len(errors),
                     sorted({e["code"] for e in errors.values()}))
     labels = dataset.labels()[ok]
     try:
-        validate_for_protocol(labels, dataset.class_names, plan.protocol)
+        validate_for_protocol(labels, dataset.class_names, protocol)
     except ProtocolError as exc:
         raise PairFailed(_failure(model.id, _label(model, features_of.provenance), dataset, errors, str(exc))) from None
-    probe = run_probe(features.vectors[ok], labels, plan.protocol, dataset.class_names)
+    return ProbeInput(features.vectors[ok], labels, dataset.class_names)
+
+
+def _evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: DatasetFeatures, plan: Plan,
+                   run_dir: Path, probe: ProbeResult) -> PairResult:
+    """The pair's probe result with whatever analysis the plan asks for, all from its stored features."""
+    model, errors, ok = features_of.model, features.errors, features.usable
+    labels = dataset.labels()[ok]
     analysis = bias = None
     if plan.analysis is not None:
         pair = PairData(model.label, dataset.name, features.vectors[ok], labels, dataset.class_names,
@@ -298,19 +307,29 @@ def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = pr
             embed = (_raw_pixels_embedder if model.id == RAW_PIXELS_MODEL_ID
                      else _service_embedder(clients[model.target], model, provenance[model.id]))
             features_of = ModelFeatures(model, provenance[model.id], embed, store, settings.progress)
+            embedded = []
             for dataset in datasets:
                 clock = time.perf_counter()
                 try:
                     features = features_of(dataset)
-                    result = _evaluate_pair(features_of, dataset, features, plan, run_dir)
+                    probe_input = _probe_input(features_of, dataset, features, plan.protocol)
                 except PairFailed as failed:  # reported; the other pairs still run
                     failures.append(failed.failure)
                     log.warning("no result for %s", failed.failure.line())
                     echo(f"{model.id} x {dataset.name}: NO RESULT: {failed.failure.reason}")
                     continue
+                embedded.append((dataset, features, probe_input, time.perf_counter() - clock))
+            clock = time.perf_counter()  # all fits of the model's datasets share the cores
+            probes = run_probes([probe_input for _, _, probe_input, _ in embedded], plan.protocol,
+                                settings.probe_jobs)
+            if probes:
+                echo(f"{model.id}: probed {len(probes)} dataset(s) in {time.perf_counter() - clock:.1f} s")
+            for (dataset, features, _, seconds), probe in zip(embedded, probes, strict=True):
+                clock = time.perf_counter()
+                result = _evaluate_pair(features_of, dataset, features, plan, run_dir, probe)
                 results.append(result)
                 publish_to_stream(redis_url, result, run_id=run_id, password_file=redis_password_file)
-                echo(_summary(result, features.reused_chunks, time.perf_counter() - clock))
+                echo(_summary(result, features.reused_chunks, seconds + time.perf_counter() - clock))
     finally:
         for client in clients.values():
             client.close()

@@ -1,0 +1,242 @@
+"""medembed beside its peers, in one interleaved run: the in-process batched forward (the ceiling),
+medembed through its own AsyncClient, and NVIDIA Triton through PyTriton running the identical
+Python model (bench/peers_triton.py) where the PyTriton environment exists.
+
+Same model, same images, same batch cap and queue delay, one image per request, closed loop,
+1/8/16/32 clients; the rounds alternate which server goes first. Prints img/s, p50/p99 latency
+and the ratios medembed / Triton (median over rounds), and writes results/bench/peers.json.
+
+    python -m venv .venv-peers && .venv-peers/bin/pip install -r bench/requirements-peers.txt
+    python bench/peers.py --data ../shared/data/busi --limit 210 [--rounds 2] [--clients 1,8,16,32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pickle
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_results import write_result  # noqa: E402
+from closed_loop import closed_loop  # noqa: E402
+from images import load_images  # noqa: E402
+
+from medembed_client import AsyncClient, Client  # noqa: E402
+from medembed_decode import DecodeLimits, decode_image  # noqa: E402
+from medembed_encoder.catalog import load_catalog  # noqa: E402
+from medembed_encoder.config import Settings  # noqa: E402
+from medembed_encoder.families import load_encoder  # noqa: E402
+from medembed_encoder.local import free_port, start_local_encoder  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+DEFAULT_TRITON_PYTHON = os.environ.get("MEDEMBED_TRITON_PYTHON", str(ROOT / ".venv-peers" / "bin" / "python"))
+
+
+class InProcess:
+    """Decode, preprocess and forward in batches in this process: no RPC at all, the ceiling."""
+
+    def __init__(self, model_id: str, batch_size: int) -> None:
+        self.encoder = load_encoder(load_catalog()[model_id], torch.device("cpu"), allow_random_weights=True)
+        defaults = Settings()
+        self.limits = DecodeLimits(defaults.max_image_bytes, defaults.max_pixels, defaults.min_side)
+        self.batch_size = batch_size
+
+    def _run(self, images: list[bytes]) -> None:
+        forward = self.encoder.specs[self.encoder.default_spec]
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                forward(torch.stack([self.encoder.preprocess(decode_image(d, self.limits))
+                                     for d in images[start:start + self.batch_size]]))
+
+    def throughput(self, images: list[bytes]) -> float:
+        self._run(images[:self.batch_size])
+        started = time.perf_counter()
+        self._run(images)
+        return len(images) / (time.perf_counter() - started)
+
+
+async def medembed_load(target: str, model: str, images: list[bytes], clients: int) -> dict:
+    @asynccontextmanager
+    async def open_client():
+        async with AsyncClient(target) as client:
+            async def send(data: bytes) -> None:
+                result = await client.embed([data], model)
+                if result.errors:
+                    raise RuntimeError(f"medembed item error: {result.errors}")
+            yield send
+
+    return await closed_loop(open_client, images, clients)
+
+
+class TritonPeer:
+    """PyTriton's tritonserver in a subprocess of the PyTriton environment's Python."""
+
+    def __init__(self, python: str, model: str, batch: int, delay_ms: float, log_dir: Path) -> None:
+        self.python = python
+        self.grpc_port, self.http_port, self.metrics_port = free_port(), free_port(), free_port()
+        self.url = f"127.0.0.1:{self.grpc_port}"
+        self.log_path = log_dir / "triton.log"
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [python, str(BENCH / "peers_triton.py"), "serve", "--model", model, "--grpc-port",
+                 str(self.grpc_port), "--http-port", str(self.http_port), "--metrics-port", str(self.metrics_port),
+                 "--max-batch-size", str(batch), "--max-queue-delay-ms", str(delay_ms)],
+                stdout=log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 300) -> None:
+        give_up = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.http_port}/v2/models/medembed/ready"
+        while time.monotonic() < give_up:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"triton exited with {self.process.returncode}; log {self.log_path}:\n"
+                                   + self.log_path.read_text()[-3000:])
+            try:
+                if urllib.request.urlopen(url, timeout=1).status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"triton not ready after {timeout}s; log {self.log_path}")
+
+    def _run(self, *args: str) -> str:
+        done = subprocess.run([self.python, str(BENCH / "peers_triton.py"), *args], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"peers_triton.py {args[0]} failed:\n{done.stderr[-3000:]}")
+        return done.stdout
+
+    def load(self, images_file: Path, clients: int) -> dict:
+        return json.loads(self._run("load", "--url", self.url, "--clients", str(clients),
+                                    "--images", str(images_file)).strip().splitlines()[-1])
+
+    def vector(self, image_file: Path, out: Path) -> np.ndarray:
+        self._run("vector", "--url", self.url, "--image", str(image_file), "--out", str(out))
+        return np.load(out)
+
+    def batches(self) -> tuple[float, float]:
+        """(inferences, executions) so far: their ratio is the mean batch size."""
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).read().decode()
+        values = {"nv_inference_count": 0.0, "nv_inference_exec_count": 0.0}
+        for line in text.splitlines():
+            name = line.split("{", 1)[0]
+            if name in values:
+                values[name] += float(line.rsplit(" ", 1)[1])
+        return values["nv_inference_count"], values["nv_inference_exec_count"]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _summary(rows: list[dict]) -> dict:
+    return {key: statistics.median(r[key] for r in rows) for key in ("img_s", "p50_ms", "p99_ms")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", help="ImageFolder root; default: offline phantoms")
+    parser.add_argument("--limit", type=int, default=210, help="images per measurement (each sent once)")
+    parser.add_argument("--model", default="efficientnet-lite0-imagenet")
+    parser.add_argument("--clients", default="1,8,16,32")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--max-batch-size", type=int, default=32)
+    parser.add_argument("--max-queue-delay-ms", type=float, default=5.0)
+    parser.add_argument("--triton-python", default=DEFAULT_TRITON_PYTHON,
+                        help="Python of the PyTriton environment (env MEDEMBED_TRITON_PYTHON)")
+    args = parser.parse_args()
+    client_counts = [int(c) for c in args.clients.split(",")]
+    description, images = load_images(args.data, args.limit)
+    with_triton = Path(args.triton_python).exists()
+    print(f"model {args.model}; {description}; batch cap {args.max_batch_size}, queue delay "
+          f"{args.max_queue_delay_ms:g} ms; clients {client_counts}; {args.rounds} round(s); torch threads "
+          f"{torch.get_num_threads()}; {os.cpu_count()} cores", flush=True)
+    if not with_triton:
+        print(f"Triton left out: no PyTriton environment at {args.triton_python} "
+              "(see bench/requirements-peers.txt, or pass --triton-python)", flush=True)
+    started = time.perf_counter()
+    measured: dict[str, dict[int, list[dict]]] = {"medembed": {c: [] for c in client_counts},
+                                                  "triton": {c: [] for c in client_counts}}
+    baseline: list[float] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch_dir = Path(scratch)
+        images_file = scratch_dir / "images.pkl"
+        images_file.write_bytes(pickle.dumps(images))
+        (scratch_dir / "first.img").write_bytes(images[0])
+        triton = TritonPeer(args.triton_python, args.model, args.max_batch_size, args.max_queue_delay_ms,
+                            scratch_dir) if with_triton else None
+        try:
+            with start_local_encoder(args.model, scratch_dir, env={"MEDEMBED_CACHE_URL": "none"},
+                                     allow_random_weights=True, device="cpu", max_batch_size=args.max_batch_size,
+                                     max_queue_delay_ms=args.max_queue_delay_ms) as server:
+                with Client(server.target) as client:
+                    ours = client.embed([images[0]], args.model).vectors[0]
+                if triton is not None:
+                    theirs = triton.vector(scratch_dir / "first.img", scratch_dir / "first.npy")
+                    print(f"same model check: max |medembed - triton| = {np.abs(ours - theirs).max():.2e} "
+                          f"over {ours.size} values", flush=True)
+                in_process = InProcess(args.model, args.max_batch_size)
+                for round_index in range(args.rounds):
+                    baseline.append(in_process.throughput(images))
+                    order = ["medembed", "triton"] if round_index % 2 == 0 else ["triton", "medembed"]
+                    for clients in client_counts:
+                        for name in order:
+                            if name == "triton" and triton is None:
+                                continue
+                            row = (asyncio.run(medembed_load(server.target, args.model, images, clients))
+                                   if name == "medembed" else triton.load(images_file, clients))
+                            measured[name][clients].append(row)
+                            print(f"  round {round_index + 1}: {name:<8} {clients:>2} clients "
+                                  f"{row['img_s']:7.1f} img/s  p50 {row['p50_ms']:7.1f} ms  "
+                                  f"p99 {row['p99_ms']:7.1f} ms", flush=True)
+                items = server.metric("medembed_batch_size_sum", model=args.model)
+                batches = server.metric("medembed_batch_size_count", model=args.model)
+                triton_batches = triton.batches() if triton is not None else (0.0, 0.0)
+        finally:
+            if triton is not None:
+                triton.stop()
+    print(f"\nin-process batched forward (batch {args.max_batch_size}): {statistics.median(baseline):.1f} img/s "
+          f"(no RPC; the ceiling)")
+    print(f"mean batch: medembed {items / max(batches, 1):.1f}"
+          + (f", triton {triton_batches[0] / max(triton_batches[1], 1):.1f}" if with_triton else ""))
+    print("\n| clients | Triton img/s | medembed img/s | ratio | p50 Triton / medembed | p99 Triton / medembed |")
+    print("|---|---|---|---|---|---|")
+    table = {}
+    for clients in client_counts:
+        ours = _summary(measured["medembed"][clients])
+        theirs = _summary(measured["triton"][clients]) if with_triton else None
+        table[clients] = {"medembed": ours, "triton": theirs}
+        if theirs is None:
+            print(f"| {clients} | – | {ours['img_s']:.1f} | – | – / {ours['p50_ms']:.0f} ms | "
+                  f"– / {ours['p99_ms']:.0f} ms |")
+            continue
+        print(f"| {clients} | {theirs['img_s']:.1f} | {ours['img_s']:.1f} | {ours['img_s'] / theirs['img_s']:.2f}x | "
+              f"{theirs['p50_ms']:.0f} / {ours['p50_ms']:.0f} ms | {theirs['p99_ms']:.0f} / {ours['p99_ms']:.0f} ms |")
+    print(f"\none full run: {time.perf_counter() - started:.0f} s")
+    path = write_result("peers", {"model": args.model, "images": description, "rounds": args.rounds,
+                                  "in_process_img_s": statistics.median(baseline), "table": table,
+                                  "raw": measured})
+    print(f"figures: {path}")
+
+
+if __name__ == "__main__":
+    main()
