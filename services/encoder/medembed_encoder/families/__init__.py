@@ -2,7 +2,7 @@
 
 A family module exposes `load(entry, device) -> LoadedEncoder` and `preprocessing(entry) ->
 Preprocessing` (the model's own transform, known without its weights), plus the constants of
-families/options.py (`OPTIONS`, `CODE_VERSION`, `LIBRARIES`). A family that dispatches on the
+families/options.py (`OPTIONS`, `CODE_VERSION`). A family that dispatches on the
 architecture (hf, torchvision) exposes `module_for(entry)`, the module holding those constants for
 that entry. Families are imported on first use, so an image installs only the libraries of the
 families it serves.
@@ -47,7 +47,7 @@ def family_module(entry: CatalogEntry) -> ModuleType:
 
 
 def family_parts(entry: CatalogEntry) -> ModuleType:
-    """The module that declares OPTIONS, CODE_VERSION and LIBRARIES for this entry."""
+    """The module that declares OPTIONS and CODE_VERSION for this entry."""
     family = family_module(entry)
     module_for = getattr(family, "module_for", None)
     return module_for(entry) if module_for is not None else family
@@ -62,7 +62,7 @@ def validate_options(entry: CatalogEntry) -> CatalogOptions:
 def code_identity(entry: CatalogEntry) -> CodeIdentity:
     parts = family_parts(entry)
     return CodeIdentity(module=parts.__name__, code_version=int(parts.CODE_VERSION),
-                        libraries=tuple(parts.LIBRARIES), options=validate_options(entry).canonical())
+                        options=validate_options(entry).canonical())
 
 
 def _load(family: ModuleType, entry: CatalogEntry, device: torch.device) -> LoadedEncoder:

@@ -36,7 +36,6 @@ from .options import CatalogOptions
 RESNET_FEATURES = 2048
 CHECKPOINT_PREFIX = "vision_model."
 CODE_VERSION = 1
-LIBRARIES = ("torchvision",)
 
 
 @dataclasses.dataclass(frozen=True)

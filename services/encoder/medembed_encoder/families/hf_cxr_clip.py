@@ -44,7 +44,6 @@ from .weights import load_exact, read_state_dict, with_prefix
 ENCODER_PREFIX = "image_encoder.image_encoder."
 PROJECTION_PREFIX = "image_projection.projection."
 CODE_VERSION = 2  # 2: default is the evaluator's L2-normalised embedding
-LIBRARIES = ("transformers", "torchvision")
 SWIN_FIELDS = frozenset(SwinConfig().to_dict())
 
 

@@ -4,7 +4,7 @@
 `clip_vision_projection` (a CLIP tower with its visual projection, e.g. LLM2CLIP), `cxr_clip_swin`
 (CXR-CLIP's Swin image encoder). Architecture configs and processor configs are recorded in the
 catalog entry's options, so every model builds offline; weights come from the hub or a local path.
-Each architecture module declares its own OPTIONS, CODE_VERSION and LIBRARIES (families/options.py).
+Each architecture module declares its own OPTIONS and CODE_VERSION (families/options.py).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _architecture(entry: CatalogEntry) -> ModuleType:
 
 
 def module_for(entry: CatalogEntry) -> ModuleType:
-    """The architecture module: it declares OPTIONS, CODE_VERSION and LIBRARIES."""
+    """The architecture module: it declares OPTIONS and CODE_VERSION."""
     return _architecture(entry)
 
 

@@ -69,7 +69,6 @@ from .weights import load_exact
 
 CODE_VERSION = 2  # bump when the maths of this family changes (part of the vector identity)
 OPTIONS = LlavaOptions
-LIBRARIES = ("transformers",)
 BASE_VIEW_SPEC = "base_view"
 CONFIG_JSON, PROCESSOR_JSON = "config.json", "preprocessor_config.json"
 

@@ -29,7 +29,6 @@ from .options import CatalogOptions, ImageProcessorOptions, check_config_keys
 preprocessing = hf_preprocessing
 IMAGE_SIDE = ("vision_model.", "visual_projection.")  # CLIPModel's names; the text side is never read
 CODE_VERSION = 1
-LIBRARIES = ("transformers",)
 CLIP_VISION_FIELDS = frozenset(CLIPVisionConfig().to_dict())
 
 

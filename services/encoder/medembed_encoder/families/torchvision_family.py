@@ -46,7 +46,6 @@ FLAIR = "flair_resnet50"
 CLASSIFIER_HEADS = {"vgg16": "classifier.6", "resnet50": "fc", "vit_l_16": "heads.head"}
 FLAIR_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 CODE_VERSION = 1
-LIBRARIES = ("torchvision",)
 
 
 @dataclasses.dataclass(frozen=True)
