@@ -9,6 +9,9 @@ from medembed_encoder.local import LocalEncoder, free_port, start_local_encoder
 
 TESTS = Path(__file__).resolve().parent.parent
 TEST_CATALOG = TESTS / "fixtures" / "catalog.yaml"
+# An idle model starts a batch at once; tests that need items to wait out max_queue_delay_ms (to
+# keep a run going for seconds, or a queue full) turn that off.
+WAIT_FOR_BATCHES = {"MEDEMBED_START_WHEN_IDLE": "0"}
 RunningServer = LocalEncoder
 
 
@@ -24,4 +27,4 @@ def wait_serving(server: LocalEncoder, timeout: float = 120) -> None:
     server.wait_serving(timeout)
 
 
-__all__ = ["TEST_CATALOG", "RunningServer", "free_port", "start_server", "wait_serving"]
+__all__ = ["TEST_CATALOG", "WAIT_FOR_BATCHES", "RunningServer", "free_port", "start_server", "wait_serving"]

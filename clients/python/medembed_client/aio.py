@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,11 +30,23 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, object]]:
             ("grpc.lb_policy_name", "round_robin")]
 
 
+async def content_digests(datas: Sequence[bytes], parts: int = os.cpu_count() or 1) -> list[str]:
+    """Hex sha256 of each item, in `parts` threads (hashlib releases the GIL on big buffers)."""
+    step = -(-len(datas) // max(1, parts))
+
+    def digest(start: int) -> list[str]:
+        return [hashlib.sha256(data).hexdigest() for data in datas[start:start + step]]
+
+    runs = await asyncio.gather(*(asyncio.to_thread(digest, start) for start in range(0, len(datas), step)))
+    return [value for run in runs for value in run]
+
+
 @dataclass(frozen=True)
 class RequestCaps:
     items: int  # per request
     bytes: int  # image bytes per request
     image_bytes: int  # per item; 0 = unknown (a server that does not say)
+    digest_lookup: bool  # the server answers items sent as their digest alone
 
 
 def plan_chunks(sizes: Sequence[int], max_items: int, max_bytes: int) -> list[tuple[int, int]]:
@@ -53,12 +66,16 @@ def plan_chunks(sizes: Sequence[int], max_items: int, max_bytes: int) -> list[tu
 class AsyncClient:
     """`timeout_s` bounds each call, retries included: RESOURCE_EXHAUSTED and UNAVAILABLE are tried
     again with jittered backoff until it runs out (`retry` can cap the tries). `security` picks
-    TLS, mutual TLS and the bearer token (default: plaintext, no token)."""
+    TLS, mutual TLS and the bearer token (default: plaintext, no token). `digest_first` (default on,
+    used where the server offers it): items are first sent as their sha256 alone and only the
+    bytes of those not in the server's cache travel, so a cached call moves kilobytes, not images."""
 
     def __init__(self, target: str = DEFAULT_TARGET, *, timeout_s: float = 300.0, chunk_size: int = 64,
                  chunk_bytes: int = 16 * 2**20, max_concurrency: int = 4, retry: RetryPolicy | None = None,
-                 max_message_bytes: int = 256 * 2**20, security: ChannelSecurity = PLAINTEXT) -> None:
+                 max_message_bytes: int = 256 * 2**20, security: ChannelSecurity = PLAINTEXT,
+                 digest_first: bool = True) -> None:
         self.target = target
+        self.digest_first = digest_first
         self.timeout_s = timeout_s
         self.chunk_size = chunk_size
         self.chunk_bytes = chunk_bytes
@@ -101,7 +118,7 @@ class AsyncClient:
         limits = self._server_limits
         items = min(self.chunk_size, limits.max_items_per_request or self.chunk_size)
         size = min(self.chunk_bytes, limits.max_request_bytes or self.chunk_bytes)
-        return RequestCaps(items, size, limits.max_image_bytes)
+        return RequestCaps(items, size, limits.max_image_bytes, limits.digest_lookup)
 
     def _dim(self, model: str, spec: str) -> int:
         info = self._models.get(model)
@@ -109,9 +126,13 @@ class AsyncClient:
             return 0
         return next((s.dim for s in info.specs if s.name == (spec or info.default_spec)), info.dim)
 
-    async def _plan(self, datas: list[bytes], assembler: ResultAssembler) -> tuple[list[int], list[tuple[int, int]]]:
-        """The items to send (those over the server's max_image_bytes fail here as too_large, never
-        sent) and their requests, as [start, end) runs over that list sized to the server's caps."""
+    async def _plan(self, datas: list[bytes], assembler: ResultAssembler, model: str, spec: str, priority: str,
+                    skip_cache: bool) -> tuple[list[int], list[tuple[int, int]], bool]:
+        """The items whose bytes must be sent, their requests as [start, end) runs over that list
+        sized to the server's caps, and whether those requests may skip the cache read. Items over
+        the server's max_image_bytes fail here as too_large, never sent; with digest-first on,
+        items the server has cached are answered by their digest alone and are not sent either
+        (the rest were just looked up, so their requests skip a second read)."""
         caps = await self._request_caps()
         sendable = []
         for index, data in enumerate(datas):
@@ -121,7 +142,33 @@ class AsyncClient:
                                hashlib.sha256(data).hexdigest())
             else:
                 sendable.append(index)
-        return sendable, plan_chunks([len(datas[i]) for i in sendable], caps.items, caps.bytes)
+        looked_up = self.digest_first and not skip_cache and caps.digest_lookup and bool(sendable)
+        if looked_up:
+            sendable = await self._answer_cached(datas, sendable, assembler, caps,
+                                                 pb.EmbedRequest(model=model, spec=spec, priority=PRIORITIES[priority]))
+        return sendable, plan_chunks([len(datas[i]) for i in sendable], caps.items, caps.bytes), looked_up
+
+    async def _answer_cached(self, datas: list[bytes], sendable: list[int], assembler: ResultAssembler,
+                             caps: RequestCaps, template: pb.EmbedRequest) -> list[int]:
+        """Digest-first: ask for `sendable` by content digest alone (no image bytes travel); the
+        server's cached vectors go into `assembler`. Returns the indices it answered not_cached."""
+        digests = await content_digests([datas[i] for i in sendable])
+        limit = asyncio.Semaphore(self.max_concurrency)
+        misses: list[int] = []
+
+        async def look_up(start: int, end: int) -> None:
+            request = pb.EmbedRequest()
+            request.CopyFrom(template)
+            request.items.extend(pb.Item(content_sha256=digest) for digest in digests[start:end])
+            async with limit:
+                response = await self._call(self._stub.Embed, request)
+            indices = sendable[start:end]
+            answered = [r for r in response.results if r.status.code != pb.ITEM_CODE_NOT_CACHED]
+            misses.extend(indices[r.index] for r in response.results if r.status.code == pb.ITEM_CODE_NOT_CACHED)
+            assembler.add(0, response, indices, results=answered)
+
+        await asyncio.gather(*(look_up(start, start + caps.items) for start in range(0, len(sendable), caps.items)))
+        return sorted(misses)
 
     async def embed(self, images: Sequence[ImageInput], model: str, *, spec: str = "", priority: str = "online",
                     skip_cache: bool = False, progress: bool = False) -> EmbedResult:
@@ -130,7 +177,8 @@ class AsyncClient:
             raise ValueError(f"priority must be one of {sorted(PRIORITIES)}")
         datas = [to_bytes(image) for image in images]
         assembler = ResultAssembler(len(datas))
-        sendable, chunks = await self._plan(datas, assembler)
+        sendable, chunks, looked_up = await self._plan(datas, assembler, model, spec, priority, skip_cache)
+        skip_cache = skip_cache or looked_up
         limit = asyncio.Semaphore(self.max_concurrency)
         bar = tqdm(total=len(datas), desc=model, unit="img", disable=not progress)
         bar.update(len(datas) - len(sendable))
@@ -163,7 +211,8 @@ class AsyncClient:
             raise ValueError(f"priority must be one of {sorted(PRIORITIES)}")
         datas = [to_bytes(image) for image in images]
         assembler = ResultAssembler(len(datas))
-        sendable, chunks = await self._plan(datas, assembler)
+        sendable, chunks, looked_up = await self._plan(datas, assembler, model, spec, priority, skip_cache)
+        skip_cache = skip_cache or looked_up
         bar = tqdm(total=len(datas), desc=model, unit="img", disable=not progress)
         bar.update(len(datas) - len(sendable))
 
@@ -176,8 +225,9 @@ class AsyncClient:
             bar.update(len(response.results))
 
         try:
-            await embed_over_streams(self._stub, chunks, request_for, on_answer, policy=self.retry,
-                                     idle_timeout_s=self.timeout_s, metadata=self._metadata)
+            if chunks:
+                await embed_over_streams(self._stub, chunks, request_for, on_answer, policy=self.retry,
+                                         idle_timeout_s=self.timeout_s, metadata=self._metadata)
         finally:
             bar.close()
         return assembler.result(self._dim(model, spec))

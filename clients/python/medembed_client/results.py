@@ -96,8 +96,10 @@ class ResultAssembler:
         self.provenance: Provenance | None = None
         self.dim: int | None = None
 
-    def add(self, offset: int, response: pb.EmbedResponse, indices: Sequence[int] | None = None) -> None:
-        """A chunk's response: item i of the request is item offset + i of the call, or indices[i]."""
+    def add(self, offset: int, response: pb.EmbedResponse, indices: Sequence[int] | None = None,
+            results: Sequence[pb.ItemResult] | None = None) -> None:
+        """A chunk's response: item i of the request is item offset + i of the call, or indices[i].
+        `results`: only these of the response's results (default: all of them)."""
         provenance = Provenance.from_proto(response.provenance)
         if self.provenance is None:
             self.provenance, self.dim = provenance, response.dim
@@ -105,7 +107,7 @@ class ResultAssembler:
             raise EmbedError("PROVENANCE_MISMATCH",
                              f"replicas disagree: {self.provenance.identity()} vs {provenance.identity()}; "
                              "their vectors are not comparable")
-        for result in response.results:
+        for result in response.results if results is None else results:
             index = indices[result.index] if indices is not None else offset + result.index
             if self.answered[index]:  # a resent request must never count twice
                 raise EmbedError("INTERNAL", f"item {index} was answered twice")

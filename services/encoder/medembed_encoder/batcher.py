@@ -1,10 +1,12 @@
 """Dynamic batching: items of all concurrent requests coalesce into batches for one forward.
 
-A batch starts when it is full (max_batch_size) or when its oldest item has waited
-max_queue_delay_ms. Items whose deadline passed or whose caller went away are dropped before
-compute. Online items go first, but every batch keeps a quarter of its slots for waiting bulk
-items, so bulk work is never starved. The forward runs in the model's worker thread; the event
-loop only moves items around.
+A batch starts when it is full (max_batch_size), when its oldest item has waited
+max_queue_delay_ms, or at once when no batch of this model is computing (waiting would only leave
+the device idle). Up to `workers` batches compute at the same time, each in one of the model's
+forward threads (on a CPU, two forwards of one intra-op thread each beat one forward over two
+threads). Items whose deadline passed or whose caller went away are dropped before compute. Online
+items go first, but every batch keeps a quarter of its slots for waiting bulk items, so bulk work
+is never starved. The event loop only moves items around.
 """
 
 from __future__ import annotations
@@ -36,9 +38,12 @@ class ItemExpired(Exception):
 
 @dataclass(frozen=True)
 class BatchLimits:
+    """How big a batch may grow, how long an item may wait for one, how many items may queue."""
+
     max_batch_size: int
     max_queue_delay_s: float
     max_queue_items: int
+    start_when_idle: bool = True  # no batch computing: start at once rather than wait to fill
 
 
 class QueueBudget:
@@ -77,6 +82,8 @@ class QueueBudget:
 
 @dataclass
 class PendingItem:
+    """One item waiting for a batch: what the forward takes, and where its vector goes."""
+
     payload: Any
     future: asyncio.Future[np.ndarray]
     deadline: float | None  # event-loop time
@@ -85,8 +92,14 @@ class PendingItem:
 
 
 class DynamicBatcher:
+    """Coalesces the items of one (model, spec) into batches and runs `run_batch` on each.
+
+    `run_batch(payloads) -> [len(payloads), dim]` runs in `executor`, at most `workers` at a time
+    (the executor should have that many threads).
+    """
+
     def __init__(self, model_id: str, run_batch: Callable[[Sequence[Any]], np.ndarray], executor: Executor,
-                 limits: BatchLimits, metrics: EncoderMetrics) -> None:
+                 limits: BatchLimits, metrics: EncoderMetrics, workers: int = 1) -> None:
         self.model_id = model_id
         self._run_batch = run_batch
         self._executor = executor
@@ -96,22 +109,29 @@ class DynamicBatcher:
         self._bulk: deque[PendingItem] = deque()
         self._arrived = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._free_workers = asyncio.Semaphore(workers)
+        self._computing: set[asyncio.Task[None]] = set()
         self.last_progress = time.monotonic()
 
     def start(self) -> asyncio.Task[None]:
+        """Start the batching loop on the running event loop."""
         self._task = asyncio.get_running_loop().create_task(self._loop(), name=f"batcher-{self.model_id}")
         return self._task
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        """Stop the loop and abandon the batches computing (their threads finish unobserved)."""
+        tasks = [t for t in (self._task, *self._computing) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     @property
     def waiting(self) -> int:
         return len(self._online) + len(self._bulk)
 
     def submit(self, payloads: Sequence[Any], deadline: float | None, bulk: bool) -> list[asyncio.Future[np.ndarray]]:
+        """Queue items; each future gets its [dim] vector, ItemExpired, or the forward's exception.
+        `deadline` is in event-loop time (None: none); cancelling a future drops its item."""
         loop = asyncio.get_running_loop()
         if not self.waiting:
             self.last_progress = time.monotonic()  # the stall clock starts when work arrives
@@ -130,12 +150,24 @@ class DynamicBatcher:
             while not self.waiting:
                 self._arrived.clear()
                 await self._arrived.wait()
-            await self._wait_for_batch(loop)
+            await self._free_workers.acquire()
+            if self._computing or not self._limits.start_when_idle:  # let the batch fill, up to the delay
+                await self._wait_for_batch()
             batch = self._take_batch(loop.time())
-            if batch:
-                await self._compute(loop, batch)
+            if not batch:
+                self._free_workers.release()
+                continue
+            task = loop.create_task(self._compute(loop, batch))
+            self._computing.add(task)
+            task.add_done_callback(self._computed)
 
-    async def _wait_for_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _computed(self, task: asyncio.Task[None]) -> None:
+        self._computing.discard(task)
+        self._free_workers.release()
+
+    async def _wait_for_batch(self) -> None:
+        if not self.waiting:
+            return
         oldest = min(queue[0].enqueued_at for queue in (self._online, self._bulk) if queue)
         while self.waiting < self._limits.max_batch_size:
             remaining = oldest + self._limits.max_queue_delay_s - time.perf_counter()

@@ -55,7 +55,16 @@ class Settings:
     allow_random_weights: bool = setting(False, "serve random-init entries, and seeded random weights where real "
                                                 "ones cannot be had (logged, flagged random_weights)")
     max_batch_size: int = setting(32, "largest batch one forward runs")
-    max_queue_delay_ms: float = setting(5.0, "longest an item waits for a batch to fill")
+    max_queue_delay_ms: float = setting(5.0, "longest an item waits for a batch to fill while the model is "
+                                             "computing (an idle model starts at once)")
+    start_when_idle: bool = setting(True, "an idle model starts a batch at once instead of waiting up to "
+                                          "max_queue_delay_ms for it to fill")
+    forward_workers: int = setting(0, "batches of one model computing at the same time (0 = auto: 2)")
+    intra_op_threads: int = setting(0, "torch threads inside one forward (0 = auto: CPU cores / forward_workers)")
+    forward_chunk: int = setting(0, "items per forward call (0 = auto: on a CPU the fastest per image, measured "
+                                    "at warm-up; on a GPU max_batch_size)")
+    digest_lookup: bool = setting(True, "answer items that carry only their content_sha256 from the cache "
+                                        "(not_cached when absent), so clients send only the bytes of misses")
     max_queue_items: int = setting(2048, "items admitted and not yet computed, per model; more = RESOURCE_EXHAUSTED")
     max_items_per_request: int = setting(256, "items one request may carry")
     max_image_bytes: int = setting(DEFAULT_LIMITS.max_image_bytes,
@@ -105,9 +114,9 @@ class Settings:
             raise ConfigError(f"{described('max_aspect_ratio')} must be 1 or more, got {self.max_aspect_ratio:g}")
         if self.decode_timeout_s <= 0:
             raise ConfigError(f"{described('decode_timeout_s')} must be more than 0, got {self.decode_timeout_s:g}")
-        for name in ("decode_workers", "decode_threads"):
+        for name in ("decode_workers", "decode_threads", "forward_workers", "intra_op_threads", "forward_chunk"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"{described(name)} must be 0 (one per CPU core) or more, got {getattr(self, name)}")
+                raise ConfigError(f"{described(name)} must be 0 (auto) or more, got {getattr(self, name)}")
         if self.max_queue_delay_ms < 0:
             raise ConfigError(f"{described('max_queue_delay_ms')} must be 0 or more, got {self.max_queue_delay_ms:g}")
         if self.max_queue_items < self.max_items_per_request:
@@ -221,9 +230,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         name = item.name
         default = getattr(defaults, name)
         text = f"{item.metadata['help']} [env {env_var(name)}"
-        if isinstance(default, bool):
-            parser.add_argument(flag(name), dest=name, action="store_const", const="true", default=None,
-                                help=f"{text}=1]")
+        if isinstance(default, bool):  # a flag turns a default-off setting on, a --no-... one the other way
+            switch = flag(name) if not default else flag("no_" + name)
+            parser.add_argument(switch, dest=name, action="store_const", const=str(not default).lower(),
+                                default=None, help=f"{text}={0 if default else 1}]")
         elif default in ((), ""):
             parser.add_argument(flag(name), dest=name, default=None, help=f"{text}]")
         else:

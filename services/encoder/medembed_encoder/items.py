@@ -1,20 +1,23 @@
-"""Per-item work off the event loop: content hash and the model's preprocessing (decoding runs in
-worker processes, decode_pool.py)."""
+"""The per-item record of one request, and reading the items off the wire (the hash stage).
+
+A record is immutable: each pipeline stage returns new records, so what an item is at any stage
+is whatever the last stage gave back, written in one place (pipeline.py).
+"""
 
 from __future__ import annotations
 
 import hashlib
-import time
-from dataclasses import dataclass
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
-import torch
 
 from medembed_client.v1 import encoder_pb2 as pb
-from medembed_decode import Decoded, DecodeErrorKind
+from medembed_decode import DecodeErrorKind
 
 from .cache.singleflight import FlightOutcome
-from .runtime import ModelRuntime
 
 ITEM_CODES = {
     DecodeErrorKind.DECODE_ERROR: pb.ITEM_CODE_DECODE_ERROR,
@@ -22,40 +25,69 @@ ITEM_CODES = {
     DecodeErrorKind.TOO_LARGE: pb.ITEM_CODE_TOO_LARGE,
     DecodeErrorKind.TOO_SMALL: pb.ITEM_CODE_TOO_SMALL,
 }
+# Outcomes that depend only on the bytes, so they hold for every identical item; a timeout or a
+# failed forward belongs to one request, and followers must compute the item themselves.
+SHAREABLE_CODES = frozenset({pb.ITEM_CODE_OK, pb.ITEM_CODE_DECODE_ERROR, pb.ITEM_CODE_UNSUPPORTED_FORMAT,
+                             pb.ITEM_CODE_TOO_LARGE, pb.ITEM_CODE_TOO_SMALL})
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def outcome_name(code: int) -> str:
+    """The short name of an item code: `ok`, `decode_error`, `not_cached` ..."""
     return pb.ItemCode.Name(code).removeprefix("ITEM_CODE_").lower()
 
 
-@dataclass
-class ItemOutcome:
-    """Where one item of a request stands; filled in as it moves through the pipeline."""
+@dataclass(frozen=True)
+class ItemRecord:
+    """Where one item of a request stands.
+
+    `data` is the encoded image (b"" once decoded); `digest_only` marks an item that carried only
+    its digest (answered from the cache or not at all);
+    `tensor` the model's preprocessed input; `vector` the [dim] float32 embedding once `code` is
+    ITEM_CODE_OK. `code` stays ITEM_CODE_UNSPECIFIED until the item is settled.
+    """
 
     index: int
     client_id: str
     sha256: str
-    tensor: torch.Tensor | None = None
-    vector: np.ndarray | None = None
+    data: bytes = field(default=b"", repr=False)
+    tensor: Any = field(default=None, repr=False)
+    vector: np.ndarray | None = field(default=None, repr=False)
+    digest_only: bool = False
     cache_hit: bool = False
     code: int = pb.ITEM_CODE_UNSPECIFIED
     message: str = ""
 
-    def fail(self, code: int, message: str) -> None:
-        self.code, self.message, self.tensor = code, message, None
-
-    def succeed(self, vector: np.ndarray, cache_hit: bool = False) -> None:
-        self.code, self.vector, self.cache_hit, self.tensor = pb.ITEM_CODE_OK, vector, cache_hit, None
-
-    def adopt(self, source: "ItemOutcome | FlightOutcome") -> None:
-        """Take the outcome of an identical item computed once for both."""
-        self.code, self.message, self.vector, self.tensor = source.code, source.message, source.vector, None
-
     @property
     def settled(self) -> bool:
+        """True once the item has its final code (a vector or an error)."""
         return self.code != pb.ITEM_CODE_UNSPECIFIED
 
+    def failed(self, code: int, message: str) -> "ItemRecord":
+        """This item, settled with an error code and a one-line reason."""
+        return replace(self, code=code, message=message, data=b"", tensor=None)
+
+    def succeeded(self, vector: np.ndarray, cache_hit: bool = False) -> "ItemRecord":
+        """This item, settled with its [dim] vector."""
+        return replace(self, code=pb.ITEM_CODE_OK, vector=vector, cache_hit=cache_hit, data=b"", tensor=None)
+
+    def preprocessed(self, tensor: Any) -> "ItemRecord":
+        """This item, decoded and preprocessed, ready for compute."""
+        return replace(self, data=b"", tensor=tensor)
+
+    def adopting(self, outcome: FlightOutcome) -> "ItemRecord":
+        """This item, settled with the outcome of an identical item computed once for both."""
+        return replace(self, code=outcome.code, message=outcome.message, vector=outcome.vector,
+                       data=b"", tensor=None)
+
+    def shareable(self) -> FlightOutcome | None:
+        """The outcome identical items may adopt, or None when it belongs to this request only."""
+        if self.code not in SHAREABLE_CODES:
+            return None
+        return FlightOutcome(self.code, self.message, self.vector)
+
     def to_proto(self) -> pb.ItemResult:
+        """The wire result: status, little-endian float32 vector bytes, digest, cache flag."""
         return pb.ItemResult(
             index=self.index, client_id=self.client_id, content_sha256=self.sha256, cache_hit=self.cache_hit,
             status=pb.ItemStatus(code=self.code, message=self.message),
@@ -64,18 +96,33 @@ class ItemOutcome:
 
 
 def content_sha256(data: bytes) -> str:
+    """Hex sha256 of the raw item bytes: the cache key's content part."""
     return hashlib.sha256(data).hexdigest()
 
 
-def hash_items(items: list[pb.Item]) -> list[ItemOutcome]:
-    return [ItemOutcome(index, item.client_id, content_sha256(item.data)) for index, item in enumerate(items)]
+def read_items(items: Sequence[pb.Item], digest_lookup: bool) -> list[ItemRecord]:
+    """The hash stage: one record per wire item, its digest computed from its bytes or, for an
+    item that carries only `content_sha256`, taken from it (a digest-only item on a server with
+    digest_lookup off, or a malformed digest, is settled here)."""
+    return [_read_item(index, item, digest_lookup) for index, item in enumerate(items)]
 
 
-def preprocess(outcome: ItemOutcome, decoded: Decoded, runtime: ModelRuntime) -> float:
-    """Fill outcome.tensor from the decoded pixels, or fail the outcome; returns the seconds spent."""
-    started = time.perf_counter()
-    try:
-        outcome.tensor = runtime.preprocess(decoded.image())
-    except Exception as exc:  # a preprocessing bug must fail this item only
-        outcome.fail(pb.ITEM_CODE_INTERNAL, f"preprocessing failed: {type(exc).__name__}: {exc}")
-    return time.perf_counter() - started
+def _read_item(index: int, item: pb.Item, digest_lookup: bool) -> ItemRecord:
+    claimed = item.content_sha256.lower()
+    data = item.data
+    if data:
+        record = ItemRecord(index, item.client_id, content_sha256(data), data)
+        if claimed and claimed != record.sha256:
+            return record.failed(pb.ITEM_CODE_DECODE_ERROR, f"content_sha256 {claimed[:16]}... does not match the "
+                                 f"sha256 of the item's bytes ({record.sha256[:16]}...); send one or the other")
+        return record
+    if not claimed:
+        return ItemRecord(index, item.client_id, content_sha256(b""))  # empty: the decoder says so
+    record = ItemRecord(index, item.client_id, claimed, digest_only=True)
+    if not SHA256_HEX.fullmatch(claimed):
+        return record.failed(pb.ITEM_CODE_DECODE_ERROR, "content_sha256 must be 64 hexadecimal digits (the "
+                             "sha256 of the image bytes)")
+    if not digest_lookup:
+        return record.failed(pb.ITEM_CODE_NOT_CACHED, "this server does not answer digest-only items "
+                             "(--no-digest-lookup): send the image bytes")
+    return record

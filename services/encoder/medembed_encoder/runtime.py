@@ -1,11 +1,19 @@
-"""One served model: its weights on the device, its worker thread, its batchers (one per spec)."""
+"""One served model: its weights on the device, its forward threads, its batchers (one per spec).
+
+`ModelRuntime.submit` is the only way into compute: the pipeline hands it preprocessed items and
+gets one future per item back.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -20,9 +28,12 @@ from .metrics import EncoderMetrics
 log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+CHUNK_CANDIDATES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+TUNE_BUDGET_S = 0.5  # a candidate chunk slower than this per forward ends the search
 
 
 def resolve_device(name: str) -> torch.device:
+    """`auto` -> cuda when a GPU is visible, else cpu; otherwise the named device."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
@@ -37,41 +48,80 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+@dataclass(frozen=True)
+class ComputeLayout:
+    """How a model's forwards share the machine.
+
+    workers: batches computing at the same time (threads). intra_op_threads: torch's threads
+    inside one forward (process-wide). chunk: items per forward call; 0 = tuned at warm-up on a
+    CPU (the fastest per image), the batch cap on a GPU.
+    """
+
+    workers: int
+    intra_op_threads: int
+    chunk: int
+
+    @classmethod
+    def resolve(cls, device: torch.device, workers: int, intra_op_threads: int, chunk: int) -> "ComputeLayout":
+        """0 means auto: on a CPU two workers sharing the cores (two one-thread forwards ran 2.3x
+        one two-thread forward on 2 cores, bench/profile_load.py), on a GPU two workers so one
+        batch's collate and copy overlap the other's forward."""
+        cores = os.cpu_count() or 1
+        workers = workers or (min(2, cores) if device.type == "cpu" else 2)
+        intra_op_threads = intra_op_threads or max(1, cores // workers)
+        return cls(workers, intra_op_threads, chunk)
+
+
 class ModelRuntime:
+    """A loaded encoder on its device with its batchers; thread-safe for concurrent batches."""
+
     def __init__(self, encoder: LoadedEncoder, device: torch.device, dtype: torch.dtype,
-                 limits: BatchLimits, metrics: EncoderMetrics) -> None:
+                 limits: BatchLimits, metrics: EncoderMetrics, layout: ComputeLayout | None = None) -> None:
         self.encoder = encoder
         self.model_id = encoder.entry.id
         self.device = device
         self.dtype = dtype
         self.vector_identities = vector_identities(encoder, device, dtype)  # spec -> identity
         self.limits = limits
+        self.layout = layout or ComputeLayout(1, torch.get_num_threads(), 0)
         self.metrics = metrics
         self.budget = QueueBudget(self.model_id, limits.max_queue_items, metrics)
-        # One thread: forwards of one model never run concurrently on the device.
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"forward-{self.model_id}")
-        self.batch_cap = limits.max_batch_size
+        self.executor = ThreadPoolExecutor(max_workers=self.layout.workers,
+                                           thread_name_prefix=f"forward-{self.model_id}")
+        self.batch_cap = min(limits.max_batch_size, self.layout.chunk or limits.max_batch_size)
         self._batchers: dict[str, DynamicBatcher] = {}
         metrics.batch_cap.labels(self.model_id).set(self.batch_cap)
 
     @property
     def dtype_name(self) -> str:
+        """The compute dtype's name: float32, float16 or bfloat16."""
         return str(self.dtype).removeprefix("torch.")
 
     def preprocess(self, image: Image.Image) -> torch.Tensor:
+        """The model's own preprocessing: decoded PIL image (L or RGB) -> [C, H, W] (or the family's item)."""
         return self.encoder.preprocess(image)
 
-    def batcher(self, spec: str) -> DynamicBatcher:
+    def submit(self, items: Sequence[torch.Tensor], spec: str, deadline: float | None,
+               bulk: bool) -> list[asyncio.Future[np.ndarray]]:
+        """Queue preprocessed items for `spec`; each future gets a [dim] float32 vector, or
+        batcher.ItemExpired, or the forward's exception. `deadline` is event-loop time."""
+        return self._batcher(spec).submit(items, deadline, bulk)
+
+    def _batcher(self, spec: str) -> DynamicBatcher:
         batcher = self._batchers.get(spec)
         if batcher is None:
+            # A batch is at most one chunk, so concurrent workers share the work instead of one
+            # worker running a long batch chunk by chunk while the other idles.
+            limits = replace(self.limits, max_batch_size=self.batch_cap)
             batcher = DynamicBatcher(self.model_id, lambda tensors: self.forward(tensors, spec),
-                                     self.executor, self.limits, self.metrics)
+                                     self.executor, limits, self.metrics, workers=self.layout.workers)
             batcher.start()
             self._batchers[spec] = batcher
         return batcher
 
     def forward(self, tensors: Sequence[torch.Tensor], spec: str) -> np.ndarray:
-        """Embed a batch in chunks of at most batch_cap; on CUDA OOM halve the cap and retry."""
+        """Embed a batch ([N] items -> [N, dim] float32) in chunks of at most batch_cap; on CUDA
+        OOM halve the cap and retry. Runs in a forward thread, never on the event loop."""
         outputs = []
         start = 0
         while start < len(tensors):
@@ -99,16 +149,39 @@ class ModelRuntime:
         return vectors.reshape(len(chunk), -1).float().cpu().numpy()
 
     def warm_up(self) -> None:
-        """One full forward through every spec so the first real request pays no lazy init."""
+        """One full forward through every spec so the first real request pays no lazy init; then,
+        on a CPU with chunk = auto, the chunk size that is fastest per image."""
         image = Image.new("RGB", (self.encoder.input_size, self.encoder.input_size), (128, 128, 128))
         tensor = self.preprocess(image)
         for spec in self.encoder.specs:
             self.forward([tensor], spec)
+        if self.layout.chunk == 0 and self.device.type == "cpu":
+            self._tune_chunk(tensor)
+
+    def _tune_chunk(self, tensor: torch.Tensor) -> None:
+        spec = self.encoder.default_spec
+        rates: dict[int, float] = {}
+        for chunk in (c for c in CHUNK_CANDIDATES if c <= self.limits.max_batch_size):
+            self._forward_chunk([tensor] * chunk, spec)  # a new shape's first call pays one-off set-up
+            started = time.perf_counter()
+            self._forward_chunk([tensor] * chunk, spec)
+            seconds = time.perf_counter() - started
+            rates[chunk] = chunk / seconds
+            if seconds > TUNE_BUDGET_S:
+                break
+        if len(rates) > 1:  # one sample says nothing about batching: keep the cap
+            self.batch_cap = max(rates, key=rates.__getitem__)
+            self.metrics.batch_cap.labels(self.model_id).set(self.batch_cap)
+        event(log, "forward_chunk_tuned", model=self.model_id, chunk=self.batch_cap,
+              workers=self.layout.workers, intra_op_threads=self.layout.intra_op_threads,
+              items_per_second={str(c): round(r, 1) for c, r in rates.items()})
 
     def stalled(self, stall_seconds: float) -> bool:
+        """True when a batcher has items waiting and no batch finished for stall_seconds."""
         return any(b.stalled(stall_seconds) for b in self._batchers.values())
 
     async def stop(self) -> None:
+        """Stop the batchers and the forward threads."""
         for batcher in self._batchers.values():
             await batcher.stop()
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -9,6 +9,7 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+import torch
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
@@ -25,11 +26,12 @@ from .decode_pool import DecodePool
 from .families import ModelLoadError, load_encoder, validate_options
 from .logs import Stopwatch, event
 from .metrics import EncoderMetrics
+from .pipeline import EmbedPipeline, ModelRegistry
 from .ports import BindError, ensure_bindable
 from .refusals import RefusalLog
-from .runtime import ModelRuntime, resolve_device, resolve_dtype
+from .runtime import ComputeLayout, ModelRuntime, resolve_device, resolve_dtype
 from .security import TokenInterceptor, TokenSet, server_credentials
-from .service import EncoderService, ModelRegistry
+from .service import EncoderService
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +53,8 @@ class EncoderServer:
         self.decoder = DecodePool(settings.decode_workers or os.cpu_count() or 1, settings.decode_timeout_s)
         self.cache = build_cache(settings, self.metrics)
         self.refusals = RefusalLog(self.metrics, settings.refusal_log_interval_s)
-        self.service = EncoderService(settings, self.registry, self.metrics, self.threads, self.decoder, self.cache,
-                                      self.refusals)
+        pipeline = EmbedPipeline(settings, self.registry, self.metrics, self.threads, self.decoder, self.cache)
+        self.service = EncoderService(settings, pipeline, self.registry, self.metrics, self.refusals)
         self.tokens = TokenSet(settings.tokens, settings.token_file) if settings.wants_tokens else None
         self.health = HealthServicer()
         self.server: grpc.aio.Server | None = None
@@ -138,12 +140,16 @@ class EncoderServer:
         device = resolve_device(self.settings.device)
         dtype = resolve_dtype(self.settings.dtype, device)
         limits = BatchLimits(self.settings.max_batch_size, self.settings.max_queue_delay_ms / 1000,
-                             self.settings.max_queue_items)
+                             self.settings.max_queue_items, self.settings.start_when_idle)
+        layout = ComputeLayout.resolve(device, self.settings.forward_workers, self.settings.intra_op_threads,
+                                       self.settings.forward_chunk)
+        if device.type == "cpu":
+            torch.set_num_threads(layout.intra_op_threads)  # process-wide: shared by the forward workers
         await self.decoder.warm_up()
         for entry in self.entries:
             watch = Stopwatch()
             encoder = await asyncio.to_thread(load_encoder, entry, device, self.settings.allow_random_weights)
-            runtime = ModelRuntime(encoder, device, dtype, limits, self.metrics)
+            runtime = ModelRuntime(encoder, device, dtype, limits, self.metrics, layout)
             await asyncio.to_thread(runtime.warm_up)
             self.registry.runtimes[entry.id] = runtime
             self.registry.ready.add(entry.id)

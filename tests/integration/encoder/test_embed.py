@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from helpers.images import encode, png, png_with_claimed_size, random_image
-from helpers.servers import TEST_CATALOG
+from helpers.servers import TEST_CATALOG, WAIT_FOR_BATCHES
 from medembed_client import AsyncClient, Client, RetryPolicy
 from medembed_client.v1 import encoder_pb2 as pb
 from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
@@ -119,7 +119,9 @@ def test_client_sizes_requests_to_the_server_caps(tiny_server):
 def test_deadline_shorter_than_queue_delay(server_dir):
     from helpers.servers import start_server
 
-    server = start_server("tiny-timm", server_dir, max_queue_delay_ms=1500, max_batch_size=64)
+    # An idle model starts at once; with start_when_idle off the lone item waits the whole delay.
+    server = start_server("tiny-timm", server_dir, max_queue_delay_ms=1500, max_batch_size=64,
+                          env=WAIT_FOR_BATCHES)
     try:
         with grpc.insecure_channel(server.target) as channel:
             stub = pb_grpc.EncoderStub(channel)
@@ -159,7 +161,7 @@ def test_queue_full_is_resource_exhausted_and_retried(server_dir):
     from helpers.servers import start_server
 
     server = start_server("tiny-timm", server_dir, max_queue_delay_ms=400, max_batch_size=64, max_queue_items=8,
-                          max_items_per_request=8)
+                          max_items_per_request=8, env=WAIT_FOR_BATCHES)  # items wait out the window: the queue fills
     try:
         async def fire(retry: RetryPolicy) -> list[str]:
             async with AsyncClient(server.target, retry=retry) as client:

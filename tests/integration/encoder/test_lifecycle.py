@@ -14,7 +14,7 @@ import pytest
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from helpers.images import png
-from helpers.servers import TEST_CATALOG, free_port, start_server, wait_serving
+from helpers.servers import TEST_CATALOG, WAIT_FOR_BATCHES, free_port, start_server, wait_serving
 from medembed_client import Client, EmbedError, RetryPolicy, check_health
 from medembed_client.v1 import encoder_pb2 as pb
 from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
@@ -71,7 +71,7 @@ def test_unknown_model_and_bad_settings_fail_at_start():
 
 
 def test_sigterm_drains_in_flight_work_then_exits(server_dir):
-    server = start_server("tiny-timm", server_dir, max_queue_delay_ms=1500, max_batch_size=64)
+    server = start_server("tiny-timm", server_dir, max_queue_delay_ms=1500, max_batch_size=64, env=WAIT_FOR_BATCHES)
     outcome = {}
 
     def slow_request():

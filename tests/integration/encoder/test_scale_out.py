@@ -10,16 +10,17 @@ import time
 import numpy as np
 
 from helpers.images import png
-from helpers.servers import start_server
+from helpers.servers import WAIT_FOR_BATCHES, start_server
 from medembed_client import Client, RetryPolicy
 
 MODEL = "tiny-timm"
 
 
 def test_round_robin_spreads_work_and_survives_a_replica_loss(tiny_server, server_dir):
-    # Each request waits out a 100 ms batching window, so the run below lasts seconds.
-    first = start_server(MODEL, server_dir, max_queue_delay_ms=100, max_batch_size=64)
-    second = start_server(MODEL, server_dir, max_queue_delay_ms=100, max_batch_size=64)
+    # Each request waits out a 100 ms batching window (even on an idle model), so the run below
+    # lasts seconds.
+    first = start_server(MODEL, server_dir, max_queue_delay_ms=100, max_batch_size=64, env=WAIT_FOR_BATCHES)
+    second = start_server(MODEL, server_dir, max_queue_delay_ms=100, max_batch_size=64, env=WAIT_FOR_BATCHES)
     try:
         target = f"ipv4:127.0.0.1:{first.port},127.0.0.1:{second.port}"
         images = [png(seed) for seed in range(64)]

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from helpers.images import png
-from helpers.servers import start_server
+from helpers.servers import WAIT_FOR_BATCHES, start_server
 from medembed_client import Client
 
 MODEL = "tiny-timm"
@@ -21,8 +21,10 @@ ITEMS = 320
 
 
 def test_drain_mid_stream_loses_no_item_and_answers_each_once(tiny_server, server_dir, caplog):
-    # Each batch waits out a 200 ms window, so the stream runs for seconds: long enough to drain.
-    replicas = [start_server(MODEL, server_dir, max_queue_delay_ms=200, max_batch_size=64) for _ in range(2)]
+    # Each batch waits out a 200 ms window (even on an idle model), so the stream runs for seconds:
+    # long enough to drain.
+    replicas = [start_server(MODEL, server_dir, max_queue_delay_ms=200, max_batch_size=64, env=WAIT_FOR_BATCHES)
+                for _ in range(2)]
     images = [png(3000 + seed) for seed in range(ITEMS)]
     try:
         with Client(tiny_server.target) as single:

@@ -24,13 +24,67 @@ class RecordingForward:
         return np.array([[p, p] for p in payloads], dtype=np.float32)
 
 
-def make(forward, max_batch=4, delay=0.05, executor=None):
+def make(forward, max_batch=4, delay=0.05, executor=None, workers=1):
     from concurrent.futures import ThreadPoolExecutor
 
     metrics = EncoderMetrics()
-    batcher = DynamicBatcher("m", forward, executor or ThreadPoolExecutor(1, "fwd"), BatchLimits(max_batch, delay, 100),
-                             metrics)
+    batcher = DynamicBatcher("m", forward, executor or ThreadPoolExecutor(workers, "fwd"),
+                             BatchLimits(max_batch, delay, 100), metrics, workers=workers)
     return batcher, metrics
+
+
+class GatedForward(RecordingForward):
+    """A forward that holds each batch until released, counting how many run at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.running = 0
+        self.most_running = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, payloads):
+        with self._lock:
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        try:
+            self.release.wait(5)
+            return super().__call__(payloads)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+async def test_an_idle_batcher_starts_at_once_and_a_busy_one_lets_the_batch_fill():
+    forward = GatedForward()
+    batcher, _ = make(forward, max_batch=8, delay=0.2)
+    batcher.start()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    first = batcher.submit([1], None, bulk=False)
+    await asyncio.sleep(0.05)
+    assert forward.running == 1  # started long before the 0.2 s queue delay
+    later = [batcher.submit([n], None, bulk=False) for n in (2, 3)]
+    forward.release.set()
+    await asyncio.gather(*first, *(f for futures in later for f in futures))
+    assert forward.batches == [[1], [2, 3]]  # 2 and 3 waited together while 1 computed
+    assert loop.time() - started < 2.0
+    await batcher.stop()
+
+
+async def test_batches_compute_concurrently_up_to_the_worker_count():
+    forward = GatedForward()
+    batcher, _ = make(forward, max_batch=2, delay=0.0, workers=2)
+    batcher.start()
+    futures = batcher.submit([1, 2, 3, 4, 5, 6], None, bulk=False)
+    await asyncio.sleep(0.1)
+    assert forward.running == 2  # two batches at once, the third waits for a free worker
+    forward.release.set()
+    results = await asyncio.gather(*futures)
+    assert [r[0] for r in results] == [1, 2, 3, 4, 5, 6]
+    assert forward.most_running == 2
+    assert sorted(map(sorted, forward.batches)) == [[1, 2], [3, 4], [5, 6]]
+    await batcher.stop()
 
 
 async def test_items_of_concurrent_requests_coalesce_and_big_requests_split():
@@ -64,7 +118,7 @@ async def test_expired_and_cancelled_items_are_dropped_before_compute():
     forward = RecordingForward()
     batcher, metrics = make(forward, max_batch=8, delay=0.1)
     loop = asyncio.get_running_loop()
-    expired = batcher.submit([1], loop.time() + 0.01, bulk=False)
+    expired = batcher.submit([1], loop.time() - 0.001, bulk=False)  # an idle batcher starts at once
     cancelled = batcher.submit([2], None, bulk=False)
     kept = batcher.submit([3], None, bulk=False)
     cancelled[0].cancel()

@@ -23,6 +23,7 @@ class ItemCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ITEM_CODE_TOO_SMALL: _ClassVar[ItemCode]
     ITEM_CODE_TIMEOUT: _ClassVar[ItemCode]
     ITEM_CODE_INTERNAL: _ClassVar[ItemCode]
+    ITEM_CODE_NOT_CACHED: _ClassVar[ItemCode]
 PRIORITY_UNSPECIFIED: Priority
 PRIORITY_ONLINE: Priority
 PRIORITY_BULK: Priority
@@ -34,14 +35,17 @@ ITEM_CODE_TOO_LARGE: ItemCode
 ITEM_CODE_TOO_SMALL: ItemCode
 ITEM_CODE_TIMEOUT: ItemCode
 ITEM_CODE_INTERNAL: ItemCode
+ITEM_CODE_NOT_CACHED: ItemCode
 
 class Item(_message.Message):
-    __slots__ = ("data", "client_id")
+    __slots__ = ("data", "client_id", "content_sha256")
     DATA_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_SHA256_FIELD_NUMBER: _ClassVar[int]
     data: bytes
     client_id: str
-    def __init__(self, data: _Optional[bytes] = ..., client_id: _Optional[str] = ...) -> None: ...
+    content_sha256: str
+    def __init__(self, data: _Optional[bytes] = ..., client_id: _Optional[str] = ..., content_sha256: _Optional[str] = ...) -> None: ...
 
 class EmbedRequest(_message.Message):
     __slots__ = ("model", "items", "spec", "priority", "skip_cache", "request_id")
@@ -165,14 +169,16 @@ class ModelInfo(_message.Message):
     def __init__(self, id: _Optional[str] = ..., family: _Optional[str] = ..., dim: _Optional[int] = ..., input_size: _Optional[int] = ..., default_spec: _Optional[str] = ..., specs: _Optional[_Iterable[_Union[SpecInfo, _Mapping]]] = ..., ready: _Optional[bool] = ..., weights_digest: _Optional[str] = ..., preprocess_digest: _Optional[str] = ..., random_weights: _Optional[bool] = ..., library_versions: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ServerLimits(_message.Message):
-    __slots__ = ("max_items_per_request", "max_request_bytes", "max_image_bytes")
+    __slots__ = ("max_items_per_request", "max_request_bytes", "max_image_bytes", "digest_lookup")
     MAX_ITEMS_PER_REQUEST_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
     MAX_IMAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_LOOKUP_FIELD_NUMBER: _ClassVar[int]
     max_items_per_request: int
     max_request_bytes: int
     max_image_bytes: int
-    def __init__(self, max_items_per_request: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., max_image_bytes: _Optional[int] = ...) -> None: ...
+    digest_lookup: bool
+    def __init__(self, max_items_per_request: _Optional[int] = ..., max_request_bytes: _Optional[int] = ..., max_image_bytes: _Optional[int] = ..., digest_lookup: _Optional[bool] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models", "server_version", "limits")
