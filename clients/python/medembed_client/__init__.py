@@ -1,9 +1,11 @@
 """medembed client: embed images with a medembed encoder service over gRPC."""
 
+from medembed_proto import Provenance
+
 from .aio import DEFAULT_TARGET, AsyncClient
 from .client import Client
 from .health import check_health
-from .results import EmbedError, EmbedResult, ItemError, Provenance
+from .results import EmbedError, EmbedResult, ItemError
 from .retry import RetryPolicy
 from .security import ChannelSecurity, SecurityError, security_from
 

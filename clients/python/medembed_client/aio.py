@@ -10,13 +10,14 @@ from dataclasses import dataclass
 import grpc
 from tqdm import tqdm
 
+from medembed_proto.v1 import encoder_pb2 as pb
+from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
+
 from .inputs import ImageInput, to_bytes
 from .results import EmbedError, EmbedResult, ItemError, ResultAssembler
 from .retry import RetryBudget, RetryPolicy
 from .security import PLAINTEXT, ChannelSecurity, aio_channel
 from .stream import embed_over_streams
-from .v1 import encoder_pb2 as pb
-from .v1 import encoder_pb2_grpc as pb_grpc
 
 DEFAULT_TARGET = "localhost:50051"
 PRIORITIES = {"online": pb.PRIORITY_ONLINE, "bulk": pb.PRIORITY_BULK}

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from medembed_proto.v1 import encoder_pb2 as pb
+
 from . import security
 from .aio import DEFAULT_TARGET
 from .client import Client
@@ -18,7 +20,6 @@ from .inputs import IMAGE_SUFFIXES
 from .redact import redact
 from .results import EmbedError
 from .retry import RetryPolicy
-from .v1 import encoder_pb2 as pb
 
 UNREACHABLE_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 CONNECT_TIMEOUT_S = 10.0

@@ -7,10 +7,11 @@ import threading
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
+from medembed_proto.v1 import encoder_pb2 as pb
+
 from .aio import DEFAULT_TARGET, AsyncClient
 from .inputs import ImageInput
 from .results import EmbedResult
-from .v1 import encoder_pb2 as pb
 
 T = TypeVar("T")
 

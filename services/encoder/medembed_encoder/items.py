@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from medembed_client.v1 import encoder_pb2 as pb
 from medembed_decode import Decoded, DecodeErrorKind
+from medembed_proto.v1 import encoder_pb2 as pb
 
 from .cache.singleflight import FlightOutcome
 from .runtime import ModelRuntime
@@ -22,10 +22,6 @@ ITEM_CODES = {
     DecodeErrorKind.TOO_LARGE: pb.ITEM_CODE_TOO_LARGE,
     DecodeErrorKind.TOO_SMALL: pb.ITEM_CODE_TOO_SMALL,
 }
-
-
-def outcome_name(code: int) -> str:
-    return pb.ItemCode.Name(code).removeprefix("ITEM_CODE_").lower()
 
 
 @dataclass

@@ -11,9 +11,10 @@ from concurrent.futures import Executor
 
 import grpc
 
-from medembed_client.v1 import encoder_pb2 as pb
-from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
 from medembed_decode import DecodeError, DecodeLimits
+from medembed_proto import Provenance, item_code_name
+from medembed_proto.v1 import encoder_pb2 as pb
+from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
 
 from . import __version__
 from .admission import Rejected, check_field_caps
@@ -21,7 +22,7 @@ from .batcher import ItemExpired, QueueFull
 from .cache import CacheFront, FlightAbandoned, FlightOutcome, KeyScope, SingleFlight
 from .config import Settings
 from .decode_pool import DecodePool, DecodeTimeout
-from .items import ITEM_CODES, ItemOutcome, hash_items, outcome_name, preprocess
+from .items import ITEM_CODES, ItemOutcome, hash_items, preprocess
 from .logs import event
 from .metrics import EncoderMetrics
 from .refusals import RefusalLog
@@ -121,19 +122,19 @@ class EncoderService(pb_grpc.EncoderServicer):
         finally:
             runtime.budget.release(count)
         for outcome in outcomes:
-            self._metrics.items.labels(runtime.model_id, outcome_name(outcome.code)).inc()
+            self._metrics.items.labels(runtime.model_id, item_code_name(outcome.code)).inc()
             if outcome.code != pb.ITEM_CODE_OK:
                 level = logging.ERROR if outcome.code == pb.ITEM_CODE_INTERNAL else logging.WARNING
                 event(log, "item_failed", level, model=runtime.model_id, index=outcome.index,
-                      code=outcome_name(outcome.code), reason=outcome.message, sha256=outcome.sha256[:16])
+                      code=item_code_name(outcome.code), reason=outcome.message, sha256=outcome.sha256[:16])
         return pb.EmbedResponse(
             model=runtime.model_id, dim=encoder.spec_dims[spec], request_id=request.request_id,
             results=[outcome.to_proto() for outcome in outcomes],
-            provenance=pb.Provenance(
+            provenance=Provenance(
                 model_id=runtime.model_id, weights_digest=encoder.weights_digest,
                 preprocess_digest=encoder.preprocess_digest, embedding_spec=spec,
                 dtype=runtime.dtype_name, server_version=__version__, random_weights=encoder.random_weights,
-                vector_identity=runtime.vector_identities[spec]),
+                vector_identity=runtime.vector_identities[spec]).to_proto(),
         )
 
     async def _read_cache(self, scope: KeyScope, dim: int, outcomes: list[ItemOutcome]) -> None:

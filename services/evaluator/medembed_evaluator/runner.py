@@ -18,7 +18,6 @@ from tqdm import tqdm
 
 import medembed_decode
 from medembed_client import ChannelSecurity, Client, EmbedError, RetryPolicy, security_from
-from medembed_client.v1 import encoder_pb2 as pb
 from medembed_evaluator.analysis.bias import run_overlay_bias
 from medembed_evaluator.analysis.pair import PairData, analyse_pair
 from medembed_evaluator.baseline import summarize_dataset
@@ -32,6 +31,7 @@ from medembed_evaluator.plan import ModelSpec, Plan
 from medembed_evaluator.probe import ProbeInput, ProbeResult, Protocol, run_probes, validate_for_protocol
 from medembed_evaluator.publish import publish_to_stream, render_tables, write_report, write_run_files
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID, raw_pixel_vector, raw_pixels_provenance
+from medembed_proto.v1 import encoder_pb2 as pb
 
 log = logging.getLogger(__name__)
 CHUNK_ITEMS = 128

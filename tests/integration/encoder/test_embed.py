@@ -13,11 +13,11 @@ import torch
 from helpers.images import encode, png, png_with_claimed_size, random_image
 from helpers.servers import TEST_CATALOG
 from medembed_client import AsyncClient, Client, RetryPolicy
-from medembed_client.v1 import encoder_pb2 as pb
-from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
 from medembed_decode import DecodeLimits, decode_image
 from medembed_encoder.catalog import load_catalog
 from medembed_encoder.families import load_encoder
+from medembed_proto.v1 import encoder_pb2 as pb
+from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
 
 NO_RETRY = RetryPolicy(max_attempts=1)
 
