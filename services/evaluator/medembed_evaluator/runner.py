@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 import medembed_decode
-from medembed_client import ChannelSecurity, Client, EmbedError, RetryPolicy, security_from
+from medembed_client import ChannelSecurity, Client, EmbedError, ModelInfo, RetryPolicy, security_from
 from medembed_evaluator.analysis.bias import run_overlay_bias
 from medembed_evaluator.analysis.pair import PairData, analyse_pair
 from medembed_evaluator.baseline import summarize_dataset
@@ -31,7 +31,6 @@ from medembed_evaluator.plan import ModelSpec, Plan
 from medembed_evaluator.probe import ProbeInput, ProbeResult, Protocol, run_probes, validate_for_protocol
 from medembed_evaluator.publish import publish_to_stream, render_tables, write_report, write_run_files
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID, raw_pixel_vector, raw_pixels_provenance
-from medembed_proto.v1 import encoder_pb2 as pb
 
 log = logging.getLogger(__name__)
 CHUNK_ITEMS = 128
@@ -111,7 +110,7 @@ def plan_security(plan: Plan) -> ChannelSecurity:
 def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) -> dict[str, dict[str, Any]]:
     """Provenance of every model before any embedding: unknown models fail the run at start."""
     provenance = {RAW_PIXELS_MODEL_ID: raw_pixels_provenance()}
-    served: dict[str, dict[str, pb.ModelInfo]] = {}
+    served: dict[str, dict[str, ModelInfo]] = {}
     for target, client in clients.items():
         try:
             served[target] = {info.id: info for info in client.list_models()}
