@@ -21,14 +21,14 @@ install: $(VENV)/.installed system-packages
 system-packages:
 	@bash scripts/system_packages.sh
 
-$(VENV)/.installed: clients/python/pyproject.toml libs/decode/pyproject.toml services/encoder/pyproject.toml services/evaluator/pyproject.toml requirements-dev.txt
+$(VENV)/.installed: clients/python/pyproject.toml libs/decode/pyproject.toml libs/proto/pyproject.toml services/encoder/pyproject.toml services/evaluator/pyproject.toml requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "make install: medembed needs Python >= 3.11; $(PYTHON) is $$($(PYTHON) --version 2>&1). Run: make install PYTHON=python3.11" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)) torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -r requirements-dev.txt
-	$(PIP) install -q -e clients/python -e libs/decode -e 'services/encoder[open_clip,timm,hf,torchvision]' -e services/evaluator
+	$(PIP) install -q -e libs/proto -e clients/python -e libs/decode -e 'services/encoder[open_clip,timm,hf,torchvision]' -e services/evaluator
 	touch $@
 
 proto: $(VENV)/.installed

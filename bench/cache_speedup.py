@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from images import load_images  # noqa: E402
 
 from medembed_client import Client  # noqa: E402
-from medembed_encoder.local import LocalRedis, start_local_encoder  # noqa: E402
+from medembed_encoder.testing import LocalRedis, start_local_encoder  # noqa: E402
 
 
 def timed_pass(client: Client, images: list[bytes], model: str) -> tuple[float, int]:

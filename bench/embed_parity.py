@@ -18,7 +18,7 @@ import torch
 from medembed_decode import DecodeLimits, decode_image
 from medembed_encoder.catalog import load_catalog
 from medembed_encoder.families import load_encoder
-from medembed_encoder.local import start_local_encoder
+from medembed_encoder.testing import start_local_encoder
 
 
 def in_process(model_id: str, files: list[Path], batch_size: int = 32) -> np.ndarray:

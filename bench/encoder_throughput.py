@@ -25,7 +25,7 @@ from medembed_client import AsyncClient  # noqa: E402
 from medembed_decode import DecodeLimits, decode_image  # noqa: E402
 from medembed_encoder.catalog import load_catalog  # noqa: E402
 from medembed_encoder.families import load_encoder  # noqa: E402
-from medembed_encoder.local import start_local_encoder  # noqa: E402
+from medembed_encoder.testing import start_local_encoder  # noqa: E402
 
 
 def in_process_throughput(model_id: str, images: list[bytes], batch_size: int) -> float:

@@ -36,7 +36,7 @@ import importlib, sys
 print("python", sys.version.split()[0])
 missing = []
 for name in ("torch", "timm", "grpc", "grpc_health", "grpc_reflection", "google.protobuf", "redis", "pydicom",
-             "prometheus_client", "yaml", "PIL", "sklearn", "joblib", "medembed_client.v1.encoder_pb2",
+             "prometheus_client", "yaml", "PIL", "sklearn", "joblib", "medembed_proto.v1.encoder_pb2",
              "medembed_encoder.server", "medembed_decode"):
     try:
         module = importlib.import_module(name)

@@ -38,7 +38,7 @@ from study_shape import STAND_INS  # noqa: E402
 from medembed_client import Client  # noqa: E402
 from medembed_encoder.catalog import load_catalog  # noqa: E402
 from medembed_encoder.families import load_encoder  # noqa: E402
-from medembed_encoder.local import start_local_encoder  # noqa: E402
+from medembed_encoder.testing import start_local_encoder  # noqa: E402
 
 BENCH_CATALOG = Path(__file__).resolve().parent / "catalog-gpu.yaml"
 MODELS = ("bench-vit-b-16", "bench-vit-l-14-336")

@@ -40,7 +40,7 @@ from medembed_decode import DecodeLimits, decode_image  # noqa: E402
 from medembed_encoder.catalog import load_catalog  # noqa: E402
 from medembed_encoder.config import Settings  # noqa: E402
 from medembed_encoder.families import load_encoder  # noqa: E402
-from medembed_encoder.local import free_port, start_local_encoder  # noqa: E402
+from medembed_encoder.testing import free_port, start_local_encoder  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

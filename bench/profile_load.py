@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from images import load_images  # noqa: E402
 
 from medembed_client import AsyncClient  # noqa: E402
-from medembed_encoder.local import LocalEncoder, LocalRedis, start_local_encoder  # noqa: E402
+from medembed_encoder.testing import LocalEncoder, LocalRedis, start_local_encoder  # noqa: E402
 
 # (stage, frame substring), first match from the leaf up names a sample's stage.
 STAGES = (

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from medembed_encoder.local import start_local_encoder
+from medembed_encoder.testing import start_local_encoder
 from medembed_evaluator.cli import main as evaluate
 from medembed_evaluator.errors import EvaluatorError
 from medembed_evaluator.plan import DEFAULT_TARGET, load_plan

@@ -1,7 +1,8 @@
-"""Generate the Python stubs of protos/ into clients/python/medembed_client/v1.
+"""Generate the Python stubs of protos/ into libs/proto/medembed_proto/v1.
 
 protoc names the generated modules after the proto package (`medembed.v1`); the stubs live in
-the `medembed_client.v1` package, so the one import line grpc emits is rewritten accordingly.
+the `medembed_proto.v1` package (shared by the client and the encoder), so the one import line grpc
+emits is rewritten accordingly.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_DIR = ROOT / "protos"
-OUT_DIR = ROOT / "clients" / "python" / "medembed_client" / "v1"
+OUT_DIR = ROOT / "libs" / "proto" / "medembed_proto" / "v1"
 PROTO_FILES = ["medembed/v1/encoder.proto"]
 
 
@@ -34,7 +35,7 @@ def generate(out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
         for generated in sorted((Path(tmp) / "medembed" / "v1").iterdir()):
             text = generated.read_text()
-            text = re.sub(r"^from medembed\.v1 import", "from medembed_client.v1 import", text, flags=re.M)
+            text = re.sub(r"^from medembed\.v1 import", "from medembed_proto.v1 import", text, flags=re.M)
             (out_dir / generated.name).write_text(text)
 
 

@@ -17,11 +17,12 @@ RUN case "$FAMILY" in open_clip|timm|hf|torchvision) ;; \
 # torch alone first: the largest layer, and the one that changes least.
 RUN printf 'torch==%s\ntorchvision==%s\n' "$TORCH_VERSION" "$TORCHVISION_VERSION" > /opt/constraints.txt \
  && pip install -c /opt/constraints.txt ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} torch
+COPY libs/proto /src/libs/proto
 COPY clients/python /src/clients/python
 COPY libs/decode /src/libs/decode
 COPY services/encoder /src/services/encoder
 RUN pip install -c /opt/constraints.txt ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} \
-      /src/clients/python /src/libs/decode "/src/services/encoder[$FAMILY]"
+      /src/libs/proto /src/clients/python /src/libs/decode "/src/services/encoder[$FAMILY]"
 
 FROM ${PYTHON_IMAGE}
 ARG FAMILY=open_clip

@@ -6,10 +6,11 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
+COPY libs/proto /src/libs/proto
 COPY clients/python /src/clients/python
 COPY libs/decode /src/libs/decode
 COPY services/evaluator /src/services/evaluator
-RUN pip install /src/clients/python /src/libs/decode /src/services/evaluator \
+RUN pip install /src/libs/proto /src/clients/python /src/libs/decode /src/services/evaluator \
  && if python -c "import torch" 2>/dev/null; then echo "torch leaked into the evaluator image" >&2; exit 1; fi
 
 FROM ${PYTHON_IMAGE}

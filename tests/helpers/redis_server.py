@@ -1,5 +1,5 @@
 """A private redis-server for tests: the same launcher benchmarks use."""
 
-from medembed_encoder.local import LocalRedis as PrivateRedis
+from medembed_encoder.testing import LocalRedis as PrivateRedis
 
 __all__ = ["PrivateRedis"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from medembed_client.security import PLAINTEXT, ChannelSecurity
-from medembed_encoder.local import LocalEncoder, free_port, start_local_encoder
+from medembed_encoder.testing import LocalEncoder, free_port, start_local_encoder
 
 TESTS = Path(__file__).resolve().parent.parent
 TEST_CATALOG = TESTS / "fixtures" / "catalog.yaml"

@@ -26,7 +26,7 @@ from helpers.llava_upstream import (
     write_llava_next,
 )
 from medembed_client import Client
-from medembed_encoder.local import LocalEncoder, start_local_encoder
+from medembed_encoder.testing import LocalEncoder, start_local_encoder
 
 NEXT_SPECS = ("default", "base_view", "pre_projection", "layer:-2:patch_mean")
 LLAVA_SPECS = ("default", "pre_projection", "layer:-2:patch_mean")

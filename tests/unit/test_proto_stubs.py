@@ -11,7 +11,7 @@ def test_committed_stubs_match_the_proto(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.generate(tmp_path)
-    committed = ROOT / "clients" / "python" / "medembed_client" / "v1"
+    committed = ROOT / "libs" / "proto" / "medembed_proto" / "v1"
     generated = sorted(p.name for p in tmp_path.iterdir())
     assert generated == ["encoder_pb2.py", "encoder_pb2.pyi", "encoder_pb2_grpc.py"]
     for name in generated:

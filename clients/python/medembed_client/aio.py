@@ -11,20 +11,23 @@ from dataclasses import dataclass
 import grpc
 from tqdm import tqdm
 
+from medembed_proto.v1 import encoder_pb2 as pb
+from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
+
 from .inputs import ImageInput, to_bytes
+from .models import ModelInfo, ServerLimits
 from .results import EmbedError, EmbedResult, ItemError, ResultAssembler
 from .retry import RetryBudget, RetryPolicy
 from .security import PLAINTEXT, ChannelSecurity, aio_channel
 from .stream import embed_over_streams
-from .v1 import encoder_pb2 as pb
-from .v1 import encoder_pb2_grpc as pb_grpc
 
 DEFAULT_TARGET = "localhost:50051"
 PRIORITIES = {"online": pb.PRIORITY_ONLINE, "bulk": pb.PRIORITY_BULK}
 
 
 def channel_options(max_message_bytes: int) -> list[tuple[str, object]]:
-    # round_robin spreads calls over every address a target resolves to (several replicas).
+    """gRPC channel options: messages up to `max_message_bytes` both ways, and round_robin over
+    every address the target resolves to (several replicas)."""
     return [("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.lb_policy_name", "round_robin")]
@@ -43,6 +46,8 @@ async def content_digests(datas: Sequence[bytes], parts: int = os.cpu_count() or
 
 @dataclass(frozen=True)
 class RequestCaps:
+    """How big one request may be: the client's settings lowered to the server's caps."""
+
     items: int  # per request
     bytes: int  # image bytes per request
     image_bytes: int  # per item; 0 = unknown (a server that does not say)
@@ -64,11 +69,18 @@ def plan_chunks(sizes: Sequence[int], max_items: int, max_bytes: int) -> list[tu
 
 
 class AsyncClient:
-    """`timeout_s` bounds each call, retries included: RESOURCE_EXHAUSTED and UNAVAILABLE are tried
-    again with jittered backoff until it runs out (`retry` can cap the tries). `security` picks
-    TLS, mutual TLS and the bearer token (default: plaintext, no token). `digest_first` (default on,
-    used where the server offers it): items are first sent as their sha256 alone and only the
-    bytes of those not in the server's cache travel, so a cached call moves kilobytes, not images."""
+    """Embeds images with the encoder at `target` (HOST:PORT, or any gRPC target) on grpc.aio.
+
+    `timeout_s` bounds each call, retries included: RESOURCE_EXHAUSTED and UNAVAILABLE are tried
+    again with jittered backoff until it runs out (`retry` can cap the tries). A call's images go
+    out in requests of at most `chunk_size` items and `chunk_bytes` image bytes (lowered to the
+    server's caps), `max_concurrency` of them in flight. `max_message_bytes` caps one gRPC message
+    either way. `security` picks TLS, mutual TLS and the bearer token (default: plaintext, no
+    token). `digest_first` (default on, used where the server offers it): items are first sent as
+    their sha256 alone and only the bytes of those not in the server's cache travel, so a cached
+    call moves kilobytes, not images. Calls raise EmbedError when the whole call fails; use it as
+    `async with`, or `close()`.
+    """
 
     def __init__(self, target: str = DEFAULT_TARGET, *, timeout_s: float = 300.0, chunk_size: int = 64,
                  chunk_bytes: int = 16 * 2**20, max_concurrency: int = 4, retry: RetryPolicy | None = None,
@@ -84,8 +96,8 @@ class AsyncClient:
         self._metadata = security.metadata()
         self._channel = aio_channel(target, security, channel_options(max_message_bytes))
         self._stub = pb_grpc.EncoderStub(self._channel)
-        self._server_limits: pb.ServerLimits | None = None
-        self._models: dict[str, pb.ModelInfo] = {}
+        self._server_limits: ServerLimits | None = None
+        self._models: dict[str, ModelInfo] = {}
 
     async def __aenter__(self) -> "AsyncClient":
         return self
@@ -94,6 +106,7 @@ class AsyncClient:
         await self.close()
 
     async def close(self) -> None:
+        """Close the channel; calls still in flight fail."""
         await self._channel.close()
 
     async def _call(self, method, request):  # noqa: ANN001 - a stub method and its request message
@@ -105,17 +118,27 @@ class AsyncClient:
                 if not await budget.retry_after(exc.code(), exc.details() or ""):
                     raise EmbedError.from_rpc(exc, budget.summary()) from None
 
-    async def list_models(self) -> list[pb.ModelInfo]:
+    async def list_models(self) -> list[ModelInfo]:
+        """The models the server hosts, in its order (ListModels); also refreshes the server's
+        request caps (`server_limits`). Raises EmbedError when the server cannot be reached in
+        `timeout_s`, retries included."""
         response = await self._call(self._stub.ListModels, pb.ListModelsRequest())
-        self._server_limits = response.limits
-        self._models = {model.id: model for model in response.models}
-        return list(response.models)
+        models = [ModelInfo.from_proto(model) for model in response.models]
+        self._server_limits = ServerLimits.from_proto(response.limits)
+        self._models = {model.id: model for model in models}
+        return models
+
+    async def server_limits(self) -> ServerLimits:
+        """The server's request caps, as the last `list_models` read them (asking it once when no
+        call did yet). Raises EmbedError like `list_models`."""
+        if self._server_limits is None:
+            await self.list_models()
+        assert self._server_limits is not None
+        return self._server_limits
 
     async def _request_caps(self) -> RequestCaps:
         """Items and bytes per request: the client's own settings, lowered to the server's caps."""
-        if self._server_limits is None:
-            await self.list_models()
-        limits = self._server_limits
+        limits = await self.server_limits()
         items = min(self.chunk_size, limits.max_items_per_request or self.chunk_size)
         size = min(self.chunk_bytes, limits.max_request_bytes or self.chunk_bytes)
         return RequestCaps(items, size, limits.max_image_bytes, limits.digest_lookup)
@@ -124,7 +147,8 @@ class AsyncClient:
         info = self._models.get(model)
         if info is None:
             return 0
-        return next((s.dim for s in info.specs if s.name == (spec or info.default_spec)), info.dim)
+        found = info.spec(spec)
+        return found.dim if found is not None else info.dim
 
     async def _plan(self, datas: list[bytes], assembler: ResultAssembler, model: str, spec: str, priority: str,
                     skip_cache: bool) -> tuple[list[int], list[tuple[int, int]], bool]:
@@ -172,7 +196,16 @@ class AsyncClient:
 
     async def embed(self, images: Sequence[ImageInput], model: str, *, spec: str = "", priority: str = "online",
                     skip_cache: bool = False, progress: bool = False) -> EmbedResult:
-        """Embed images in order. Failed items get NaN rows and an entry in `errors`."""
+        """Embed N images with `model` (and its embedding `spec`; empty: the default), in order.
+
+        Images are paths, encoded bytes, PIL images or uint8/uint16 numpy arrays (see inputs.py).
+        Returns an EmbedResult: vectors [N, dim] float32, failed items as NaN rows with an entry in
+        `errors` (an item over the server's max_image_bytes fails there, never sent). `priority` is
+        `online` or `bulk`; `skip_cache` bypasses the server's cache reads; `progress` shows a bar.
+        Raises ValueError for an unknown priority, TypeError for an input that is no image, OSError
+        for an unreadable path, EmbedError when the call fails (unknown model or spec, no server,
+        `timeout_s` passed, replicas disagreeing on provenance).
+        """
         if priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {sorted(PRIORITIES)}")
         datas = [to_bytes(image) for image in images]
@@ -205,7 +238,7 @@ class AsyncClient:
         What a stream leaves unanswered — its replica drained or died, the connection broke — is
         sent again on a new stream (another replica under round_robin), so a rolling restart loses
         no item and fails no call; each item is answered once, in order. `timeout_s` is the longest
-        the call may go without an answer, retries included.
+        the call may go without an answer, retries included. Returns and raises as `embed`.
         """
         if priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {sorted(PRIORITIES)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -15,10 +16,10 @@ from .aio import DEFAULT_TARGET
 from .client import Client
 from .health import check_health
 from .inputs import IMAGE_SUFFIXES
+from .models import ModelInfo
 from .redact import redact
 from .results import EmbedError
 from .retry import RetryPolicy
-from .v1 import encoder_pb2 as pb
 
 UNREACHABLE_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 CONNECT_TIMEOUT_S = 10.0
@@ -52,8 +53,11 @@ def image_files(paths: list[str]) -> list[Path]:
     return files
 
 
-def served_models(target: str, channel_security: security.ChannelSecurity) -> list[pb.ModelInfo]:
-    """ListModels with a single try, so a target where no encoder answers fails at once, named."""
+def served_models(target: str, channel_security: security.ChannelSecurity) -> list[ModelInfo]:
+    """ListModels with a single try, so a target where no encoder answers fails at once, named.
+
+    Raises CliError (exit code 3) when nothing answers at `target`, EmbedError on other failures.
+    """
     with Client(target, retry=RetryPolicy(max_attempts=1), timeout_s=CONNECT_TIMEOUT_S,
                 security=channel_security) as client:
         try:
@@ -64,7 +68,8 @@ def served_models(target: str, channel_security: security.ChannelSecurity) -> li
             raise
 
 
-def served_model(target: str, model: str, spec: str, channel_security: security.ChannelSecurity) -> pb.ModelInfo:
+def served_model(target: str, model: str, spec: str, channel_security: security.ChannelSecurity) -> ModelInfo:
+    """The served model `model`; raises CliError when the target does not serve it or it has no `spec`."""
     models = {info.id: info for info in served_models(target, channel_security)}
     info = models.get(model)
     if info is None:
@@ -76,7 +81,7 @@ def served_model(target: str, model: str, spec: str, channel_security: security.
     return info
 
 
-def _weights(info: pb.ModelInfo) -> str:
+def _weights(info: ModelInfo) -> str:
     return "RANDOM" if info.random_weights else "pretrained"
 
 
@@ -87,7 +92,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
             print(json.dumps({"id": m.id, "family": m.family, "dim": m.dim, "input_size": m.input_size,
                               "default_spec": m.default_spec, "specs": {s.name: s.dim for s in m.specs},
                               "ready": m.ready, "weights_digest": m.weights_digest,
-                              "random_weights": m.random_weights, "library_versions": dict(m.library_versions)}))
+                              "random_weights": m.random_weights, "library_versions": m.library_versions}))
         return 0
     print(f"{'MODEL':32} {'FAMILY':11} {'DIM':>5} {'INPUT':>5} {'READY':5} {'WEIGHTS':10} SPECS")
     for m in models:
@@ -137,7 +142,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     side["files.txt"].write_text("".join(f"{f}\n" for f in files))
     errors = {str(files[i]): {"index": i, "code": e.code, "message": e.message} for i, e in result.errors.items()}
     side["errors.json"].write_text(json.dumps(errors, indent=1))
-    provenance = result.provenance.__dict__ if result.provenance else None
+    provenance = dataclasses.asdict(result.provenance) if result.provenance else None
     side["provenance.json"].write_text(json.dumps(provenance, indent=1))
     print(f"wrote {vectors_path} {result.vectors.shape}, {', '.join(str(p) for p in side.values())}; "
           f"{len(result.errors)} item error(s); {int(result.cache_hits.sum())} cache hit(s)", file=sys.stderr)
@@ -174,6 +179,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`medembed ...`: runs one command; returns the exit code (0 ok, 1 item errors or not
+    SERVING, 2 bad arguments or files, 3 the encoder failed or cannot be reached)."""
     args = _parser().parse_args(argv)
     handlers = {"models": _cmd_models, "health": _cmd_health, "embed": _cmd_embed}
     try:

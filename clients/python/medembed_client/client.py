@@ -9,14 +9,16 @@ from typing import Any, TypeVar
 
 from .aio import DEFAULT_TARGET, AsyncClient
 from .inputs import ImageInput
+from .models import ModelInfo, ServerLimits
 from .results import EmbedResult
-from .v1 import encoder_pb2 as pb
 
 T = TypeVar("T")
 
 
 class Client:
-    """`Client(target).embed(images, model=...)`; takes the same options as AsyncClient."""
+    """`Client(target).embed(images, model=...)`: AsyncClient's calls, blocking, for code without
+    an event loop. Takes AsyncClient's options, returns and raises what its methods do; use it as
+    `with Client(...) as client:`, or `close()` it (it owns a thread)."""
 
     def __init__(self, target: str = DEFAULT_TARGET, **options: Any) -> None:
         self._loop = asyncio.new_event_loop()
@@ -38,15 +40,23 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        """Close the channel and stop the client's thread; closing twice is harmless."""
         if self._loop.is_running():
             self._run(self._async.close())
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join()
 
-    def list_models(self) -> list[pb.ModelInfo]:
+    def list_models(self) -> list[ModelInfo]:
+        """AsyncClient.list_models: the models the server hosts. Raises EmbedError."""
         return self._run(self._async.list_models())
 
+    def server_limits(self) -> ServerLimits:
+        """AsyncClient.server_limits: the server's request caps. Raises EmbedError."""
+        return self._run(self._async.server_limits())
+
     def embed(self, images: Sequence[ImageInput], model: str, **options: Any) -> EmbedResult:
+        """AsyncClient.embed: N images -> EmbedResult with vectors [N, dim] float32 in input order.
+        Raises ValueError, TypeError, OSError or EmbedError as AsyncClient.embed does."""
         return self._run(self._async.embed(images, model, **options))
 
     def embed_stream(self, images: Sequence[ImageInput], model: str, **options: Any) -> EmbedResult:

@@ -43,6 +43,8 @@ def _targets(args: argparse.Namespace) -> tuple[list[str], security.ChannelSecur
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m medembed_client.healthcheck`: prints each target's status; returns 0 when every
+    target is SERVING (within `--wait` seconds), 1 otherwise, 2 for unusable TLS or token options."""
     args = _parser().parse_args(argv)
     try:
         targets, channel_security = _targets(args)

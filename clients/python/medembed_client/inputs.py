@@ -26,12 +26,15 @@ def array_to_png(array: np.ndarray) -> bytes:
 
 
 def pil_to_png(image: Image.Image) -> bytes:
+    """A PIL image, any mode PNG can hold, as lossless PNG bytes (OSError for a mode it cannot)."""
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
 def to_bytes(image: ImageInput) -> bytes:
+    """The encoded bytes sent for one image: a path's file contents, bytes as they are, a PIL image
+    or a numpy array as PNG. Raises OSError for an unreadable path, TypeError for anything else."""
     if isinstance(image, bytes):
         return image
     if isinstance(image, (bytearray, memoryview)):

@@ -55,4 +55,5 @@ class RedactingFormatter(logging.Formatter):
     """A logging.Formatter whose every line goes through `redact` (messages, arguments, tracebacks)."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The formatted line, redacted."""
         return redact(super().format(record))

@@ -8,15 +8,18 @@ from dataclasses import dataclass, field
 import grpc
 import numpy as np
 
+from medembed_proto import Provenance, item_code_name
+from medembed_proto.v1 import encoder_pb2 as pb
+
 from .redact import redact, shorten
-from .v1 import encoder_pb2 as pb
 
 MAX_MESSAGE_CHARS = 2000
 
 
 class EmbedError(RuntimeError):
-    """The whole call failed (after retries where they apply). `code` is the gRPC status name;
-    `message` is the server's, with secrets redacted."""
+    """The whole call failed (after retries where they apply). `code` is the gRPC status name
+    (`UNAVAILABLE`, `INVALID_ARGUMENT`, ...) or one of the client's own (`PROVENANCE_MISMATCH`,
+    `INTERNAL`); `message` is the server's, at most 2000 characters, with secrets redacted."""
 
     def __init__(self, code: str, message: str) -> None:
         message = redact(shorten(message, MAX_MESSAGE_CHARS))
@@ -26,44 +29,31 @@ class EmbedError(RuntimeError):
 
     @classmethod
     def from_rpc(cls, error: grpc.aio.AioRpcError | grpc.RpcError, retried: str = "") -> "EmbedError":
+        """The error of a failed RPC; `retried` (how often and how long it was tried) is appended."""
         details = error.details() or ""
         return cls(error.code().name, f"{details} ({retried})" if retried else details)
 
 
 @dataclass(frozen=True)
 class ItemError:
-    code: str  # decode_error, unsupported_format, too_large, too_small, timeout, internal
+    """Why one item got no vector: `code` is one of medembed_proto.ITEM_ERROR_NAMES (`decode_error`,
+    `too_large`, ...); `message` the one-line reason."""
+
+    code: str
     message: str
-
-
-@dataclass(frozen=True)
-class Provenance:
-    model_id: str
-    weights_digest: str
-    preprocess_digest: str
-    embedding_spec: str
-    dtype: str
-    server_version: str
-    vector_identity: str = ""  # the server's digest of everything that shapes the vector
-    random_weights: bool = False  # served without pretrained weights: vectors of an untrained network
-
-    @classmethod
-    def from_proto(cls, message: pb.Provenance) -> "Provenance":
-        return cls(message.model_id, message.weights_digest, message.preprocess_digest,
-                   message.embedding_spec, message.dtype, message.server_version, message.vector_identity,
-                   message.random_weights)
-
-    def identity(self) -> tuple[str, ...]:
-        """What must agree between replicas for their vectors to be interchangeable."""
-        return (self.model_id, self.vector_identity or f"{self.weights_digest}|{self.preprocess_digest}",
-                self.embedding_spec)
 
 
 @dataclass
 class EmbedResult:
-    """`vectors, errors = client.embed(...)` unpacks the two fields most callers need."""
+    """The answer to one embed call over N images, in input order.
 
-    vectors: np.ndarray  # [N, dim] float32; rows of failed items are NaN
+    `vectors` is [N, dim] float32, NaN rows for failed items; `errors` maps the index of each
+    failed item to its ItemError; `provenance` is None only when no item reached a server;
+    `content_sha256` holds the hex sha256 of each item's bytes; `cache_hits` is [N] bool.
+    `vectors, errors = client.embed(...)` unpacks the two fields most callers need.
+    """
+
+    vectors: np.ndarray
     errors: dict[int, ItemError]
     provenance: Provenance | None
     content_sha256: list[str] = field(default_factory=list)
@@ -74,17 +64,15 @@ class EmbedResult:
 
     @property
     def ok(self) -> np.ndarray:
+        """[N] bool: True where the item got a vector."""
         mask = np.ones(len(self.vectors), dtype=bool)
         mask[list(self.errors)] = False
         return mask
 
 
-def item_code_name(code: int) -> str:
-    return pb.ItemCode.Name(code).removeprefix("ITEM_CODE_").lower()
-
-
 class ResultAssembler:
-    """Collects chunk responses into one EmbedResult, checking replicas agree on provenance."""
+    """Collects chunk responses into one EmbedResult of `count` items, checking replicas agree on
+    provenance (EmbedError `PROVENANCE_MISMATCH` otherwise)."""
 
     def __init__(self, count: int) -> None:
         self.count = count
@@ -99,7 +87,11 @@ class ResultAssembler:
     def add(self, offset: int, response: pb.EmbedResponse, indices: Sequence[int] | None = None,
             results: Sequence[pb.ItemResult] | None = None) -> None:
         """A chunk's response: item i of the request is item offset + i of the call, or indices[i].
-        `results`: only these of the response's results (default: all of them)."""
+        `results`: only these of the response's results (default: all of them).
+
+        Raises EmbedError `PROVENANCE_MISMATCH` when its provenance identity differs from an
+        earlier chunk's, `INTERNAL` when an item is answered twice.
+        """
         provenance = Provenance.from_proto(response.provenance)
         if self.provenance is None:
             self.provenance, self.dim = provenance, response.dim

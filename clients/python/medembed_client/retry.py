@@ -22,6 +22,9 @@ _MIN_ATTEMPT_S = 0.05  # less time than this left: not worth another try
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """How a call retries RESOURCE_EXHAUSTED and UNAVAILABLE: backoff from `initial_backoff_s`,
+    times `multiplier` per try, capped at `max_backoff_s` (seconds, full jitter)."""
+
     max_attempts: int | None = None
     """None: as many tries as fit before the deadline; 1 = no retry (tests, latency-bound callers)."""
     max_elapsed_s: float | None = None
@@ -37,6 +40,7 @@ class RetryPolicy:
 
 
 def is_retryable(code: grpc.StatusCode, details: str) -> bool:
+    """True for UNAVAILABLE and RESOURCE_EXHAUSTED, except gRPC's own message-size refusals."""
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED and any(m in (details or "") for m in _SIZE_LIMIT_MARKERS):
         return False
     return code in RETRYABLE
@@ -52,9 +56,11 @@ class RetryBudget:
         self.attempts = 0
 
     def remaining(self) -> float:
+        """Seconds left before the call's deadline, never negative."""
         return max(0.0, self.deadline - time.monotonic())
 
     def elapsed(self) -> float:
+        """Seconds since the first try."""
         return time.monotonic() - self.started
 
     async def retry_after(self, code: grpc.StatusCode, details: str) -> bool:
@@ -75,4 +81,5 @@ class RetryBudget:
         return True
 
     def summary(self) -> str:
+        """`after N tries over S s` when it retried, for error messages; empty otherwise."""
         return f"after {self.attempts} tries over {self.elapsed():.1f} s" if self.attempts > 1 else ""

@@ -59,18 +59,22 @@ class ChannelSecurity:
 
     @property
     def uses_tls(self) -> bool:
+        """True when the channel is TLS (`tls`, `tls_ca` or `tls_cert` set)."""
         return self.tls or bool(self.tls_ca or self.tls_cert)
 
     def credentials(self) -> grpc.ChannelCredentials:
+        """The TLS channel credentials; raises SecurityError when a PEM file cannot be read."""
         return grpc.ssl_channel_credentials(
             root_certificates=_read(self.tls_ca, "tls_ca") if self.tls_ca else None,
             private_key=_read(self.tls_key, "tls_key") if self.tls_key else None,
             certificate_chain=_read(self.tls_cert, "tls_cert") if self.tls_cert else None)
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
+        """The call metadata: the bearer token's `authorization` header, or nothing."""
         return (("authorization", f"Bearer {self.token}"),) if self.token else ()
 
     def options(self) -> list[tuple[str, object]]:
+        """Channel options: the server name override when `tls_server_name` is set."""
         return [("grpc.ssl_target_name_override", self.tls_server_name)] if self.tls_server_name else []
 
 
@@ -78,7 +82,8 @@ PLAINTEXT = ChannelSecurity()
 
 
 def read_token_file(path: str | Path) -> str:
-    """The first line of `path` that is neither blank nor a `#` comment."""
+    """The first line of `path` that is neither blank nor a `#` comment; SecurityError when the file
+    cannot be read or holds no such line."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -99,7 +104,10 @@ def _read(path: str, option: str) -> bytes:
 def security_from(*, tls: bool | None = None, tls_ca: str | None = None, tls_cert: str | None = None,
                   tls_key: str | None = None, tls_server_name: str | None = None, token_file: str | None = None,
                   environ: Mapping[str, str] | None = None) -> ChannelSecurity:
-    """Options given here win over the env vars of ENV (MEDEMBED_TOKEN, MEDEMBED_TLS_CA, ...)."""
+    """Options given here win over the env vars of ENV (MEDEMBED_TOKEN, MEDEMBED_TLS_CA, ...).
+
+    Raises SecurityError for an unreadable or empty token file, or a client certificate without its key.
+    """
     env = os.environ if environ is None else environ
     token_path = token_file or env.get(ENV["token_file"], "")
     token = read_token_file(token_path) if token_path else env.get(ENV["token"], "").strip()
@@ -134,6 +142,7 @@ def add_arguments(parser: argparse.ArgumentParser, *, hidden: bool = False) -> N
 
 
 def from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> ChannelSecurity:
+    """security_from with the flags of add_arguments; raises SecurityError for unusable options."""
     return security_from(tls=args.tls, tls_ca=args.tls_ca, tls_cert=args.tls_cert, tls_key=args.tls_key,
                          tls_server_name=args.tls_server_name, token_file=args.token_file, environ=environ)
 
@@ -146,6 +155,8 @@ def _warn_cleartext_token(target: str, security: ChannelSecurity) -> None:
 
 def aio_channel(target: str, security: ChannelSecurity = PLAINTEXT,
                 options: Sequence[tuple[str, object]] = ()) -> grpc.aio.Channel:
+    """A grpc.aio channel to `target`, TLS when `security` says so (SecurityError for unreadable
+    PEM files); warns when a token would travel in cleartext to a non-local target."""
     _warn_cleartext_token(target, security)
     all_options = [*options, *security.options()]
     if security.uses_tls:
@@ -155,6 +166,7 @@ def aio_channel(target: str, security: ChannelSecurity = PLAINTEXT,
 
 def sync_channel(target: str, security: ChannelSecurity = PLAINTEXT,
                  options: Sequence[tuple[str, object]] = ()) -> grpc.Channel:
+    """aio_channel's blocking twin."""
     _warn_cleartext_token(target, security)
     all_options = [*options, *security.options()]
     if security.uses_tls:

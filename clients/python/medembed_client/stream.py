@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import grpc
 
+from medembed_proto.v1 import encoder_pb2 as pb
+from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
+
 from .results import EmbedError
 from .retry import RetryBudget, RetryPolicy
-from .v1 import encoder_pb2 as pb
-from .v1 import encoder_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 RequestFor = Callable[[int, int, str], pb.EmbedRequest]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import grpc
 
 from medembed_client.redact import shorten
-from medembed_client.v1 import encoder_pb2 as pb
+from medembed_proto.v1 import encoder_pb2 as pb
 
 FIELD_CAPS = {"model": 256, "spec": 128, "request_id": 256, "client_id": 256}
 MAX_STATUS_CHARS = 1000

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from medembed_client.v1 import encoder_pb2 as pb
 from medembed_decode import DecodeErrorKind
+from medembed_proto.v1 import encoder_pb2 as pb
 
 from .cache.singleflight import FlightOutcome
 
@@ -30,11 +30,6 @@ ITEM_CODES = {
 SHAREABLE_CODES = frozenset({pb.ITEM_CODE_OK, pb.ITEM_CODE_DECODE_ERROR, pb.ITEM_CODE_UNSUPPORTED_FORMAT,
                              pb.ITEM_CODE_TOO_LARGE, pb.ITEM_CODE_TOO_SMALL})
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-
-
-def outcome_name(code: int) -> str:
-    """The short name of an item code: `ok`, `decode_error`, `not_cached` ..."""
-    return pb.ItemCode.Name(code).removeprefix("ITEM_CODE_").lower()
 
 
 @dataclass(frozen=True)

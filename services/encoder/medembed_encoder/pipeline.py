@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import grpc
 
-from medembed_client.v1 import encoder_pb2 as pb
 from medembed_decode import DecodeError, DecodeLimits
+from medembed_proto import Provenance, item_code_name
+from medembed_proto.v1 import encoder_pb2 as pb
 
 from . import __version__
 from .admission import Rejected, check_field_caps
@@ -27,7 +28,7 @@ from .batcher import ItemExpired, QueueFull
 from .cache import CacheFront, FlightAbandoned, FlightOutcome, KeyScope, SingleFlight
 from .config import Settings
 from .decode_pool import DecodePool, DecodeTimeout
-from .items import ITEM_CODES, ItemRecord, outcome_name, read_items
+from .items import ITEM_CODES, ItemRecord, read_items
 from .logs import event
 from .metrics import EncoderMetrics
 from .runtime import ModelRuntime
@@ -288,11 +289,11 @@ class EmbedPipeline:
         """Per-item metrics, and one log line per failed item (not_cached is an answer, not a fault)."""
         model_id = admitted.runtime.model_id
         for record in records:
-            self._metrics.items.labels(model_id, outcome_name(record.code)).inc()
+            self._metrics.items.labels(model_id, item_code_name(record.code)).inc()
             if record.code not in (pb.ITEM_CODE_OK, pb.ITEM_CODE_NOT_CACHED):
                 level = logging.ERROR if record.code == pb.ITEM_CODE_INTERNAL else logging.WARNING
                 event(log, "item_failed", level, model=model_id, index=record.index,
-                      code=outcome_name(record.code), reason=record.message, sha256=record.sha256[:16])
+                      code=item_code_name(record.code), reason=record.message, sha256=record.sha256[:16])
 
     @staticmethod
     def respond(admitted: Admitted, request: pb.EmbedRequest, records: Sequence[ItemRecord]) -> pb.EmbedResponse:
@@ -301,11 +302,11 @@ class EmbedPipeline:
         return pb.EmbedResponse(
             model=runtime.model_id, dim=admitted.dim, request_id=request.request_id,
             results=[record.to_proto() for record in records],
-            provenance=pb.Provenance(
+            provenance=Provenance(
                 model_id=runtime.model_id, weights_digest=encoder.weights_digest,
                 preprocess_digest=encoder.preprocess_digest, embedding_spec=admitted.spec,
                 dtype=runtime.dtype_name, server_version=__version__, random_weights=encoder.random_weights,
-                vector_identity=admitted.scope.vector_identity),
+                vector_identity=admitted.scope.vector_identity).to_proto(),
         )
 
 

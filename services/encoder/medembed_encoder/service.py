@@ -12,8 +12,8 @@ from contextlib import asynccontextmanager
 
 import grpc
 
-from medembed_client.v1 import encoder_pb2 as pb
-from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
+from medembed_proto.v1 import encoder_pb2 as pb
+from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
 
 from . import __version__
 from .admission import Rejected

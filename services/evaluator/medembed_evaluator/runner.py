@@ -17,8 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 import medembed_decode
-from medembed_client import ChannelSecurity, Client, EmbedError, RetryPolicy, security_from
-from medembed_client.v1 import encoder_pb2 as pb
+from medembed_client import ChannelSecurity, Client, EmbedError, ModelInfo, RetryPolicy, security_from
 from medembed_evaluator.analysis.bias import run_overlay_bias
 from medembed_evaluator.analysis.pair import PairData, analyse_pair
 from medembed_evaluator.baseline import summarize_dataset
@@ -111,7 +110,7 @@ def plan_security(plan: Plan) -> ChannelSecurity:
 def _model_provenance(plan_models: list[ModelSpec], clients: dict[str, Client]) -> dict[str, dict[str, Any]]:
     """Provenance of every model before any embedding: unknown models fail the run at start."""
     provenance = {RAW_PIXELS_MODEL_ID: raw_pixels_provenance()}
-    served: dict[str, dict[str, pb.ModelInfo]] = {}
+    served: dict[str, dict[str, ModelInfo]] = {}
     for target, client in clients.items():
         try:
             served[target] = {info.id: info for info in client.list_models()}

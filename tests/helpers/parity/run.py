@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from medembed_client import Client
-from medembed_encoder.local import start_local_encoder
+from medembed_encoder.testing import start_local_encoder
 
 from .hubcache import server_env
 from .images import IMAGES, decoded

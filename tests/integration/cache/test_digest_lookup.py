@@ -13,8 +13,8 @@ import pytest
 from helpers.images import png
 from helpers.servers import start_server
 from medembed_client import Client
-from medembed_client.v1 import encoder_pb2 as pb
-from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
+from medembed_proto.v1 import encoder_pb2 as pb
+from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
 
 MODEL = "tiny-timm"
 
@@ -39,7 +39,7 @@ def test_a_digest_alone_is_answered_from_the_cache_or_not_cached(cached_server):
     cached, absent = png(1), png(2)
     with Client(cached_server.target, digest_first=False) as client:
         expected = client.embed([cached], MODEL).vectors[0]
-        assert client.list_models() and client._async._server_limits.digest_lookup
+        assert client.server_limits().digest_lookup
     time.sleep(0.3)  # the SET is pipelined in the background
     response = embed(cached_server, [pb.Item(content_sha256=sha256(cached), client_id="a"),
                                      pb.Item(content_sha256=sha256(absent).upper()),
@@ -83,7 +83,7 @@ def test_without_digest_lookup_the_server_says_so_and_the_client_sends_bytes(pri
         image = png(7)
         with Client(server.target) as client:
             first = client.embed([image], MODEL)
-            assert client._async._server_limits.digest_lookup is False
+            assert client.server_limits().digest_lookup is False
             time.sleep(0.3)
             second = client.embed([image], MODEL)
         assert first.errors == {} and second.cache_hits.all()

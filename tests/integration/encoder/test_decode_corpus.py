@@ -13,8 +13,8 @@ from helpers.decode_corpus import CORPUS
 from helpers.images import png, png_bytes
 from helpers.servers import start_server
 from medembed_client import Client
-from medembed_client.v1 import encoder_pb2 as pb
-from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
+from medembed_proto.v1 import encoder_pb2 as pb
+from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
 
 
 def test_every_kind_gets_the_vector_of_its_expected_image_or_its_code(tiny_server):

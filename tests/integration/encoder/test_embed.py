@@ -12,12 +12,12 @@ import torch
 
 from helpers.images import encode, png, png_with_claimed_size, random_image
 from helpers.servers import TEST_CATALOG, WAIT_FOR_BATCHES
-from medembed_client import AsyncClient, Client, RetryPolicy
-from medembed_client.v1 import encoder_pb2 as pb
-from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
+from medembed_client import AsyncClient, Client, ModelInfo, RetryPolicy, ServerLimits
 from medembed_decode import DecodeLimits, decode_image
 from medembed_encoder.catalog import load_catalog
 from medembed_encoder.families import load_encoder
+from medembed_proto.v1 import encoder_pb2 as pb
+from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
 
 NO_RETRY = RetryPolicy(max_attempts=1)
 
@@ -180,9 +180,14 @@ def test_queue_full_is_resource_exhausted_and_retried(server_dir):
 def test_list_models_reports_dims_specs_and_readiness(tiny_server):
     with Client(tiny_server.target) as client:
         models = {m.id: m for m in client.list_models()}
+        limits = client.server_limits()
+    assert all(isinstance(m, ModelInfo) for m in models.values())
+    assert limits == ServerLimits(max_items_per_request=16, max_request_bytes=2_000_000, max_image_bytes=1_000_000)
     assert set(models) == {"tiny-clip", "tiny-timm"}
     assert models["tiny-clip"].dim == 32 and models["tiny-clip"].family == "open_clip"
     assert models["tiny-clip"].input_size == 32
     assert models["tiny-timm"].input_size == 64
     assert all(m.ready and m.random_weights and m.weights_digest.startswith("sha256:") for m in models.values())
     assert [s.name for s in models["tiny-clip"].specs] == ["default", "pre_projection"]
+    assert models["tiny-clip"].spec("pre_projection").dim == models["tiny-clip"].specs[1].dim
+    assert {"python", "torch"} <= set(models["tiny-clip"].library_versions)

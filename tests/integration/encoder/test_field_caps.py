@@ -10,10 +10,10 @@ import pytest
 
 from helpers.images import png
 from medembed_client import Client, EmbedError
-from medembed_client.v1 import encoder_pb2 as pb
-from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
 from medembed_encoder.admission import FIELD_CAPS
 from medembed_encoder.logs import MAX_FIELD_CHARS
+from medembed_proto.v1 import encoder_pb2 as pb
+from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
 
 
 def test_a_100k_character_model_name_is_invalid_argument_and_not_retried(tiny_server):

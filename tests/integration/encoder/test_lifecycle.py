@@ -16,8 +16,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from helpers.images import png
 from helpers.servers import TEST_CATALOG, WAIT_FOR_BATCHES, free_port, start_server, wait_serving
 from medembed_client import Client, EmbedError, RetryPolicy, check_health
-from medembed_client.v1 import encoder_pb2 as pb
-from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
+from medembed_proto.v1 import encoder_pb2 as pb
+from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
 
 
 def test_health_per_model_and_overall(tiny_server):

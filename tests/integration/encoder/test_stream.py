@@ -8,8 +8,8 @@ import time
 import grpc
 
 from helpers.images import png
-from medembed_client.v1 import encoder_pb2 as pb
-from medembed_client.v1 import encoder_pb2_grpc as pb_grpc
+from medembed_proto.v1 import encoder_pb2 as pb
+from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
 
 
 def test_stream_answers_every_request_in_order(tiny_server):

@@ -1,4 +1,4 @@
-"""Local subprocesses of an encoder server and of redis-server: for `make bench`, benchmarks and tests."""
+"""An encoder server in a local subprocess on free loopback ports: for `make bench`, benchmarks and tests."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from medembed_client import check_health
@@ -20,6 +19,7 @@ from medembed_client.security import PLAINTEXT, ChannelSecurity
 
 
 def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (another process may still take it before it is bound)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -27,6 +27,10 @@ def free_port() -> int:
 
 @dataclass
 class LocalEncoder:
+    """A running `medembed-encoder serve` subprocess: its gRPC `port`, its Prometheus
+    `metrics_port` on `metrics_host`, and the file its stdout and stderr go to. `with` stops it
+    (SIGTERM, so it drains) on the way out."""
+
     process: subprocess.Popen
     port: int
     metrics_port: int
@@ -37,10 +41,11 @@ class LocalEncoder:
 
     @property
     def target(self) -> str:
+        """HOST:PORT for a client."""
         return f"127.0.0.1:{self.port}"
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-        """Every sample as {(name, sorted labels): value}."""
+        """Every sample as {(name, sorted labels): value}; raises URLError when the port does not answer in 5 s."""
         url = f"http://{self.metrics_host}:{self.metrics_port}/metrics"
         text = urllib.request.urlopen(url, timeout=5).read().decode()
         return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -52,9 +57,12 @@ class LocalEncoder:
                    if sample_name == name and set(labels.items()) <= set(sample_labels))
 
     def log(self) -> str:
+        """Everything the server wrote so far (the JSON log lines)."""
         return self.log_path.read_text()
 
     def wait_serving(self, timeout: float = 300) -> "LocalEncoder":
+        """Block until gRPC health says SERVING; raises RuntimeError (with the log) when the server
+        exits first, TimeoutError after `timeout` seconds (the server is killed then)."""
         give_up = time.monotonic() + timeout
         while time.monotonic() < give_up:
             if self.process.poll() is not None:
@@ -66,6 +74,8 @@ class LocalEncoder:
         raise TimeoutError(f"encoder not SERVING after {timeout}s:\n{self.log()}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Send `sig` (when it still runs) and wait up to `timeout` s for its exit status
+        (subprocess.TimeoutExpired after that)."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
         return self.process.wait(timeout)
@@ -79,8 +89,13 @@ class LocalEncoder:
 
 def start_local_encoder(models: str, log_dir: Path, *, env: dict[str, str] | None = None, wait: bool = True,
                         security: ChannelSecurity = PLAINTEXT, **settings: object) -> LocalEncoder:
-    """Start `medembed-encoder serve` on free loopback ports; settings are passed as flags
-    (True for a boolean flag). `security` is how to reach it when it runs with TLS or tokens."""
+    """Start `medembed-encoder serve --models MODELS` on free loopback ports, logging to `log_dir`.
+
+    `settings` are passed as flags (`max_batch_size=8` -> `--max-batch-size 8`; True for a boolean
+    flag); `env` is added to this process's environment. `security` is how to reach it when it
+    runs with TLS or tokens. With `wait`, returns once it is SERVING (raises as
+    LocalEncoder.wait_serving); otherwise at once.
+    """
     port, metrics_port = free_port(), free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"encoder-{port}.log"
@@ -95,51 +110,3 @@ def start_local_encoder(models: str, log_dir: Path, *, env: dict[str, str] | Non
     metrics_host = str(settings.get("metrics_host") or "127.0.0.1")
     encoder = LocalEncoder(process, port, metrics_port, log_path, security, metrics_host)
     return encoder.wait_serving() if wait else encoder
-
-
-class LocalRedis:
-    """A private redis-server on a free loopback port that a caller may kill, pause and restart."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> "LocalRedis":
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        give_up = time.monotonic() + 10
-        while True:
-            try:
-                redis.Redis.from_url(self.url, socket_timeout=1).ping()
-                return self
-            except redis.ConnectionError:
-                if time.monotonic() > give_up or self.process.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.05)
-
-    def client(self) -> redis.Redis:
-        return redis.Redis.from_url(self.url, socket_timeout=2)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def pause(self) -> None:
-        """SIGSTOP: the kernel still accepts connections, but nothing ever answers."""
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)
-            self.process.terminate()
-            self.process.wait(10)
