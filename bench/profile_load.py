@@ -33,12 +33,12 @@ from medembed_encoder.testing import LocalEncoder, LocalRedis, start_local_encod
 
 # (stage, frame substring), first match from the leaf up names a sample's stage.
 STAGES = (
-    ("hash (sha256)", "content_sha256"), ("hash (sha256)", "hash_items"),
+    ("hash (sha256)", "content_sha256"), ("hash (sha256)", "read_items"),
     ("decode", "decode_image"), ("preprocess", "ModelRuntime.preprocess"),
     ("stack + forward", "ModelRuntime._forward_chunk"),
     ("proto assembly", "to_proto"), ("proto assembly", "EmbedResponse"),
     ("cache (redis)", "medembed_encoder/cache/"), ("cache (redis)", "redis/"),
-    ("single-flight", "_compute_once"), ("batcher", "medembed_encoder/batcher.py"),
+    ("single-flight", "EmbedPipeline.compute_once"), ("batcher", "medembed_encoder/batcher.py"),
     ("metrics", "prometheus_client"), ("grpc (python side)", "grpc/"),
     ("asyncio loop", "asyncio/"),
 )
