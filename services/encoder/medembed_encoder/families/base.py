@@ -1,4 +1,5 @@
-"""What a family plugin returns: a model that preprocesses images and embeds batches."""
+"""The data a family module returns (a model that preprocesses images and embeds batches) and the
+helpers every family builds it with."""
 
 from __future__ import annotations
 
@@ -27,14 +28,6 @@ def stack_batch(items: Sequence[torch.Tensor], device: torch.device) -> torch.Te
 
 DEFAULT_SPEC = "default"
 PRE_PROJECTION_SPEC = "pre_projection"  # the embedding before the model's final projection head
-
-
-class ModelLoadError(RuntimeError):
-    """A model cannot be served; the message says why and what to do."""
-
-
-class WeightsUnavailable(ModelLoadError):
-    """The weights cannot be had here (not downloaded, offline, gated): --allow-random-weights may stand in."""
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""Typed catalog options: each family (or hf architecture) declares its `options:` as a frozen dataclass.
+"""Typed catalog options: each family module declares its `options:` as a frozen dataclass.
 
-A family module (or the architecture module a family dispatches to) declares
+A family module (interface.Family) declares
 
     OPTIONS = MyOptions        # a CatalogOptions subclass: every key `options:` may hold, typed
     CODE_VERSION = 1           # bumped whenever the module's maths change (part of the vector identity)

@@ -18,9 +18,9 @@ import torch
 from safetensors import safe_open
 from transformers import PretrainedConfig, PreTrainedModel
 
-from .base import ModelLoadError, WeightsUnavailable
-from .hub import FileSource, MissingFile
-from .weights import read_state_dict
+from ...load_errors import ModelLoadError, WeightsUnavailable
+from ...weights.checkpoints import read_state_dict
+from ...weights.hub import FileSource, MissingFile
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 SAFETENSORS_SINGLE = "model.safetensors"

@@ -19,16 +19,17 @@ from typing import Any, ClassVar
 import torch
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-from ..catalog import CatalogEntry
-from .base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, building_on, make_encoder
-from .hf_checkpoint import load_hf_model, open_hf_checkpoint
-from .hf_processing import hf_preprocessing
-from .hub import weights_source
-from .options import CatalogOptions, ImageProcessorOptions, check_config_keys
+from ...catalog import CatalogEntry
+from ...weights.hub import weights_source
+from ..base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, building_on, make_encoder
+from ..options import CatalogOptions, ImageProcessorOptions, check_config_keys
+from .checkpoint import load_hf_model, open_hf_checkpoint
+from .processing import hf_preprocessing
 
 preprocessing = hf_preprocessing
 IMAGE_SIDE = ("vision_model.", "visual_projection.")  # CLIPModel's names; the text side is never read
 CODE_VERSION = 1
+CODE_NAME = "medembed_encoder.families.hf_llm2clip"  # see interface.Family
 CLIP_VISION_FIELDS = frozenset(CLIPVisionConfig().to_dict())
 
 

@@ -34,16 +34,17 @@ from torch import nn
 from torchvision import transforms
 from transformers import SwinConfig, SwinModel
 
-from ..catalog import CatalogEntry
-from .base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
-from .hf_checkpoint import load_hf_model
-from .hub import checkpoint_file
-from .options import CatalogOptions, check_config_keys
-from .weights import load_exact, read_state_dict, with_prefix
+from ...catalog import CatalogEntry
+from ...weights.checkpoints import load_exact, read_state_dict, with_prefix
+from ...weights.hub import checkpoint_file
+from ..base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
+from ..options import CatalogOptions, check_config_keys
+from .checkpoint import load_hf_model
 
 ENCODER_PREFIX = "image_encoder.image_encoder."
 PROJECTION_PREFIX = "image_projection.projection."
 CODE_VERSION = 2  # 2: default is the evaluator's L2-normalised embedding
+CODE_NAME = "medembed_encoder.families.hf_cxr_clip"  # see interface.Family
 SWIN_FIELDS = frozenset(SwinConfig().to_dict())
 
 

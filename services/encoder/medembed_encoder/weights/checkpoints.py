@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .base import ModelLoadError, WeightsUnavailable
+from ..load_errors import ModelLoadError, WeightsUnavailable
 
 
 def _efficientnet_lite0_package() -> Path:

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Protocol
 
 from ..catalog import CatalogEntry, WeightsSource
+from ..load_errors import ModelLoadError, WeightsUnavailable
 from ..logs import event
-from .base import ModelLoadError, WeightsUnavailable
 
 log = logging.getLogger(__name__)
 HUB_WEIGHT_KINDS = ("hub", "pretrained")  # kinds whose weights are downloaded from a hub

@@ -15,9 +15,10 @@ import torch
 import transformers
 from PIL import Image
 
-from ..catalog import CatalogEntry
-from .base import ModelLoadError, Preprocessing
-from .hf_llava_anyres import AnyresImage
+from ...catalog import CatalogEntry
+from ...load_errors import ModelLoadError
+from ..base import Preprocessing
+from .llava_anyres import AnyresImage
 
 
 def pil_image_processor(spec: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> Any:

@@ -1,5 +1,5 @@
 """LLaVA image tokens: the CLIP vision tower a LLaVA checkpoint configures, plus its projector, built
-from the checkpoint's own config.json as its upstream code builds them (hf_llava_config).
+from the checkpoint's own config.json as its upstream code builds them (llava_config.py).
 
 What each upstream does, stage by stage, and where medembed does the same:
 
@@ -9,12 +9,12 @@ What each upstream does, stage by stage, and where medembed does the same:
 2. mm_utils.py `process_images`, image_aspect_ratio pad: `expand2square` with the processor's mean
    colour (LLaVA-Med, mode L: gray `int(255 * mean(image_mean))`), then the tower repo's
    CLIPImageProcessor (`preprocessor_config.json`; S²: size and crop set to the largest scale,
-   clip_encoder.py `CLIPVisionTowerS2.load_model`) -> hf_processing.LlavaPadPreprocess.
+   clip_encoder.py `CLIPVisionTowerS2.load_model`) -> processing.LlavaPadPreprocess.
 3. multimodal_encoder/builder.py `build_vision_tower`: `CLIPVisionTower` (or `CLIPVisionTowerS2` when
    config.s2) with the CLIP repo `mm_vision_tower`'s weights (`CLIPVisionModel.from_pretrained`; the
    checkpoint's own tower tensors only with MedTrinity's unfreeze_mm_vision_tower).
 4. clip_encoder.py `feature_select`: `hidden_states[mm_vision_select_layer]`, CLS dropped for `patch`;
-   S²: s2wrapper `forward` over s2_scales -> hf_llava_s2.multiscale_forward.
+   S²: s2wrapper `forward` over s2_scales -> llava_s2.multiscale_forward.
 5. multimodal_projector/builder.py `build_vision_projector` (linear | mlp<N>x_gelu | identity):
    `model.mm_projector.*` of the checkpoint; llava_arch.py `encode_images` = projector(tower(images)).
 
@@ -22,7 +22,7 @@ What each upstream does, stage by stage, and where medembed does the same:
 the tiles of the best `image_grid_pinpoints` resolution; `LlavaNextModel.get_image_features` runs all
 views through the tower (`vision_feature_layer`, CLS dropped for strategy `default`), projects them
 (`LlavaNextMultiModalProjector`) and `pack_image_features` unpads the tile grid and appends
-`image_newline` per row -> hf_llava_anyres.
+`image_newline` per row -> llava_anyres.py.
 
 Specs. `default`: the mean over the image tokens the language model receives, i.e. over
 `encode_images(images)[0]` (LLaVA's own code) or over `get_image_features(...).pooler_output[0]`
@@ -49,25 +49,19 @@ from torch import nn
 from transformers import CLIPVisionModel, LlavaNextConfig
 from transformers.models.llava_next.modeling_llava_next import LlavaNextMultiModalProjector
 
-from ..catalog import CatalogEntry, WeightsSource
-from .base import (
-    DEFAULT_SPEC,
-    PRE_PROJECTION_SPEC,
-    LoadedEncoder,
-    ModelLoadError,
-    Preprocessing,
-    building_on,
-    make_encoder,
-)
-from .hf_checkpoint import Prefix, TensorCheckpoint, load_hf_model, open_hf_checkpoint, tensors_under
-from .hf_llava_anyres import AnyresBatch, collate_anyres, pack_tokens
-from .hf_llava_config import LlavaArchitecture, LlavaOptions, read_architecture, recorded_architecture
-from .hf_llava_s2 import multiscale_forward
-from .hf_processing import AnyresPreprocess, HFImagePreprocess, LlavaPadPreprocess, pil_image_processor
-from .hub import FileSource, MissingFile, weights_source
-from .weights import load_exact
+from ...catalog import CatalogEntry, WeightsSource
+from ...load_errors import ModelLoadError
+from ...weights.checkpoints import load_exact
+from ...weights.hub import FileSource, MissingFile, weights_source
+from ..base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
+from .checkpoint import Prefix, TensorCheckpoint, load_hf_model, open_hf_checkpoint, tensors_under
+from .llava_anyres import AnyresBatch, collate_anyres, pack_tokens
+from .llava_config import LlavaArchitecture, LlavaOptions, read_architecture, recorded_architecture
+from .llava_s2 import multiscale_forward
+from .processing import AnyresPreprocess, HFImagePreprocess, LlavaPadPreprocess, pil_image_processor
 
 CODE_VERSION = 2  # bump when the maths of this family changes (part of the vector identity)
+CODE_NAME = "medembed_encoder.families.hf_llava"  # see interface.Family
 OPTIONS = LlavaOptions
 BASE_VIEW_SPEC = "base_view"
 CONFIG_JSON, PROCESSOR_JSON = "config.json", "preprocessor_config.json"

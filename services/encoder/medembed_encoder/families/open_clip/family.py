@@ -26,24 +26,17 @@ from open_clip.timm_model import TimmModel
 from open_clip.transform import PreprocessCfg, image_transform_v2
 from open_clip.transformer import VisionTransformer
 
-from ..catalog import CatalogEntry
-from .base import (
-    DEFAULT_SPEC,
-    PRE_PROJECTION_SPEC,
-    EmbedFn,
-    LoadedEncoder,
-    ModelLoadError,
-    Preprocessing,
-    building_on,
-    make_encoder,
-)
+from ...catalog import CatalogEntry
+from ...load_errors import ModelLoadError
+from ...weights.checkpoints import load_exact, read_state_dict, with_prefix
+from ...weights.hub import HubRepo, checkpoint_file, first_file
+from ..base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, EmbedFn, LoadedEncoder, Preprocessing, building_on, make_encoder
+from ..options import CatalogOptions, OptionsError
 from .conch import ConchVisual
-from .hub import HubRepo, checkpoint_file, first_file
-from .options import CatalogOptions, OptionsError
-from .weights import load_exact, read_state_dict, with_prefix
 
 OPEN_CLIP_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 CODE_VERSION = 2  # 2: CONCH's default is its encode_image() (L2-normalised)
+CODE_NAME = "medembed_encoder.families.open_clip_family"  # see interface.Family
 PREPROCESS_FIELDS = frozenset(f.name for f in dataclasses.fields(PreprocessCfg)) - {"size"}  # the tower decides
 
 

