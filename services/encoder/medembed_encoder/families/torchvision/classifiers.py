@@ -37,6 +37,8 @@ CODE_NAME = "medembed_encoder.families.torchvision_family"  # see interface.Fami
 
 @dataclasses.dataclass(frozen=True)
 class TorchvisionOptions(CatalogOptions):
+    """Catalog options of a torchvision classifier entry (see the module docstring)."""
+
     schema_name: ClassVar[str] = "torchvision"
     weights_transforms: str | None = None  # weights name whose transforms() preprocess non-pretrained weights
 

@@ -47,6 +47,8 @@ CODE_NAME = "medembed_encoder.families.flair"  # see interface.Family
 
 @dataclasses.dataclass(frozen=True)
 class FlairOptions(CatalogOptions):
+    """Catalog options of a `flair_resnet50` entry."""
+
     schema_name: ClassVar[str] = "torchvision/flair_resnet50"
     image_size: int = 512  # FLAIR's canvas side
     projection_dim: int = 512  # width of the projection into FLAIR's text space
@@ -56,6 +58,8 @@ OPTIONS = FlairOptions
 
 
 class FlairImageEncoder(nn.Module):
+    """FLAIR's `VisionModel` with its projection head: stages 2-3 of the module docstring."""
+
     def __init__(self, projection_dim: int) -> None:
         super().__init__()
         self.model = resnet50()
@@ -64,14 +68,19 @@ class FlairImageEncoder(nn.Module):
             {"projection": nn.Linear(RESNET_FEATURES, projection_dim, bias=False)})
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Stage 2: the ResNet50's pooled feature, [N, 3, H, W] -> [N, 2048]."""
         return self.model(images)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Stage 3: normalise, project, normalise again, [N, 3, H, W] -> [N, projection_dim] of unit length."""
         projected = self.projection_head_vision["projection"](F.normalize(self.features(images), dim=-1))
         return F.normalize(projected, dim=-1)
 
 
 class FlairPreprocess:
+    """Stage 1, FLAIR's `preprocess_image`: PIL RGB image -> [3, size, size] in [0, 1], the longer side
+    resized to `size`, zero-padded on the right and bottom."""
+
     def __init__(self, size: int) -> None:
         self.size = size
 
