@@ -81,9 +81,9 @@ def family_for(entry: CatalogEntry) -> Family:
     installed (the message gives the pip command); FamilyInterfaceError when the module lacks a part.
     """
     module_name = family_module_name(entry)
-    registered = FAMILIES[entry.family]
-    where = f"family {entry.family!r}" if isinstance(registered, str) else \
-        f"family {entry.family!r}, architecture {entry.architecture!r}"
+    where = f"family {entry.family!r}"
+    if not isinstance(FAMILIES[entry.family], str):
+        where += f", architecture {entry.architecture!r}"
     try:
         return _import_family(module_name, where)
     except ImportError as exc:
