@@ -9,9 +9,9 @@ Ingredients (`identity_document`): the weights digest; the family's validated ca
 canonical JSON (families/options.py, so no option can be left out); the family, architecture and
 input size; the preprocessing description (the transform's repr); the decode rules
 (`medembed_decode.rules_identity()`: rules version and decoder library versions); the code versions
-(PIPELINE_CODE_VERSION for the shared bytes-to-vector path, the family module's CODE_VERSION); the
-versions of the libraries that compute the vector (versions.library_versions: torch, torchvision,
-the family's libraries, the decoders); the spec;
+(PIPELINE_CODE_VERSION for the shared bytes-to-vector path, the family module's CODE_NAME and
+CODE_VERSION); the versions of the libraries that compute the vector (versions.library_versions:
+torch, torchvision, the family's libraries, the decoders); the spec;
 and the compute dtype and device type (fp16 autocast or TF32 convolutions on a GPU give other
 numbers than fp32 on a CPU). The model id is not an ingredient: the cache key carries it beside.
 """
@@ -42,7 +42,7 @@ PIPELINE_CODE_VERSION = 1
 class CodeIdentity:
     """What a family contributes: its module, code version and validated options."""
 
-    module: str  # e.g. medembed_encoder.families.open_clip_family
+    module: str  # the family module's CODE_NAME, e.g. medembed_encoder.families.open_clip_family
     code_version: int
     options: str  # canonical JSON of the validated options
 

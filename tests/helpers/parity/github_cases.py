@@ -1,7 +1,8 @@
 """Models whose reference code lives only on GitHub (CONCH, FLAIR, CXR-CLIP): each reference is the
 upstream's stages, in the upstream's own order and calls, built from the library functions the
-upstream itself calls (timm, torch.nn, torchvision, transformers). The family modules (conch.py,
-flair.py, hf_cxr_clip.py) cite the upstream files and functions stage by stage.
+upstream itself calls (timm, torch.nn, torchvision, transformers). The family modules
+(families/open_clip/conch.py, families/torchvision/flair.py, families/hf/cxr_clip.py) cite the
+upstream files and functions stage by stage.
 """
 
 from __future__ import annotations

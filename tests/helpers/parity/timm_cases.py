@@ -7,7 +7,7 @@ import torch
 from timm.data import create_transform, resolve_data_config
 from torchvision import transforms
 
-from medembed_encoder.families.weights import package_checkpoint, read_state_dict
+from medembed_encoder.weights.checkpoints import package_checkpoint, read_state_dict
 
 from .hubcache import plant
 from .registry import BuiltCase, CaseContext, Reference, catalog_entry, parity_case

@@ -118,7 +118,7 @@ def test_an_unreachable_hub_is_noticed_once_and_not_retried(tmp_path):
     """huggingface_hub retries a refused connection five times per file with backoff before it
     looks in its cache; the encoder tests the hub once and goes to the cache straight away."""
     script = ("from medembed_encoder.logs import configure; configure('info');"
-              "from medembed_encoder.families.hub import HubRepo, MissingFile\n"
+              "from medembed_encoder.weights.hub import HubRepo, MissingFile\n"
               "for name in ('a.safetensors', 'b.bin'):\n"
               "    try: HubRepo('org/model').get(name)\n"
               "    except MissingFile as exc: print(exc)\n")

@@ -18,7 +18,7 @@ from medembed_client import Client
 from medembed_encoder import identity, versions
 from medembed_encoder.cache.keys import KeyScope
 from medembed_encoder.catalog import CatalogEntry, load_catalog
-from medembed_encoder.families import CatalogOptions, code_identity, family_parts, load_encoder, validate_options
+from medembed_encoder.families import CatalogOptions, code_identity, family_for, load_encoder, validate_options
 from medembed_encoder.families.base import LoadedEncoder
 from medembed_evaluator.feature_store import identity_digest
 
@@ -105,8 +105,8 @@ def test_changing_any_option_changes_the_cache_and_feature_store_keys(model_id):
 def test_the_family_code_version_changes_the_keys(model_id, monkeypatch):
     entry = CATALOG[model_id]
     base = _keys(entry)
-    parts = family_parts(entry)
-    monkeypatch.setattr(parts, "CODE_VERSION", parts.CODE_VERSION + 1)
+    family = family_for(entry)
+    monkeypatch.setattr(family, "CODE_VERSION", family.CODE_VERSION + 1)
     assert all(a != b for a, b in zip(base, _keys(entry), strict=True))
 
 

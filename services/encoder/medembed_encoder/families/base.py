@@ -1,4 +1,5 @@
-"""What a family plugin returns: a model that preprocesses images and embeds batches."""
+"""The data a family module returns (a model that preprocesses images and embeds batches) and the
+helpers every family builds it with."""
 
 from __future__ import annotations
 
@@ -29,16 +30,15 @@ DEFAULT_SPEC = "default"
 PRE_PROJECTION_SPEC = "pre_projection"  # the embedding before the model's final projection head
 
 
-class ModelLoadError(RuntimeError):
-    """A model cannot be served; the message says why and what to do."""
-
-
-class WeightsUnavailable(ModelLoadError):
-    """The weights cannot be had here (not downloaded, offline, gated): --allow-random-weights may stand in."""
-
-
 @dataclass
 class LoadedEncoder:
+    """A model ready to embed: its preprocessing, its embedding functions per spec and what identifies them.
+
+    `preprocess` maps a decoded PIL image (mode L or RGB) to the family's item ([C, H, W] float tensor,
+    or AnyresImage for LLaVA-1.6); `collate` stacks items into a batch on the device; each `specs[name]`
+    maps that batch to [N, spec_dims[name]] float vectors. Built by `make_encoder`.
+    """
+
     entry: CatalogEntry
     module: torch.nn.Module
     preprocess: Preprocess  # decoded PIL image (mode L or RGB) -> [C, H, W] float tensor (or the family's item)
@@ -54,9 +54,11 @@ class LoadedEncoder:
 
     @property
     def default_spec(self) -> str:
+        """The spec served when a request names none: the catalog entry's `default_spec`."""
         return self.entry.default_spec
 
     def resolve_spec(self, requested: str) -> str:
+        """The spec to compute for `requested` ('' means the default); KeyError names the specs offered."""
         spec = requested or self.default_spec
         if spec not in self.specs:
             raise KeyError(f"model {self.entry.id!r} has no spec {spec!r}; specs: {sorted(self.specs)}")
@@ -73,6 +75,7 @@ class Preprocessing:
 
     @property
     def description(self) -> str:
+        """repr of the whole image transform, RGB conversion included: part of the vector identity."""
         return repr(self.image_transform)
 
     @property

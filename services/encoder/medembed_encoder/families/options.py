@@ -1,6 +1,6 @@
-"""Typed catalog options: each family (or hf architecture) declares its `options:` as a frozen dataclass.
+"""Typed catalog options: each family module declares its `options:` as a frozen dataclass.
 
-A family module (or the architecture module a family dispatches to) declares
+A family module (interface.Family) declares
 
     OPTIONS = MyOptions        # a CatalogOptions subclass: every key `options:` may hold, typed
     CODE_VERSION = 1           # bumped whenever the module's maths change (part of the vector identity)
@@ -45,6 +45,11 @@ class CatalogOptions:
 
     @classmethod
     def from_mapping(cls, raw: Any, where: str) -> Self:
+        """`raw` (a YAML mapping) validated against this schema; `where` prefixes every message.
+
+        Raises OptionsError for a non-mapping, an unknown key (naming the close match), a missing required
+        key or a value of the wrong type.
+        """
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
@@ -63,6 +68,7 @@ class CatalogOptions:
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
+        """Every option, defaults included, as plain JSON-able data (tuples as lists, nested options as dicts)."""
         return {field.name: _plain(getattr(self, field.name)) for field in dataclasses.fields(self)}
 
     def canonical(self) -> str:

@@ -13,7 +13,7 @@ import torchvision
 from PIL import Image
 
 from medembed_encoder.catalog import load_catalog
-from medembed_encoder.families import family_module
+from medembed_encoder.families import family_for
 
 from .support import (
     IMAGENET_MEAN,
@@ -153,7 +153,7 @@ def _base_view(pixels) -> torch.Tensor:
 @pytest.mark.parametrize("model_id", sorted(CATALOG))
 def test_preprocessing_is_the_models_own(model_id):
     entry = CATALOG[model_id]
-    preprocessing = family_module(entry).preprocessing(entry)
+    preprocessing = family_for(entry).preprocessing(entry)
     size, mean, std = OFFICIAL_PREPROCESSING[model_id]
     assert preprocessing.input_size == size
     assert _base_view(preprocessing.transform(noise_image(500, 300))).shape == (3, size, size)
@@ -165,7 +165,7 @@ def test_preprocessing_is_the_models_own(model_id):
 
 def _top_left(model_id: str, image: Image.Image) -> torch.Tensor:
     entry = CATALOG[model_id]
-    return _base_view(family_module(entry).preprocessing(entry).transform(image))[:, 0, 0]
+    return _base_view(family_for(entry).preprocessing(entry).transform(image))[:, 0, 0]
 
 
 def test_llava_med_pads_to_a_mean_coloured_square_and_llava_next_base_view_is_the_whole_image():
@@ -178,6 +178,6 @@ def test_llava_med_pads_to_a_mean_coloured_square_and_llava_next_base_view_is_th
 
 def test_flair_keeps_the_aspect_ratio_on_a_zero_padded_canvas():
     entry = CATALOG["flair"]
-    pixels = family_module(entry).preprocessing(entry).transform(Image.new("RGB", (1000, 500), (255, 255, 255)))
+    pixels = family_for(entry).preprocessing(entry).transform(Image.new("RGB", (1000, 500), (255, 255, 255)))
     torch.testing.assert_close(pixels[:, :256], torch.ones(3, 256, 512))  # 1000x500 -> 512x256, no mean/std
     assert torch.all(pixels[:, 256:] == 0.0)

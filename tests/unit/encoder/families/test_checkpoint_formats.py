@@ -11,7 +11,7 @@ from torch import nn
 from torchvision.models import resnet50
 from transformers import CLIPConfig, CLIPModel, CLIPTextConfig, SwinConfig, SwinModel
 
-from medembed_encoder.families.conch import ConchVisual
+from medembed_encoder.families.open_clip.conch import ConchVisual
 
 from .support import assert_same, embed, images, load, local, tiny_entry
 

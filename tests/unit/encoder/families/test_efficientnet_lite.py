@@ -14,8 +14,8 @@ from timm.data import create_transform, resolve_data_config
 
 from medembed_encoder.catalog import load_catalog
 from medembed_encoder.families import ModelLoadError
-from medembed_encoder.families.efficientnet_keys import lukemelas_to_timm
-from medembed_encoder.families.weights import package_checkpoint, read_state_dict
+from medembed_encoder.families.timm.efficientnet_keys import lukemelas_to_timm
+from medembed_encoder.weights.checkpoints import package_checkpoint, read_state_dict
 
 from .support import CPU, load, noise_image
 

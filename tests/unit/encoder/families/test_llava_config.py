@@ -16,8 +16,8 @@ from PIL import Image
 
 from helpers.llava_upstream import write_clip_repo, write_llava_checkpoint, write_llava_next
 from medembed_encoder.catalog import CatalogError, load_catalog
-from medembed_encoder.families import ModelLoadError, family_module
-from medembed_encoder.families.hf_llava_config import LlavaOptions
+from medembed_encoder.families import ModelLoadError, family_for
+from medembed_encoder.families.hf.llava_config import LlavaOptions
 
 from .support import OPENAI_MEAN, OPENAI_STD, as_random, load, local, tiny_entry
 
@@ -95,7 +95,7 @@ def _normalized(value: float) -> torch.Tensor:
 
 def test_llava_med_pads_a_gray_image_with_gray_114_and_medtrinity_with_the_mean_colour():
     gray = Image.new("L", (600, 300), 200)  # wide: padding above and below
-    med = family_module(CATALOG["llava-med-v1.5-mistral-7b"]).preprocessing(CATALOG["llava-med-v1.5-mistral-7b"])
+    med = family_for(CATALOG["llava-med-v1.5-mistral-7b"]).preprocessing(CATALOG["llava-med-v1.5-mistral-7b"])
     assert med.takes_gray
     pixels = med.image_transform(gray)
     torch.testing.assert_close(pixels[:, 0, 0], _normalized(114).float(), atol=1e-6, rtol=0)
@@ -104,6 +104,6 @@ def test_llava_med_pads_a_gray_image_with_gray_114_and_medtrinity_with_the_mean_
     mean_colour = torch.tensor([int(m * 255) for m in OPENAI_MEAN], dtype=torch.float32)
     torch.testing.assert_close(rgb[:, 0, 0], ((mean_colour / 255 - torch.tensor(OPENAI_MEAN)) / torch.tensor(
         OPENAI_STD)).float(), atol=1e-6, rtol=0)
-    tri = family_module(CATALOG["llava-med-pp"]).preprocessing(CATALOG["llava-med-pp"])
+    tri = family_for(CATALOG["llava-med-pp"]).preprocessing(CATALOG["llava-med-pp"])
     assert not tri.takes_gray and tri.input_size == 1008  # S2: the processor at the largest scale
     torch.testing.assert_close(tri.image_transform(gray)[:, 0, 0], rgb[:, 0, 0], atol=1e-6, rtol=0)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from medembed_encoder.catalog import load_catalog
-from medembed_encoder.families import OptionsError, family_parts, validate_options
+from medembed_encoder.families import OptionsError, family_for, validate_options
 
 CATALOG = load_catalog()
 
@@ -22,7 +22,7 @@ def _with_options(model_id: str, **options) -> object:
 @pytest.mark.parametrize("model_id", sorted(CATALOG))
 def test_every_catalog_entry_fits_its_familys_schema(model_id):
     options = validate_options(CATALOG[model_id])
-    assert isinstance(options, family_parts(CATALOG[model_id]).OPTIONS)
+    assert isinstance(options, family_for(CATALOG[model_id]).OPTIONS)
 
 
 @pytest.mark.parametrize(("model_id", "options", "fragment"), [

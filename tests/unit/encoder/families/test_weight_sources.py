@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 
 from medembed_encoder.catalog import load_catalog
 from medembed_encoder.families import ModelLoadError, load_encoder
-from medembed_encoder.families.hub import HubRepo, MissingFile
+from medembed_encoder.weights.hub import HubRepo, MissingFile
 
 from .support import META, embed, images, load, local, tiny_entry
 

@@ -45,6 +45,8 @@ _VISION_DEFAULTS = {"layers": 12, "width": 768, "num_heads": 12, "mlp_ratio": 4.
 
 
 class ConchVisual(nn.Module):
+    """CONCH's CoCa image tower (stages 2-5 of the module docstring), parameter names as in the released checkpoint."""
+
     def __init__(self, embed_dim: int, embed_dim_caption: int, vision_cfg: dict[str, Any]) -> None:
         super().__init__()
         cfg = {**_VISION_DEFAULTS, **vision_cfg}

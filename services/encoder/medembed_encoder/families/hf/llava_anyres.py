@@ -27,6 +27,8 @@ class AnyresImage:
 
 @dataclass(frozen=True)
 class AnyresBatch:
+    """The views of a batch of AnyresImages in one tower batch, with what is needed to split them back."""
+
     pixel_values: torch.Tensor  # every view of every image, [sum of views, 3, tile, tile]
     image_sizes: tuple[tuple[int, int], ...]
     views: tuple[int, ...]  # views per image
@@ -43,6 +45,7 @@ class AnyresBatch:
 
 
 def collate_anyres(items: Sequence[AnyresImage], device: torch.device) -> AnyresBatch:
+    """`items` -> one AnyresBatch on `device`: views concatenated in item order ([sum of views, 3, tile, tile])."""
     return AnyresBatch(torch.cat([item.pixel_values for item in items]).to(device, non_blocking=True),
                        tuple(item.image_size for item in items), tuple(len(item.pixel_values) for item in items))
 

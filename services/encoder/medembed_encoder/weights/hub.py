@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Protocol
 
 from ..catalog import CatalogEntry, WeightsSource
+from ..load_errors import ModelLoadError, WeightsUnavailable
 from ..logs import event
-from .base import ModelLoadError, WeightsUnavailable
 
 log = logging.getLogger(__name__)
 HUB_WEIGHT_KINDS = ("hub", "pretrained")  # kinds whose weights are downloaded from a hub
@@ -35,10 +35,12 @@ class MissingFile(WeightsUnavailable):
 
 
 def model_cache_dir() -> str | None:
+    """MEDEMBED_MODEL_CACHE, or None for huggingface_hub's (and torchvision's) own cache."""
     return os.environ.get("MEDEMBED_MODEL_CACHE") or None
 
 
 def offline_mode() -> bool:
+    """Whether HF_HUB_OFFLINE asks for the cache only (1, true, yes or on)."""
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -66,6 +68,7 @@ def hub_reachable() -> bool:
 
 
 def local_only() -> bool:
+    """Whether downloads must come from the cache: offline mode, or the hub cannot be reached."""
     return offline_mode() or not hub_reachable()
 
 
@@ -79,6 +82,8 @@ def require_hub_token(entry: CatalogEntry) -> None:
 
 
 class FileSource(Protocol):
+    """A folder-like source of checkpoint files: a local directory or a hub repository."""
+
     description: str
 
     def get(self, filename: str) -> Path:
@@ -88,13 +93,17 @@ class FileSource(Protocol):
 
 @dataclass(frozen=True)
 class LocalDir:
+    """Checkpoint files in a local directory."""
+
     directory: Path
 
     @property
     def description(self) -> str:
+        """The directory, for messages."""
         return str(self.directory)
 
     def get(self, filename: str) -> Path:
+        """`directory/filename`; MissingFile when it is not there."""
         path = self.directory / filename
         if not path.is_file():
             raise MissingFile(f"{path} not found")
@@ -103,14 +112,22 @@ class LocalDir:
 
 @dataclass(frozen=True)
 class HubRepo:
+    """Checkpoint files of a Hugging Face Hub repository (at `revision`, else its default branch), through
+    the local cache."""
+
     repo_id: str
     revision: str = ""
 
     @property
     def description(self) -> str:
+        """`hf-hub:<repo>[@<revision>]`, for messages."""
         return f"hf-hub:{self.repo_id}" + (f"@{self.revision}" if self.revision else "")
 
     def get(self, filename: str) -> Path:
+        """The cached path of `filename`, downloaded unless local_only(). Raises MissingFile when the repo (or the
+        cache, offline) lacks it, WeightsUnavailable for a gated repo without access or a failed download,
+        ModelLoadError when the repository or revision does not exist.
+        """
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import (
             EntryNotFoundError,
@@ -161,6 +178,7 @@ def checkpoint_file(weights: WeightsSource, model_id: str, filenames: Sequence[s
 
 
 def first_file(source: FileSource, filenames: Sequence[str], model_id: str) -> Path:
+    """The first of `filenames` that `source` has; WeightsUnavailable listing every miss when it has none."""
     misses = []
     for filename in filenames:
         try:

@@ -27,9 +27,9 @@ from typing import Any, ClassVar, Self
 from transformers import CLIPVisionConfig, LlamaConfig, LlavaNextConfig, MistralConfig, PretrainedConfig
 from transformers.activations import ACT2FN
 
-from ..catalog import WeightsSource
-from .base import ModelLoadError
-from .options import CatalogOptions, OptionsError
+from ...catalog import WeightsSource
+from ...load_errors import ModelLoadError
+from ..options import CatalogOptions, OptionsError
 
 UPSTREAMS = ("llava_med", "medtrinity", "llava_next_hf")
 # Bookkeeping and generation defaults every config.json may carry (transformers 4.x wrote all of them
@@ -117,10 +117,12 @@ class LlavaOptions(CatalogOptions):
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], model_id: str) -> LlavaOptions:
+        """The options of model `model_id`, validated (OptionsError names the model and the key)."""
         return cls.from_mapping(dict(options), f"model {model_id!r}: options")
 
     @property
     def tower_weights(self) -> WeightsSource | None:
+        """Where the CLIP tower repo is, when the catalog pins it; None: `mm_vision_tower` as written."""
         return WeightsSource(**self.vision_tower_weights) if self.vision_tower_weights else None
 
 
@@ -145,6 +147,7 @@ class LlavaArchitecture:
     tower_config: CLIPVisionConfig | None = field(default=None, compare=False, repr=False)
 
     def differences(self, other: LlavaArchitecture) -> list[str]:
+        """'field: ours vs theirs' for every compared field that differs; empty when both give the same tokens."""
         return [f"{f.name}: {getattr(self, f.name)!r} vs {getattr(other, f.name)!r}" for f in fields(self)
                 if f.compare and getattr(self, f.name) != getattr(other, f.name)]
 
@@ -156,20 +159,24 @@ class ConfigReader:
         self.config, self.model_id, self.origin = config, model_id, origin
 
     def fail(self, message: str) -> ModelLoadError:
+        """A ModelLoadError naming the model, the config's origin and `message` (to raise)."""
         return ModelLoadError(f"model {self.model_id!r}: {self.origin}: {message}")
 
     def get(self, key: str, default: Any = None, kind: type | tuple[type, ...] | None = None) -> Any:
+        """Field `key` (else `default`), remembered as read; ModelLoadError when it is not of `kind`."""
         value = self.config.get(key, default)
         if kind is not None and not isinstance(value, kind):
             raise self.fail(f"field {key!r} = {value!r} is not {kind}")
         return value
 
     def require(self, key: str, kind: type | tuple[type, ...]) -> Any:
+        """Field `key`, which must be present and of `kind` (ModelLoadError otherwise)."""
         if key not in self.config:
             raise self.fail(f"field {key!r} is missing")
         return self.get(key, kind=kind)
 
     def check_fields(self, read: frozenset[str], ignored: frozenset[str], where: str = "") -> None:
+        """ModelLoadError naming every field neither `read`, `ignored` nor generic bookkeeping."""
         unknown = sorted(set(self.config) - read - ignored - GENERIC_FIELDS)
         if unknown:
             raise self.fail(f"field(s) {unknown}{where} not understood by medembed's LLaVA loader; it reads "
@@ -177,6 +184,7 @@ class ConfigReader:
 
 
 def tower_fields(config: CLIPVisionConfig) -> tuple[tuple[str, Any], ...]:
+    """(name, value) of the CLIP tower config's TOWER_FIELDS: the fields that shape its tokens."""
     return tuple((name, getattr(config, name)) for name in TOWER_FIELDS)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from timm.models._efficientnet_blocks import DepthwiseSeparableConv, InvertedResidual
 
-from .base import ModelLoadError
+from ...load_errors import ModelLoadError
 
 TOP_LEVEL = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
 SEPARABLE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}

@@ -26,29 +26,24 @@ from open_clip.timm_model import TimmModel
 from open_clip.transform import PreprocessCfg, image_transform_v2
 from open_clip.transformer import VisionTransformer
 
-from ..catalog import CatalogEntry
-from .base import (
-    DEFAULT_SPEC,
-    PRE_PROJECTION_SPEC,
-    EmbedFn,
-    LoadedEncoder,
-    ModelLoadError,
-    Preprocessing,
-    building_on,
-    make_encoder,
-)
+from ...catalog import CatalogEntry
+from ...load_errors import ModelLoadError
+from ...weights.checkpoints import load_exact, read_state_dict, with_prefix
+from ...weights.hub import HubRepo, checkpoint_file, first_file
+from ..base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, EmbedFn, LoadedEncoder, Preprocessing, building_on, make_encoder
+from ..options import CatalogOptions, OptionsError
 from .conch import ConchVisual
-from .hub import HubRepo, checkpoint_file, first_file
-from .options import CatalogOptions, OptionsError
-from .weights import load_exact, read_state_dict, with_prefix
 
 OPEN_CLIP_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 CODE_VERSION = 2  # 2: CONCH's default is its encode_image() (L2-normalised)
+CODE_NAME = "medembed_encoder.families.open_clip_family"  # see interface.Family
 PREPROCESS_FIELDS = frozenset(f.name for f in dataclasses.fields(PreprocessCfg)) - {"size"}  # the tower decides
 
 
 @dataclasses.dataclass(frozen=True)
 class OpenClipOptions(CatalogOptions):
+    """Catalog options of an open_clip entry (see the module docstring)."""
+
     schema_name: ClassVar[str] = "open_clip"
     model_cfg: dict[str, Any] | None = None  # the model's open_clip config (else open_clip's built-in one)
     preprocess_cfg: dict[str, Any] = field(default_factory=dict)  # open_clip PreprocessCfg fields
@@ -56,6 +51,8 @@ class OpenClipOptions(CatalogOptions):
 
     @classmethod
     def from_mapping(cls, raw: Any, where: str) -> OpenClipOptions:
+        """As CatalogOptions.from_mapping, and `preprocess_cfg` may hold only open_clip PreprocessCfg fields
+        (OptionsError)."""
         options = super().from_mapping(raw, where)
         unknown = sorted(set(options.preprocess_cfg) - PREPROCESS_FIELDS)
         if unknown:
@@ -87,6 +84,11 @@ def _tag_cfg(entry: CatalogEntry) -> dict[str, Any]:
 
 
 def preprocessing(entry: CatalogEntry) -> Preprocessing:
+    """open_clip's eval transform (`image_transform_v2(cfg, is_train=False)`): [3, size, size] float tensors.
+
+    `cfg` is the pretrained tag's preprocessing fields overlaid with `options.preprocess_cfg`, at the
+    tower's image size. Raises ModelLoadError for an unknown architecture or tag.
+    """
     image_size = _model_cfg(entry)["vision_cfg"].get("image_size", PreprocessCfg.size)
     # the tag's config holds more than preprocessing (url, hf_hub, quick_gelu): only its preprocessing fields
     tag_preprocess = {key: value for key, value in _tag_cfg(entry).items() if key in PREPROCESS_FIELDS}
@@ -151,6 +153,12 @@ def _specs(visual: torch.nn.Module) -> dict[str, EmbedFn]:
 
 
 def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
+    """The image tower on `device` with its `visual.*` weights; specs `default` and, where the tower has
+    one, `pre_projection` map [N, 3, size, size] to [N, dim].
+
+    Raises ModelLoadError for an unknown architecture or tag or tensors that do not fit, WeightsUnavailable
+    when the checkpoint cannot be had here.
+    """
     model_cfg = _model_cfg(entry)
     tag_cfg = _tag_cfg(entry)
     checkpoint = None if entry.weights.is_random else _checkpoint(entry, tag_cfg)  # fail before building

@@ -1,4 +1,5 @@
-"""FLAIR's image encoder (jusiro/FLAIR): a torchvision ResNet50 and its projection into the text space.
+"""torchvision family, `flair_resnet50`: FLAIR's image encoder (jusiro/FLAIR), a torchvision ResNet50
+and its projection into the text space. Weights: `hub` (a repo holding model.safetensors), `local` or `random`.
 
 FLAIR's reference code lives only on GitHub; what `flair/modeling/model.py` does, stage by stage:
 
@@ -31,15 +32,23 @@ from torch import nn
 from torchvision.models import resnet50
 from torchvision.transforms import functional as TF
 
-from .options import CatalogOptions
+from ...catalog import CatalogEntry
+from ...weights.checkpoints import load_exact, read_state_dict, with_prefix
+from ...weights.hub import checkpoint_file
+from ..base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
+from ..options import CatalogOptions
 
 RESNET_FEATURES = 2048
 CHECKPOINT_PREFIX = "vision_model."
+FLAIR_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 CODE_VERSION = 1
+CODE_NAME = "medembed_encoder.families.flair"  # see interface.Family
 
 
 @dataclasses.dataclass(frozen=True)
 class FlairOptions(CatalogOptions):
+    """Catalog options of a `flair_resnet50` entry."""
+
     schema_name: ClassVar[str] = "torchvision/flair_resnet50"
     image_size: int = 512  # FLAIR's canvas side
     projection_dim: int = 512  # width of the projection into FLAIR's text space
@@ -49,6 +58,8 @@ OPTIONS = FlairOptions
 
 
 class FlairImageEncoder(nn.Module):
+    """FLAIR's `VisionModel` with its projection head: stages 2-3 of the module docstring."""
+
     def __init__(self, projection_dim: int) -> None:
         super().__init__()
         self.model = resnet50()
@@ -57,14 +68,19 @@ class FlairImageEncoder(nn.Module):
             {"projection": nn.Linear(RESNET_FEATURES, projection_dim, bias=False)})
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Stage 2: the ResNet50's pooled feature, [N, 3, H, W] -> [N, 2048]."""
         return self.model(images)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Stage 3: normalise, project, normalise again, [N, 3, H, W] -> [N, projection_dim] of unit length."""
         projected = self.projection_head_vision["projection"](F.normalize(self.features(images), dim=-1))
         return F.normalize(projected, dim=-1)
 
 
 class FlairPreprocess:
+    """Stage 1, FLAIR's `preprocess_image`: PIL RGB image -> [3, size, size] in [0, 1], the longer side
+    resized to `size`, zero-padded on the right and bottom."""
+
     def __init__(self, size: int) -> None:
         self.size = size
 
@@ -78,3 +94,22 @@ class FlairPreprocess:
 
     def __repr__(self) -> str:
         return f"FlairPreprocess(size={self.size}, scale=1/255, resize=longer-side bilinear antialias, pad=zero)"
+
+
+def preprocessing(entry: CatalogEntry) -> Preprocessing:
+    """FlairPreprocess at `options.image_size`: [3, size, size] float tensors in [0, 1]."""
+    size = FlairOptions.from_entry(entry).image_size
+    return Preprocessing(FlairPreprocess(size), size)
+
+
+def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
+    """FLAIR's image encoder on `device`: `default` is stage 3 ([N, projection_dim], L2-normalised),
+    `pre_projection` stage 2 ([N, 2048]). Raises WeightsUnavailable when the checkpoint cannot be had,
+    ModelLoadError when its `vision_model.*` tensors do not fit."""
+    path = None if entry.weights.is_random else checkpoint_file(entry.weights, entry.id, FLAIR_WEIGHT_FILES)
+    with building_on(entry, device):
+        model = FlairImageEncoder(FlairOptions.from_entry(entry).projection_dim)
+    if path is not None:
+        load_exact(model, with_prefix(read_state_dict(path), CHECKPOINT_PREFIX), str(path))
+    specs = {DEFAULT_SPEC: model.forward, PRE_PROJECTION_SPEC: model.features}
+    return make_encoder(entry, model, preprocessing(entry), specs)

@@ -1,4 +1,4 @@
-"""torchvision family: torchvision classifiers as feature extractors, and FLAIR's ResNet50.
+"""torchvision family, classifiers: torchvision classifiers as feature extractors.
 
 Classifiers (`vgg16`, `resnet50`, `vit_l_16`, any torchvision model whose last layer is listed in
 CLASSIFIER_HEADS): the final classification Linear is replaced by identity, so `default` is the
@@ -9,57 +9,41 @@ the weights' own `transforms()`: the pretrained tag's, else `options.weights_tra
 name of the architecture, e.g. IMAGENET1K_V1 for a local copy of those weights), else the
 architecture's DEFAULT weights'. The served vector equals torchvision's
 `create_feature_extractor(model, {<input of the classifier Linear>: ...})` on the same weights.
-
-`flair_resnet50`: see flair.py; weights `hub` (a repo holding model.safetensors) or `local`.
+The family's other architecture, `flair_resnet50`, is flair.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import sys
-from types import ModuleType
 from typing import ClassVar
 
 import torch
 import torchvision
 from torch import nn
 
-from ..catalog import CatalogEntry
-from . import flair
-from .base import (
-    DEFAULT_SPEC,
-    PRE_PROJECTION_SPEC,
-    LoadedEncoder,
-    ModelLoadError,
-    Preprocessing,
-    WeightsUnavailable,
-    building_on,
-    make_encoder,
-)
-from .flair import CHECKPOINT_PREFIX, FlairImageEncoder, FlairOptions, FlairPreprocess
-from .hub import checkpoint_file, model_cache_dir
-from .options import CatalogOptions
-from .weights import load_exact, read_state_dict, with_prefix
+from ...catalog import CatalogEntry
+from ...load_errors import ModelLoadError, WeightsUnavailable
+from ...weights.checkpoints import load_exact, read_state_dict
+from ...weights.hub import checkpoint_file, model_cache_dir
+from ..base import DEFAULT_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
+from ..options import CatalogOptions
 
-FLAIR = "flair_resnet50"
+# architecture -> the classification Linear replaced by identity (the registry lists the same names)
 CLASSIFIER_HEADS = {"vgg16": "classifier.6", "resnet50": "fc", "vit_l_16": "heads.head"}
-FLAIR_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 CODE_VERSION = 1
+CODE_NAME = "medembed_encoder.families.torchvision_family"  # see interface.Family
 
 
 @dataclasses.dataclass(frozen=True)
 class TorchvisionOptions(CatalogOptions):
+    """Catalog options of a torchvision classifier entry (see the module docstring)."""
+
     schema_name: ClassVar[str] = "torchvision"
     weights_transforms: str | None = None  # weights name whose transforms() preprocess non-pretrained weights
 
 
 OPTIONS = TorchvisionOptions
-
-
-def module_for(entry: CatalogEntry) -> ModuleType:
-    """FLAIR's own module declares its options and code version; classifiers are this module's."""
-    return flair if entry.architecture == FLAIR else sys.modules[__name__]
 
 
 def _weights_enum(entry: CatalogEntry) -> torchvision.models.WeightsEnum:
@@ -76,21 +60,11 @@ def _weights_enum(entry: CatalogEntry) -> torchvision.models.WeightsEnum:
 
 
 def preprocessing(entry: CatalogEntry) -> Preprocessing:
-    if entry.architecture == FLAIR:
-        size = FlairOptions.from_entry(entry).image_size
-        return Preprocessing(FlairPreprocess(size), size)
+    """The weights' own `transforms()` (see the module docstring): [3, crop, crop] float tensors.
+
+    Raises ModelLoadError when the architecture has no weights of that name."""
     transform = _weights_enum(entry).transforms()
     return Preprocessing(transform, int(transform.crop_size[0]))
-
-
-def _load_flair(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
-    path = None if entry.weights.is_random else checkpoint_file(entry.weights, entry.id, FLAIR_WEIGHT_FILES)
-    with building_on(entry, device):
-        model = FlairImageEncoder(FlairOptions.from_entry(entry).projection_dim)
-    if path is not None:
-        load_exact(model, with_prefix(read_state_dict(path), CHECKPOINT_PREFIX), str(path))
-    specs = {DEFAULT_SPEC: model.forward, PRE_PROJECTION_SPEC: model.features}
-    return make_encoder(entry, model, preprocessing(entry), specs)
 
 
 def _classifier_state(entry: CatalogEntry) -> dict[str, torch.Tensor]:
@@ -110,12 +84,13 @@ def _classifier_state(entry: CatalogEntry) -> dict[str, torch.Tensor]:
 
 
 def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
-    if entry.architecture == FLAIR:
-        return _load_flair(entry, device)
+    """The classifier without its last Linear, on `device`; spec `default` maps [N, 3, crop, crop] to the
+    penultimate feature [N, dim]. Raises ModelLoadError for an architecture not in CLASSIFIER_HEADS or
+    weights that do not fit, WeightsUnavailable when pretrained weights are neither cached nor downloadable."""
     head = CLASSIFIER_HEADS.get(entry.architecture)
     if head is None:
         raise ModelLoadError(f"model {entry.id!r}: torchvision architecture {entry.architecture!r} is not "
-                             f"supported; known: {sorted([*CLASSIFIER_HEADS, FLAIR])}")
+                             f"supported; known: {sorted(CLASSIFIER_HEADS)}")
     state = None if entry.weights.is_random else _classifier_state(entry)
     with building_on(entry, device):
         model = torchvision.models.get_model(entry.architecture, weights=None)

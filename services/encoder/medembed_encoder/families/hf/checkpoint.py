@@ -18,9 +18,9 @@ import torch
 from safetensors import safe_open
 from transformers import PretrainedConfig, PreTrainedModel
 
-from .base import ModelLoadError, WeightsUnavailable
-from .hub import FileSource, MissingFile
-from .weights import read_state_dict
+from ...load_errors import ModelLoadError, WeightsUnavailable
+from ...weights.checkpoints import read_state_dict
+from ...weights.hub import FileSource, MissingFile
 
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 SAFETENSORS_SINGLE = "model.safetensors"
@@ -28,23 +28,35 @@ TORCH_SINGLE = "pytorch_model.bin"
 
 
 class TensorCheckpoint(Protocol):
+    """A checkpoint whose tensors can be listed and read by name, without reading the others."""
+
     description: str
 
-    def names(self) -> set[str]: ...
+    def names(self) -> set[str]:
+        """Every tensor name the checkpoint holds."""
+        ...
 
-    def read(self, names: Iterable[str]) -> dict[str, torch.Tensor]: ...
+    def read(self, names: Iterable[str]) -> dict[str, torch.Tensor]:
+        """The named tensors, on the CPU; KeyError for a name the checkpoint lacks."""
+        ...
 
 
 class SafetensorsCheckpoint:
+    """A sharded or single safetensors checkpoint: only the shards holding requested tensors are fetched and opened."""
+
     def __init__(self, source: FileSource, shard_of: dict[str, str]) -> None:
         self.source = source
         self.description = source.description
         self.shard_of = shard_of  # tensor name -> shard file name
 
     def names(self) -> set[str]:
+        """Every tensor name of the index (or of the single file)."""
         return set(self.shard_of)
 
     def read(self, names: Iterable[str]) -> dict[str, torch.Tensor]:
+        """The named tensors, on the CPU, read shard by shard (memory-mapped); KeyError for an unknown name,
+        MissingFile or WeightsUnavailable when a shard cannot be had.
+        """
         by_shard: dict[str, list[str]] = defaultdict(list)
         for name in names:
             by_shard[self.shard_of[name]].append(name)
@@ -57,14 +69,18 @@ class SafetensorsCheckpoint:
 
 
 class TorchCheckpoint:
+    """A single pytorch_model.bin, read whole (tensors only)."""
+
     def __init__(self, description: str, state: dict[str, torch.Tensor]) -> None:
         self.description = description
         self.state = state
 
     def names(self) -> set[str]:
+        """Every tensor name of the state dict."""
         return set(self.state)
 
     def read(self, names: Iterable[str]) -> dict[str, torch.Tensor]:
+        """The named tensors; KeyError for an unknown name."""
         return {name: self.state[name] for name in names}
 
 
@@ -91,6 +107,8 @@ def open_hf_checkpoint(source: FileSource) -> TensorCheckpoint:
 
 
 class Prefix(NamedTuple):
+    """One checkpoint layout's name prefix: which tensors to read and how to rename them."""
+
     select: str  # read the tensors whose names start with this
     strip: str  # and name them without this
 

@@ -19,27 +19,31 @@ from typing import Any, ClassVar
 import torch
 from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-from ..catalog import CatalogEntry
-from .base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, building_on, make_encoder
-from .hf_checkpoint import load_hf_model, open_hf_checkpoint
-from .hf_processing import hf_preprocessing
-from .hub import weights_source
-from .options import CatalogOptions, ImageProcessorOptions, check_config_keys
+from ...catalog import CatalogEntry
+from ...weights.hub import weights_source
+from ..base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, building_on, make_encoder
+from ..options import CatalogOptions, ImageProcessorOptions, check_config_keys
+from .checkpoint import load_hf_model, open_hf_checkpoint
+from .processing import hf_preprocessing
 
 preprocessing = hf_preprocessing
 IMAGE_SIDE = ("vision_model.", "visual_projection.")  # CLIPModel's names; the text side is never read
 CODE_VERSION = 1
+CODE_NAME = "medembed_encoder.families.hf_llm2clip"  # see interface.Family
 CLIP_VISION_FIELDS = frozenset(CLIPVisionConfig().to_dict())
 
 
 @dataclasses.dataclass(frozen=True)
 class ClipVisionProjectionOptions(CatalogOptions):
+    """Catalog options of a `clip_vision_projection` entry (see the module docstring)."""
+
     schema_name: ClassVar[str] = "hf/clip_vision_projection"
     vision_config: dict[str, Any]  # CLIPVisionConfig fields
     image_processor: ImageProcessorOptions
 
     @classmethod
     def from_mapping(cls, raw: Any, where: str) -> ClipVisionProjectionOptions:
+        """As CatalogOptions.from_mapping, and `vision_config` may hold only CLIPVisionConfig fields (OptionsError)."""
         options = super().from_mapping(raw, where)
         check_config_keys(options.vision_config, CLIP_VISION_FIELDS, f"{where}.vision_config", "CLIPVisionConfig")
         return options
@@ -49,6 +53,10 @@ OPTIONS = ClipVisionProjectionOptions
 
 
 def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
+    """The CLIP vision tower with its projection on `device`; only `vision_model.*` and `visual_projection.*`
+    are read. `default` [N, projection_dim], `pre_projection` [N, hidden_size]. Raises WeightsUnavailable
+    when the checkpoint cannot be had, ModelLoadError when its tensors do not fit.
+    """
     config = CLIPVisionConfig(**ClipVisionProjectionOptions.from_entry(entry).vision_config)
     if entry.weights.is_random:
         with building_on(entry, device):

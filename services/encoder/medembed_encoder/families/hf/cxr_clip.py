@@ -34,21 +34,24 @@ from torch import nn
 from torchvision import transforms
 from transformers import SwinConfig, SwinModel
 
-from ..catalog import CatalogEntry
-from .base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
-from .hf_checkpoint import load_hf_model
-from .hub import checkpoint_file
-from .options import CatalogOptions, check_config_keys
-from .weights import load_exact, read_state_dict, with_prefix
+from ...catalog import CatalogEntry
+from ...weights.checkpoints import load_exact, read_state_dict, with_prefix
+from ...weights.hub import checkpoint_file
+from ..base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
+from ..options import CatalogOptions, check_config_keys
+from .checkpoint import load_hf_model
 
 ENCODER_PREFIX = "image_encoder.image_encoder."
 PROJECTION_PREFIX = "image_projection.projection."
 CODE_VERSION = 2  # 2: default is the evaluator's L2-normalised embedding
+CODE_NAME = "medembed_encoder.families.hf_cxr_clip"  # see interface.Family
 SWIN_FIELDS = frozenset(SwinConfig().to_dict())
 
 
 @dataclasses.dataclass(frozen=True)
 class CxrClipTransform(CatalogOptions):
+    """Stage 1's transform parameters, as CXR-CLIP's configs/transform/default.yaml and normalize give them."""
+
     schema_name: ClassVar[str] = "cxr_clip transform"
     resize: int  # shorter side, bilinear (torchvision Resize)
     center_crop: int
@@ -58,6 +61,8 @@ class CxrClipTransform(CatalogOptions):
 
 @dataclasses.dataclass(frozen=True)
 class CxrClipOptions(CatalogOptions):
+    """Catalog options of a `cxr_clip_swin` entry: the Swin config, the projection width and the transform."""
+
     schema_name: ClassVar[str] = "hf/cxr_clip_swin"
     swin_config: dict[str, Any]  # transformers SwinConfig fields
     projection_dim: int
@@ -65,6 +70,7 @@ class CxrClipOptions(CatalogOptions):
 
     @classmethod
     def from_mapping(cls, raw: Any, where: str) -> CxrClipOptions:
+        """As CatalogOptions.from_mapping, and `swin_config` may hold only SwinConfig fields (OptionsError)."""
         options = super().from_mapping(raw, where)
         check_config_keys(options.swin_config, SWIN_FIELDS, f"{where}.swin_config", "SwinConfig")
         return options
@@ -74,6 +80,8 @@ OPTIONS = CxrClipOptions
 
 
 class CxrClipImageEncoder(nn.Module):
+    """CXR-CLIP's image side: the transformers SwinModel and the linear image projection (stages 2-5)."""
+
     def __init__(self, encoder: SwinModel, projection: nn.Linear) -> None:
         super().__init__()
         self.encoder = encoder
@@ -89,6 +97,8 @@ class CxrClipImageEncoder(nn.Module):
 
 
 def preprocessing(entry: CatalogEntry) -> Preprocessing:
+    """Stage 1: Resize(resize), CenterCrop(center_crop), ToTensor, Normalize(mean, std): [3, crop, crop]
+    float tensors."""
     spec = CxrClipOptions.from_entry(entry).transform
     transform = transforms.Compose([
         transforms.Resize(spec.resize),
@@ -112,6 +122,10 @@ def _load_weights(entry: CatalogEntry, config: SwinConfig, projection_dim: int,
 
 
 def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
+    """CXR-CLIP's image encoder on `device`: `default` is stage 5 ([N, projection_dim], unit length),
+    `pre_projection` stage 3 ([N, 768]). Raises WeightsUnavailable when the checkpoint cannot be had,
+    ModelLoadError when its image-side tensors do not fit.
+    """
     options = CxrClipOptions.from_entry(entry)
     config = SwinConfig(**options.swin_config)
     if entry.weights.is_random:

@@ -1,5 +1,5 @@
 """LLaVA image tokens: the CLIP vision tower a LLaVA checkpoint configures, plus its projector, built
-from the checkpoint's own config.json as its upstream code builds them (hf_llava_config).
+from the checkpoint's own config.json as its upstream code builds them (llava_config.py).
 
 What each upstream does, stage by stage, and where medembed does the same:
 
@@ -9,12 +9,12 @@ What each upstream does, stage by stage, and where medembed does the same:
 2. mm_utils.py `process_images`, image_aspect_ratio pad: `expand2square` with the processor's mean
    colour (LLaVA-Med, mode L: gray `int(255 * mean(image_mean))`), then the tower repo's
    CLIPImageProcessor (`preprocessor_config.json`; S²: size and crop set to the largest scale,
-   clip_encoder.py `CLIPVisionTowerS2.load_model`) -> hf_processing.LlavaPadPreprocess.
+   clip_encoder.py `CLIPVisionTowerS2.load_model`) -> processing.LlavaPadPreprocess.
 3. multimodal_encoder/builder.py `build_vision_tower`: `CLIPVisionTower` (or `CLIPVisionTowerS2` when
    config.s2) with the CLIP repo `mm_vision_tower`'s weights (`CLIPVisionModel.from_pretrained`; the
    checkpoint's own tower tensors only with MedTrinity's unfreeze_mm_vision_tower).
 4. clip_encoder.py `feature_select`: `hidden_states[mm_vision_select_layer]`, CLS dropped for `patch`;
-   S²: s2wrapper `forward` over s2_scales -> hf_llava_s2.multiscale_forward.
+   S²: s2wrapper `forward` over s2_scales -> llava_s2.multiscale_forward.
 5. multimodal_projector/builder.py `build_vision_projector` (linear | mlp<N>x_gelu | identity):
    `model.mm_projector.*` of the checkpoint; llava_arch.py `encode_images` = projector(tower(images)).
 
@@ -22,7 +22,7 @@ What each upstream does, stage by stage, and where medembed does the same:
 the tiles of the best `image_grid_pinpoints` resolution; `LlavaNextModel.get_image_features` runs all
 views through the tower (`vision_feature_layer`, CLS dropped for strategy `default`), projects them
 (`LlavaNextMultiModalProjector`) and `pack_image_features` unpads the tile grid and appends
-`image_newline` per row -> hf_llava_anyres.
+`image_newline` per row -> llava_anyres.py.
 
 Specs. `default`: the mean over the image tokens the language model receives, i.e. over
 `encode_images(images)[0]` (LLaVA's own code) or over `get_image_features(...).pooler_output[0]`
@@ -49,25 +49,19 @@ from torch import nn
 from transformers import CLIPVisionModel, LlavaNextConfig
 from transformers.models.llava_next.modeling_llava_next import LlavaNextMultiModalProjector
 
-from ..catalog import CatalogEntry, WeightsSource
-from .base import (
-    DEFAULT_SPEC,
-    PRE_PROJECTION_SPEC,
-    LoadedEncoder,
-    ModelLoadError,
-    Preprocessing,
-    building_on,
-    make_encoder,
-)
-from .hf_checkpoint import Prefix, TensorCheckpoint, load_hf_model, open_hf_checkpoint, tensors_under
-from .hf_llava_anyres import AnyresBatch, collate_anyres, pack_tokens
-from .hf_llava_config import LlavaArchitecture, LlavaOptions, read_architecture, recorded_architecture
-from .hf_llava_s2 import multiscale_forward
-from .hf_processing import AnyresPreprocess, HFImagePreprocess, LlavaPadPreprocess, pil_image_processor
-from .hub import FileSource, MissingFile, weights_source
-from .weights import load_exact
+from ...catalog import CatalogEntry, WeightsSource
+from ...load_errors import ModelLoadError
+from ...weights.checkpoints import load_exact
+from ...weights.hub import FileSource, MissingFile, weights_source
+from ..base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
+from .checkpoint import Prefix, TensorCheckpoint, load_hf_model, open_hf_checkpoint, tensors_under
+from .llava_anyres import AnyresBatch, collate_anyres, pack_tokens
+from .llava_config import LlavaArchitecture, LlavaOptions, read_architecture, recorded_architecture
+from .llava_s2 import multiscale_forward
+from .processing import AnyresPreprocess, HFImagePreprocess, LlavaPadPreprocess, pil_image_processor
 
 CODE_VERSION = 2  # bump when the maths of this family changes (part of the vector identity)
+CODE_NAME = "medembed_encoder.families.hf_llava"  # see interface.Family
 OPTIONS = LlavaOptions
 BASE_VIEW_SPEC = "base_view"
 CONFIG_JSON, PROCESSOR_JSON = "config.json", "preprocessor_config.json"
@@ -108,6 +102,11 @@ def llava_projector(arch: LlavaArchitecture) -> nn.Module:
 
 
 class LlavaImageEncoder(nn.Module):
+    """A LLaVA checkpoint's image side: the CLIP tower, the projector and (LLaVA-1.6) image_newline.
+
+    Each method takes the batch its spec receives: [N, 3, S, S] pixel values, or an AnyresBatch.
+    """
+
     def __init__(self, arch: LlavaArchitecture, tower: CLIPVisionModel, projector: nn.Module,
                  newline: torch.Tensor | None) -> None:
         super().__init__()
@@ -134,21 +133,28 @@ class LlavaImageEncoder(nn.Module):
         return F.interpolate(images.to(torch.float32), size=self.tile_size, mode="bicubic").to(images.dtype)
 
     def pooled(self, images: torch.Tensor) -> torch.Tensor:
+        """`pre_projection`: the tower's pooled CLS token at the tower's own size, [N, tower width]."""
         return self.tower(pixel_values=self.base_scale(images)).pooler_output
 
     def projected_mean(self, images: torch.Tensor) -> torch.Tensor:
+        """`default` (pad/square inputs): the mean of the projected image tokens, [N, text width]."""
         return self.projector(self.feature_tokens(images)).mean(dim=1)
 
     def feature_mean(self, images: torch.Tensor) -> torch.Tensor:
+        """`layer:<k>:patch_mean`: the mean of the projector's input tokens, [N, mm_hidden_size]."""
         return self.feature_tokens(images).mean(dim=1)
 
     def packed_mean(self, batch: AnyresBatch, project: bool) -> torch.Tensor:
+        """Anyres inputs: the mean of each image's packed token sequence (pack_tokens), projected and with
+        image_newline when `project`, else the tower tokens; [N, text width] or [N, mm_hidden_size].
+        """
         tokens = self.feature_tokens(batch.pixel_values)
         tokens, newline = (self.projector(tokens), self.image_newline) if project else (tokens, None)
         return torch.stack([pack_tokens(views, size, self.arch.grid_pinpoints, self.tile_size, newline).mean(dim=0)
                             for views, size in zip(batch.per_image(tokens), batch.image_sizes, strict=True)])
 
     def specs(self) -> dict[str, Callable[[Any], torch.Tensor]]:
+        """Spec name -> embedding function over a collated batch, for this architecture (see the module docstring)."""
         layer = f"layer:{self.arch.feature_layer}:patch_mean"
         if not self.arch.grid_pinpoints:
             return {DEFAULT_SPEC: self.projected_mean, PRE_PROJECTION_SPEC: self.pooled, layer: self.feature_mean}
@@ -159,6 +165,9 @@ class LlavaImageEncoder(nn.Module):
 
 
 def llava_preprocessing(options: LlavaOptions, arch: LlavaArchitecture) -> Preprocessing:
+    """The upstream's preprocessing for `arch`: anyres (base view + tiles), pad to square, or the processor
+    alone; S² resizes to the largest scale. Raises ModelLoadError when the processor's grid differs from config.json's.
+    """
     if arch.grid_pinpoints:
         transform: HFImagePreprocess = AnyresPreprocess(pil_image_processor(options.image_processor))
         if tuple(map(tuple, transform.processor.image_grid_pinpoints)) != arch.grid_pinpoints:
@@ -178,6 +187,7 @@ def llava_preprocessing(options: LlavaOptions, arch: LlavaArchitecture) -> Prepr
 
 
 def preprocessing(entry: CatalogEntry) -> Preprocessing:
+    """llava_preprocessing for the architecture the catalog records (no checkpoint is read)."""
     options = LlavaOptions.from_options(entry.options, entry.id)
     return llava_preprocessing(options, recorded_architecture(options, entry.id))
 
@@ -248,6 +258,10 @@ def _load_tensors(arch: LlavaArchitecture, checkpoint: TensorCheckpoint, tower_s
 
 
 def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
+    """The LLaVA image encoder on `device`, its architecture read from the checkpoint's config.json (which must
+    match the catalog's record); only the tower and projector tensors are read. Raises ModelLoadError for a
+    record that disagrees or tensors that do not fit, WeightsUnavailable when the checkpoint cannot be had.
+    """
     options = LlavaOptions.from_options(entry.options, entry.id)
     arch = recorded_architecture(options, entry.id)
     if entry.weights.is_random:
