@@ -23,8 +23,14 @@ Collate = Callable[[Sequence[Any], torch.device], Any]  # preprocessed items -> 
 
 
 def stack_batch(items: Sequence[torch.Tensor], device: torch.device) -> torch.Tensor:
-    """Fixed-shape inputs: [C, H, W] each -> [N, C, H, W] on the device."""
-    return torch.stack(list(items)).to(device, non_blocking=True)
+    """Fixed-shape inputs: [C, H, W] each -> [N, C, H, W] on the device. For a GPU the batch is
+    stacked in pinned host memory, so its copy to the device is asynchronous and overlaps the
+    forward another worker is running."""
+    if device.type != "cuda":
+        return torch.stack(list(items)).to(device)
+    pinned = torch.empty((len(items), *items[0].shape), dtype=items[0].dtype, pin_memory=True)
+    torch.stack(list(items), out=pinned)
+    return pinned.to(device, non_blocking=True)
 
 DEFAULT_SPEC = "default"
 PRE_PROJECTION_SPEC = "pre_projection"  # the embedding before the model's final projection head
