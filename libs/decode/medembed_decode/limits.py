@@ -7,6 +7,8 @@ from enum import Enum
 
 
 class DecodeErrorKind(Enum):
+    """Why an item could not be decoded; the encoder maps each kind to its item code (items.py)."""
+
     DECODE_ERROR = "decode_error"
     UNSUPPORTED_FORMAT = "unsupported_format"
     TOO_LARGE = "too_large"
@@ -42,6 +44,7 @@ DEFAULT_LIMITS = DecodeLimits()
 
 
 def check_bytes(size: int, limits: DecodeLimits) -> None:
+    """Raise DecodeError(TOO_LARGE) when `size` bytes is over `limits.max_image_bytes`."""
     if size > limits.max_image_bytes:
         raise DecodeError(DecodeErrorKind.TOO_LARGE,
                           f"{size} bytes is over max_image_bytes = {limits.max_image_bytes}")

@@ -57,6 +57,7 @@ class QueueBudget:
         self._freed = asyncio.Condition()
 
     def reserve(self, count: int) -> None:
+        """Admit `count` items; raises QueueFull when they would take the model past `limit`."""
         if self.in_queue + count > self.limit:
             raise QueueFull(f"model {self.model_id!r} queue is full ({self.in_queue}/{self.limit} items)")
         self.in_queue += count
@@ -71,6 +72,8 @@ class QueueBudget:
             self.reserve(count)
 
     def release(self, count: int) -> None:
+        """Give back the room of `count` finished items and wake the streams waiting for it (needs a running
+        event loop)."""
         self.in_queue -= count
         self._gauge.set(self.in_queue)
         asyncio.get_running_loop().create_task(self._notify())
@@ -127,6 +130,7 @@ class DynamicBatcher:
 
     @property
     def waiting(self) -> int:
+        """Items queued (online and bulk) and not yet taken into a batch."""
         return len(self._online) + len(self._bulk)
 
     def submit(self, payloads: Sequence[Any], deadline: float | None, bulk: bool) -> list[asyncio.Future[np.ndarray]]:

@@ -49,6 +49,9 @@ def _catalog_lines(extra: str | None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `medembed-encoder` with `argv` (default sys.argv[1:]); returns the exit code: 0, EXIT_USAGE
+    for an invalid setting, catalog or port, EXIT_LOAD_FAILED when a model cannot load (with a hint
+    when its weights cannot be had). argparse exits with 2 itself on a malformed command line."""
     # Imported here, not at the top: decode worker processes import this module as their __main__
     # and must not pay for torch.
     from .families import ModelLoadError

@@ -33,6 +33,9 @@ def setting(default: object, description: str, *, secret: bool = False) -> Any:
 
 @dataclass(frozen=True)
 class Settings:
+    """Every server setting with its default and `--help` text; `from_sources` builds and validates
+    one. `*_bytes` are bytes, `max_pixels` and `min_side` pixels; durations are seconds, `*_ms` ms."""
+
     models: tuple[str, ...] = setting((), "catalog ids to serve, comma-separated (required; "
                                           "`medembed-encoder catalog` lists them)")
     host: str = setting("[::]", "address the gRPC port binds to")
@@ -98,6 +101,7 @@ class Settings:
                                                   "seconds, with counts by code and reason")
 
     def validate(self) -> "Settings":
+        """These settings, when every one is valid; raises ConfigError naming the first bad one."""
         if not self.models:
             raise ConfigError("no models: pass --models ID[,ID...] or set MEDEMBED_MODELS "
                               "(`medembed-encoder catalog` lists the ids)")
@@ -157,14 +161,17 @@ class Settings:
 
     @property
     def tls(self) -> bool:
+        """True when the gRPC port serves TLS (`tls_cert` set; validate requires `tls_key` with it)."""
         return bool(self.tls_cert)
 
     @property
     def wants_tokens(self) -> bool:
+        """True when RPCs need a bearer token (`tokens` or `token_file` set)."""
         return bool(self.tokens or self.token_file)
 
     @property
     def reflection_on(self) -> bool:
+        """Whether gRPC server reflection is served: `reflection=on`, or `auto` without tokens."""
         return self.reflection == "on" or (self.reflection == "auto" and not self.wants_tokens)
 
     @property
@@ -174,6 +181,7 @@ class Settings:
 
     @property
     def grpc_max_message_bytes(self) -> int:
+        """gRPC's send and receive message cap, in bytes: twice max_request_bytes plus 1 MiB."""
         # Headroom over the request cap so an oversized request reaches our own check and gets
         # INVALID_ARGUMENT with a message, instead of gRPC's bare RESOURCE_EXHAUSTED.
         return 2 * self.max_request_bytes + 2**20
@@ -205,6 +213,7 @@ def _convert(name: str, raw: str, default: object) -> object:
 
 
 def flag(name: str) -> str:
+    """The command-line flag of a setting: `max_batch_size` -> `--max-batch-size`."""
     return f"--{name.replace('_', '-')}"
 
 
@@ -214,10 +223,12 @@ def described(name: str) -> str:
 
 
 def setting_names() -> list[str]:
+    """The name of every setting, in field order."""
     return [f.name for f in fields(Settings)]
 
 
 def env_var(name: str) -> str:
+    """The environment variable of a setting: `max_batch_size` -> `MEDEMBED_MAX_BATCH_SIZE`."""
     return ENV_PREFIX + name.upper()
 
 
@@ -241,6 +252,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def from_sources(args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """The validated settings: each from its flag in `args`, else its env var in `environ` (default
+    os.environ), else its default. Raises ConfigError for a value that does not parse or validate."""
     environ = dict(os.environ if environ is None else environ)
     defaults = Settings()
     values: dict[str, object] = {}

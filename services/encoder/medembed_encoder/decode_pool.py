@@ -24,6 +24,9 @@ class DecodeTimeout(Exception):
 
 
 class DecodePool:
+    """`workers` decode processes (pebble, forkserver context) that turn an item's bytes into its
+    Decoded uint8 pixels, each item within `timeout_s` seconds."""
+
     def __init__(self, workers: int, timeout_s: float) -> None:
         # forkserver: workers fork from a small clean process, never from this threaded server
         # (fork with live gRPC threads is unsafe), and a replacement after a timeout starts fast.
@@ -53,5 +56,7 @@ class DecodePool:
         await asyncio.gather(*(self.decode(buffer.getvalue(), DecodeLimits()) for _ in range(self.workers)))
 
     def close(self) -> None:
+        """Stop the workers without running pending items and wait for them to exit (blocks: call it from
+        a thread in async code)."""
         self._pool.stop()
         self._pool.join(timeout=5)

@@ -70,6 +70,7 @@ def identity_document(encoder: LoadedEncoder, spec: str, device: torch.device,
 
 
 def digest_document(document: dict[str, Any]) -> str:
+    """`sha256:<hex>` of the document as canonical JSON (sorted keys, no whitespace)."""
     text = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 

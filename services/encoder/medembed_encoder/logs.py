@@ -31,7 +31,11 @@ def _bounded(value: Any) -> Any:
 
 
 class JsonLineFormatter(logging.Formatter):
+    """Formats a record as one JSON line: ts (Unix seconds, 3 decimals), level, logger, event, the
+    event's fields and, with exc_info, the traceback as `exc`; bounded and redacted."""
+
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one redacted JSON line, each string field cut to MAX_FIELD_CHARS."""
         entry: dict[str, Any] = {
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
@@ -45,6 +49,8 @@ class JsonLineFormatter(logging.Formatter):
 
 
 def configure(level: str = "info") -> None:
+    """Send all logging to stderr as JSON lines at `level` (debug | info | warning | error), replacing
+    the root logger's handlers. An unknown level raises ValueError (logging's)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLineFormatter())
     root = logging.getLogger()
@@ -53,12 +59,16 @@ def configure(level: str = "info") -> None:
 
 
 def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields: Any) -> None:
+    """Log event `name` at `level`; each keyword in `fields` becomes a key of its JSON line."""
     logger.log(level, name, extra={"fields": fields})
 
 
 class Stopwatch:
+    """Elapsed wall time since construction, by time.perf_counter."""
+
     def __init__(self) -> None:
         self.start = time.perf_counter()
 
     def seconds(self) -> float:
+        """Seconds since the stopwatch was made."""
         return time.perf_counter() - self.start

@@ -9,6 +9,9 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 class EncoderMetrics:
+    """Every `medembed_*` Prometheus metric of one server, in its own CollectorRegistry (several
+    servers may share a process); durations in seconds."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry

@@ -20,6 +20,10 @@ EXAMPLE_CHARS = 300
 
 
 class RefusalLog:
+    """Refused RPCs: each counted at once in `medembed_rejected_requests`, and logged as one
+    `rpc_rejected` summary per `interval_s` seconds. Use it on the event loop (record schedules the
+    flush there)."""
+
     def __init__(self, metrics: EncoderMetrics, interval_s: float) -> None:
         self._metrics = metrics
         self._interval_s = interval_s

@@ -91,6 +91,9 @@ class TokenSet:
             event(log, "tokens_reloaded", path=str(self._path), tokens=len(tokens))
 
     def accepts(self, presented: str) -> bool:
+        """Whether `presented` is an accepted token, compared in constant time with every one. Re-reads
+        `token_file` at most once per RELOAD_CHECK_S seconds; a file that cannot be read, or holds an
+        invalid token, leaves the tokens as they were."""
         now = time.monotonic()
         if self._path is not None and now - self._checked >= RELOAD_CHECK_S:
             with self._lock:
@@ -103,6 +106,7 @@ class TokenSet:
 
 
 def bearer_token(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str | None:
+    """The token of an `authorization: Bearer <token>` metadata entry (scheme in any case), or None."""
     for key, value in metadata or ():
         if key == "authorization" and isinstance(value, str):
             scheme, _, token = value.partition(" ")
@@ -125,6 +129,8 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
     async def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails],
                                                              Awaitable[grpc.RpcMethodHandler]],
                                 handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        """The method's handler when the call carries an accepted token, is to an open (health) method or
+        has no handler; otherwise a handler of the same shape that aborts with UNAUTHENTICATED."""
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or method.startswith(OPEN_METHOD_PREFIXES):

@@ -41,6 +41,11 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class EncoderServer:
+    """One encoder server: the Encoder and health services on gRPC, metrics, the cache, the decode
+    processes and one runtime per model. `start` binds and serves health, `load_models` loads the
+    models, `drain_and_stop` stops. Construction raises CatalogError for an unknown model id or an
+    invalid catalog entry or option, ConfigError for an invalid cache URL, password or token file."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.entries: list[CatalogEntry] = select(load_catalog(settings.catalog or None), settings.models)
@@ -207,6 +212,7 @@ class EncoderServer:
         self._stopped.set()
 
     async def wait_stopped(self) -> None:
+        """Return once `drain_and_stop` has finished."""
         await self._stopped.wait()
 
 

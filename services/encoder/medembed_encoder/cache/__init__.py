@@ -19,6 +19,7 @@ DISK_TIMEOUT_S = 2.0
 
 
 def default_cache_dir() -> Path:
+    """The on-disk cache folder: `$XDG_CACHE_HOME/medembed/vectors`, else `~/.cache/medembed/vectors`."""
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "medembed" / "vectors"
 

@@ -19,13 +19,19 @@ from redis.backoff import NoBackoff
 
 
 class CacheBackend(Protocol):
+    """A cache storage: moves bytes by key, many keys a call. A backend raises what its storage raises;
+    CacheFront turns every such error into misses."""
+
     name: str
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The value of each key, in the order of `keys`; None where there is none (or it expired)."""
 
-    async def set_many(self, entries: dict[str, bytes]) -> None: ...
+    async def set_many(self, entries: dict[str, bytes]) -> None:
+        """Store every key -> value entry, to expire after the backend's TTL."""
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Release the backend's connections or files."""
 
 
 class RedisBackend:
@@ -43,15 +49,19 @@ class RedisBackend:
             retry_on_timeout=False, max_connections=64, **extra)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """One MGET: each key's value in order, None where Redis has none. A slow or failed call raises
+        redis-py's errors (redis.exceptions.TimeoutError, ConnectionError)."""
         return await self._client.mget(list(keys))
 
     async def set_many(self, entries: dict[str, bytes]) -> None:
+        """One non-transactional pipeline of `SET key value EX ttl_s`, one per entry."""
         async with self._client.pipeline(transaction=False) as pipe:
             for key, value in entries.items():
                 pipe.set(key, value, ex=self._ttl_s)
             await pipe.execute()
 
     async def close(self) -> None:
+        """Close the Redis client and its connection pool."""
         await self._client.aclose()
 
 
@@ -90,10 +100,14 @@ class DiskBackend:
             temporary.replace(path)  # atomic: a reader never sees half a vector
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Each key's file contents in order, read in a worker thread; None where the file is missing or
+        older than `ttl_s` seconds (by modification time). Other OSErrors propagate."""
         return await asyncio.to_thread(self._read_all, keys)
 
     async def set_many(self, entries: dict[str, bytes]) -> None:
+        """Write each value to its key's file in a worker thread (a temporary file, then an atomic rename)."""
         await asyncio.to_thread(self._write_all, entries)
 
     async def close(self) -> None:
+        """Nothing to release: every read and write opens and closes its own file."""
         return None

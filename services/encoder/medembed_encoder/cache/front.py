@@ -36,6 +36,9 @@ def _checked_vector(value: bytes, dim: int) -> tuple[np.ndarray | None, str]:
 
 
 class CacheFront:
+    """The cache in front of `backend` (None: caching off). Every backend call is bounded by `timeout_s`
+    seconds and the circuit breaker; a failure is a miss, counted in `metrics`, never an error."""
+
     def __init__(self, backend: CacheBackend | None, metrics: EncoderMetrics, timeout_s: float,
                  breaker: CircuitBreaker | None = None) -> None:
         self.backend = backend
@@ -48,10 +51,12 @@ class CacheFront:
 
     @property
     def enabled(self) -> bool:
+        """False when caching is off (`--cache-url none`)."""
         return self.backend is not None
 
     @property
     def description(self) -> str:
+        """The backend's name for logs: `redis`, `disk`, or `none` when caching is off."""
         return self.backend.name if self.backend is not None else "none"
 
     async def _guarded(self, operation: str, call: Callable[[], Awaitable[T]]) -> T | None:
@@ -120,6 +125,7 @@ class CacheFront:
         task.add_done_callback(self._pending_writes.discard)
 
     async def close(self) -> None:
+        """Wait up to 2 s for the background writes, then close the backend."""
         if self._pending_writes:
             await asyncio.wait(self._pending_writes, timeout=2.0)
         if self.backend is not None:

@@ -16,6 +16,9 @@ import numpy as np
 
 @dataclass(frozen=True)
 class FlightOutcome:
+    """What a leader publishes to its followers: the item code (pb.ITEM_CODE_*), its message and the
+    [dim] vector, None when the item has none."""
+
     code: int
     message: str
     vector: np.ndarray | None
@@ -26,6 +29,9 @@ class FlightAbandoned(Exception):
 
 
 class SingleFlight:
+    """The flights in progress, by cache key, on one event loop: `join` makes the first caller of a key
+    its leader, `land` hands its outcome (or FlightAbandoned) to the followers."""
+
     def __init__(self) -> None:
         self._flights: dict[str, asyncio.Future[FlightOutcome]] = {}
 
@@ -50,4 +56,5 @@ class SingleFlight:
 
     @property
     def in_flight(self) -> int:
+        """Keys whose leader has not landed yet."""
         return len(self._flights)

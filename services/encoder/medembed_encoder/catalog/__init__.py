@@ -21,6 +21,10 @@ class CatalogError(ValueError):
 
 @dataclass(frozen=True)
 class WeightsSource:
+    """Where a model's weights come from: `kind` (one of WEIGHT_KINDS), `ref` (package name, pretrained
+    tag, hub id or path; a `local` path is made absolute at parse), `revision`, and the `seed` of
+    random weights."""
+
     kind: str  # random | package | pretrained (family tag) | hub (hf-hub id) | local (path)
     ref: str = ""  # package name, pretrained tag, hub id or path
     revision: str = ""
@@ -28,11 +32,16 @@ class WeightsSource:
 
     @property
     def is_random(self) -> bool:
+        """True for kind `random`: seeded random initialisation, no real weights."""
         return self.kind == "random"
 
 
 @dataclass(frozen=True)
 class CatalogEntry:
+    """One catalog model: its id, family and architecture, weights source, default spec, expected dim
+    of that spec, input size in pixels (None: the model's config decides), licence facts and the
+    family's options (checked against the family's schema, families/options.py)."""
+
     id: str
     family: str
     architecture: str
@@ -79,6 +88,9 @@ def _parse_entry(raw: dict[str, Any], origin: str) -> CatalogEntry:
 
 
 def parse_catalog(text: str, origin: str) -> dict[str, CatalogEntry]:
+    """The entries of one catalog YAML text (its `models:` list) by id; `origin` names the text in
+    errors, and relative `local` weight paths resolve against its folder when it is a YAML path.
+    Raises CatalogError for invalid YAML, an invalid entry or an id defined twice."""
     try:
         document = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -93,6 +105,7 @@ def parse_catalog(text: str, origin: str) -> dict[str, CatalogEntry]:
 
 
 def builtin_catalog_text() -> str:
+    """The text of the catalog shipped in the package (catalog/models.yaml)."""
     return resources.files(__package__).joinpath("models.yaml").read_text()
 
 
@@ -106,6 +119,8 @@ def load_catalog(extra_path: str | Path | None = None) -> dict[str, CatalogEntry
 
 
 def select(entries: dict[str, CatalogEntry], model_ids: tuple[str, ...]) -> list[CatalogEntry]:
+    """The entries of `model_ids`, in that order. Raises CatalogError, listing the known ids, for an
+    unknown one."""
     unknown = [model_id for model_id in model_ids if model_id not in entries]
     if unknown:
         raise CatalogError(f"--models: unknown model id(s) {', '.join(unknown)}; `medembed-encoder catalog` lists "
