@@ -1,10 +1,12 @@
-"""What a finished (model, dataset) pair produced, and the run it belongs to."""
+"""What a finished (model, dataset) pair produced (or why it produced nothing), and the run it belongs to."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from medembed_evaluator.errors import EvaluatorError
+from medembed_evaluator.plan.schema import ModelEntry
 from medembed_evaluator.probe import ProbeResult, Protocol
 
 if TYPE_CHECKING:  # umap and matplotlib behind these take seconds to import; results only call their methods
@@ -78,6 +80,22 @@ class PairFailure:
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model_id, "label": self.model_label, "dataset": self.dataset, "reason": self.reason,
                 "n_items": self.n_items, "n_failed": self.n_failed, "error_codes": self.error_codes}
+
+
+class PairFailed(EvaluatorError):
+    """One (model, dataset) pair gave no result; the run goes on with the other pairs."""
+
+    def __init__(self, failure: PairFailure) -> None:
+        super().__init__(failure.line())
+        self.failure = failure
+
+
+def row_label(model: ModelEntry, provenance: dict[str, Any]) -> str:
+    """The model's row name in the table: its plan label, with " [random weights]" when the encoder
+    serves it without its real weights, whatever the plan calls it."""
+    if provenance.get("random_weights") is True and "random" not in model.label.lower():
+        return f"{model.label} [random weights]"
+    return model.label
 
 
 @dataclass(frozen=True)

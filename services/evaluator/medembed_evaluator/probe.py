@@ -43,15 +43,15 @@ class Protocol:
     def __post_init__(self) -> None:
         self.c_for(1)  # validates c_rule
         if self.kernel not in _KERNELS:
-            raise ProtocolError(f"protocol kernel must be one of {', '.join(_KERNELS)}, got '{self.kernel}'")
+            raise ProtocolError(f"kernel must be one of {', '.join(_KERNELS)}, got '{self.kernel}'")
         if self.folds < 2:
-            raise ProtocolError(f"protocol folds must be at least 2, got {self.folds}")
+            raise ProtocolError(f"folds must be at least 2, got {self.folds}")
         if self.repeats < 1:
-            raise ProtocolError(f"protocol repeats must be at least 1, got {self.repeats}")
+            raise ProtocolError(f"repeats must be at least 1, got {self.repeats}")
         if not 0.0 < self.test_size < 1.0:
-            raise ProtocolError(f"protocol test_size must be in (0, 1), got {self.test_size}")
+            raise ProtocolError(f"test_size must be in (0, 1), got {self.test_size}")
         if self.max_iter < 1:
-            raise ProtocolError(f"protocol max_iter must be positive, got {self.max_iter}")
+            raise ProtocolError(f"max_iter must be positive, got {self.max_iter}")
 
     @property
     def seeds(self) -> list[int]:
@@ -64,9 +64,9 @@ class Protocol:
         try:
             c = float(self.c_rule)
         except ValueError:
-            raise ProtocolError(f"protocol c_rule must be 'K/n_train' or a number, got '{self.c_rule}'") from None
+            raise ProtocolError(f"c_rule must be 'K/n_train' or a number, got '{self.c_rule}'") from None
         if c <= 0:
-            raise ProtocolError(f"protocol c_rule must give a positive C, got '{self.c_rule}'")
+            raise ProtocolError(f"c_rule must give a positive C, got '{self.c_rule}'")
         return c
 
     def classifier(self, n_train: int, seed: int) -> Pipeline:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,14 +40,13 @@ from medembed_evaluator.analysis.overlay_conditions import (
 )
 from medembed_evaluator.analysis.sampling import stratified_subset
 from medembed_evaluator.analysis.separability import unit_rows
-from medembed_evaluator.analysis.spec import BiasSpec
 from medembed_evaluator.datasets import Dataset
 from medembed_evaluator.errors import DecodeError, ProtocolError
-from medembed_evaluator.feature_store import DatasetFeatures
+from medembed_evaluator.features import DatasetEmbedder
+from medembed_evaluator.plan.schema import BiasSettings
 from medembed_evaluator.probe import Protocol, run_probe, validate_for_protocol
 
 log = logging.getLogger(__name__)
-DatasetEmbedder = Callable[[Dataset], DatasetFeatures]
 BOOTSTRAP_RESAMPLES = 2000
 INTERVAL_LEVEL = 0.95
 Interval = tuple[float, float]
@@ -87,7 +85,7 @@ class ConditionEffect:
 class OverlayBias:
     n_images: int
     """Subset images that every condition embedded without error."""
-    spec: BiasSpec
+    settings: BiasSettings
     within_class_distance: float
     example: FigureFile
     """One image of the subset, clean and under every condition."""
@@ -97,7 +95,7 @@ class OverlayBias:
     def to_dict(self) -> dict[str, Any]:
         return {
             "n_images": self.n_images,
-            "settings": asdict(self.spec),
+            "settings": asdict(self.settings),
             "within_class_cosine_distance": self.within_class_distance,
             "example_figure": {"path": self.example.path, "caption": self.example.caption},
             "conditions": [c.to_dict() for c in self.conditions],
@@ -109,7 +107,7 @@ def run_overlay_bias(
     dataset: Dataset,
     clean_vectors: np.ndarray,
     usable: np.ndarray,
-    spec: BiasSpec,
+    settings: BiasSettings,
     protocol: Protocol,
     seed: int,
     embed: DatasetEmbedder,
@@ -123,12 +121,12 @@ def run_overlay_bias(
     candidates = np.flatnonzero(usable)
     # at most half, so that the classifier the subset is tested on has as many images to learn from
     in_subset = np.zeros(len(candidates), dtype=bool)
-    in_subset[stratified_subset(labels[candidates], min(spec.max_images, len(candidates) // 2), seed)] = True
+    in_subset[stratified_subset(labels[candidates], min(settings.max_images, len(candidates) // 2), seed)] = True
     subset, training = candidates[in_subset], candidates[~in_subset]
     try:
-        conditions = overlay_conditions(labels[subset], dataset.class_names, spec, seed)
-        overlaid = {c.name: embed(overlaid_dataset(dataset, subset, c, spec)) for c in conditions}
-        example = draw_overlay_example(dataset, int(subset[0]), conditions, spec, run_dir)
+        conditions = overlay_conditions(labels[subset], dataset.class_names, settings, seed)
+        overlaid = {c.name: embed(overlaid_dataset(dataset, subset, c, settings)) for c in conditions}
+        example = draw_overlay_example(dataset, int(subset[0]), conditions, settings, run_dir)
     except DecodeError as error:
         log.warning("bias test skipped on %s: %s", dataset.name, error)
         return None
@@ -147,22 +145,22 @@ def run_overlay_bias(
                 [word for word, keep in zip(condition.words, ok, strict=True) if keep], notes)
         for condition in conditions
     ]
-    return OverlayBias(int(ok.sum()), spec, within, example, effects, notes)
+    return OverlayBias(int(ok.sum()), settings, within, example, effects, notes)
 
 
-def draw_overlay_example(dataset: Dataset, row: int, conditions: list[OverlayCondition], spec: BiasSpec,
+def draw_overlay_example(dataset: Dataset, row: int, conditions: list[OverlayCondition], settings: BiasSettings,
                          run_dir: Path) -> FigureFile:
     """The subset's first image (`row` of the dataset), clean and as each condition overlays it."""
     sample = dataset.samples[row]
     panels = [("clean", decoded_for_drawing(sample.load_bytes(), sample.key))]
     panels += [(f"{c.name}: {c.words[0]}",
-                decoded_for_drawing(overlay_png(sample.load_bytes, sample.key, c.words[0], spec), sample.key))
+                decoded_for_drawing(overlay_png(sample.load_bytes, sample.key, c.words[0], settings), sample.key))
                for c in conditions]
     relative = figure_path(dataset.name, "overlay-examples")
     draw_image_strip(run_dir / relative, panels, f"Text overlays on {dataset.name} ({sample.key})")
     caption = (f"The bias test's overlays on one image of {dataset.name}: clean, then each condition's word at "
-               f"{spec.size_frac:g} of the image height, top-left corner at ({spec.position[0]:g}, "
-               f"{spec.position[1]:g}) of (width, height), contrast {spec.contrast:g}.")
+               f"{settings.size_frac:g} of the image height, top-left corner at ({settings.position[0]:g}, "
+               f"{settings.position[1]:g}) of (width, height), contrast {settings.contrast:g}.")
     return FigureFile(relative, caption)
 
 

@@ -10,7 +10,14 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class NoOptions:
+    """The options of loaders that take none: any option given is reported as unknown."""
+
+
+@dataclass(frozen=True)
 class Sample:
+    """One image of a dataset: its key, integer label, metadata and a way to read its bytes."""
+
     key: str
     """Stable id within the dataset (a relative path, or e.g. "train/123")."""
     label: int
@@ -22,6 +29,8 @@ class Sample:
 
 @dataclass
 class Dataset:
+    """A named list of samples with class names (label i is class_names[i]), as every loader returns it."""
+
     name: str
     class_names: list[str]
     samples: list[Sample]

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medembed_evaluator.datasets.base import Dataset, without_empty_classes
+from medembed_evaluator.datasets.base import Dataset, NoOptions, without_empty_classes
 from medembed_evaluator.datasets.files import (
     file_sample,
     read_csv_rows,
     require_dir,
     require_file,
 )
-from medembed_evaluator.datasets.options import NoOptions
 from medembed_evaluator.errors import DatasetError
 
 ISIC2019_CLASSES = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")

@@ -13,7 +13,7 @@ from typing import Any
 from medembed_evaluator.baseline import DatasetSummary
 from medembed_evaluator.comparison import Comparison, PublishedCell
 from medembed_evaluator.pair_result import PairResult, RunExtras, RunInfo
-from medembed_evaluator.plan import ModelSpec
+from medembed_evaluator.plan.schema import ModelEntry
 from medembed_evaluator.probe import Score
 from medembed_evaluator.publish.context import encoder_versions
 from medembed_evaluator.publish.table import render_tables
@@ -55,7 +55,7 @@ def write_run_files(
     dataset_names: Sequence[str],
     run: RunInfo,
     *,
-    models: Sequence[ModelSpec] = (),
+    models: Sequence[ModelEntry] = (),
     extras: RunExtras | None = None,
 ) -> RunFiles:
     run_dir = Path(run_dir)
@@ -143,7 +143,7 @@ def csv_row(result: PairResult, summary: DatasetSummary | None = None,
 def bias_csv_rows(result: PairResult) -> list[dict[str, Any]]:
     if result.bias is None:
         return []
-    bias, spec = result.bias, result.bias.spec
+    bias, settings = result.bias, result.bias.settings
     return [{
         "model": result.model_id,
         "label": result.model_label,
@@ -163,11 +163,11 @@ def bias_csv_rows(result: PairResult) -> list[dict[str, Any]]:
         "word_accuracy_clean": _blank_if_none(effect.word_accuracy_clean),
         "word_chance": effect.word_chance,
         "within_class_cosine_distance": bias.within_class_distance,
-        "size_frac": spec.size_frac,
-        "position": ";".join(map(repr, spec.position)),
-        "contrast": spec.contrast,
-        "neutral_words": ";".join(spec.neutral_words),
-        "neutral_correlation": spec.neutral_correlation,
+        "size_frac": settings.size_frac,
+        "position": ";".join(map(repr, settings.position)),
+        "contrast": settings.contrast,
+        "neutral_words": ";".join(settings.neutral_words),
+        "neutral_correlation": settings.neutral_correlation,
     } for effect in bias.conditions]
 
 

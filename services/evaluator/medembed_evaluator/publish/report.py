@@ -10,7 +10,7 @@ from pathlib import Path
 
 from medembed_evaluator.analysis.figures import FigureFile
 from medembed_evaluator.pair_result import PairResult, RunExtras, RunInfo
-from medembed_evaluator.plan import ModelSpec
+from medembed_evaluator.plan.schema import ModelEntry
 from medembed_evaluator.publish.context import (
     DATASETS_NOTE,
     benchmark_notes,
@@ -49,7 +49,7 @@ def write_report(
     dataset_names: Sequence[str],
     run: RunInfo,
     *,
-    models: Sequence[ModelSpec] = (),
+    models: Sequence[ModelEntry] = (),
     extras: RunExtras | None = None,
 ) -> Path:
     run_dir = Path(run_dir)
@@ -65,7 +65,7 @@ def render_report(
     dataset_names: Sequence[str],
     run: RunInfo,
     *,
-    models: Sequence[ModelSpec] = (),
+    models: Sequence[ModelEntry] = (),
     extras: RunExtras | None = None,
 ) -> str:
     """The page as a string; figures are read from `run_dir` and inlined."""
