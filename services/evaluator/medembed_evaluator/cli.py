@@ -77,6 +77,10 @@ def _load(path: Path, encoder_overrides: list[str], extra: list[DatasetEntry]) -
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`medembed-evaluate` with `argv` (default: sys.argv[1:]). Returns the exit status: 0 when every
+    pair gave a result, 1 when some gave none, 2 for a plan, dataset, encoder or security problem
+    (said on stderr, secrets redacted).
+    """
     args = _parser().parse_args(argv)
     _configure_logging()
     extra = [DatasetEntry(name=Path(folder).resolve().name, kind="imagefolder", path=str(Path(folder).resolve()))

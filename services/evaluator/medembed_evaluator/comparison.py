@@ -62,6 +62,8 @@ CAVEATS = (
 
 @dataclass(frozen=True)
 class PublishedCell:
+    """One cell of the published table: mean and std over folds in percent, and the source's footnote mark."""
+
     mean: float
     std: float
     mark: str
@@ -80,9 +82,11 @@ class Comparison:
     """Our dataset name -> the published column."""
 
     def cell(self, model_id: str, dataset: str, metric: str) -> PublishedCell | None:
+        """The published cell beside our (model id, dataset name, metric "accuracy" | "macro_f1"), or None."""
         return self.cells.get((model_id, dataset, metric))
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (results.json "comparison"), with the caveats."""
         return {"rows": self.rows, "columns": self.columns, "caveats": list(CAVEATS),
                 "cells": [{"model": m, "dataset": d, "metric": k, "published_mean_pct": c.mean,
                            "published_std_pct": c.std, "mark": c.mark, "comparable": c.comparable}

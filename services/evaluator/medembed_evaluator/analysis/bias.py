@@ -54,6 +54,8 @@ Interval = tuple[float, float]
 
 @dataclass(frozen=True)
 class ConditionEffect:
+    """What one overlay condition did to one (model, dataset) pair's embeddings; scores are fractions in [0, 1]."""
+
     condition: str
     description: str
     shift: float
@@ -74,15 +76,19 @@ class ConditionEffect:
 
     @property
     def accuracy_drop(self) -> float:
+        """accuracy_clean - accuracy_overlaid: what the overlaid text costs the clean-trained classifier."""
         return self.accuracy_clean - self.accuracy_overlaid
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, with accuracy_drop and the intervals as [low, high] lists."""
         return {**asdict(self), "accuracy_drop": self.accuracy_drop,
                 "intervals": {name: list(bounds) for name, bounds in self.intervals.items()}}
 
 
 @dataclass(frozen=True)
 class OverlayBias:
+    """The bias test's result on one (model, dataset) pair: every condition's effect on the same subset."""
+
     n_images: int
     """Subset images that every condition embedded without error."""
     settings: BiasSettings
@@ -93,6 +99,7 @@ class OverlayBias:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (results.json "bias"), the test's settings included."""
         return {
             "n_images": self.n_images,
             "settings": asdict(self.settings),
@@ -165,6 +172,9 @@ def draw_overlay_example(dataset: Dataset, row: int, conditions: list[OverlayCon
 
 
 def mean_within_class_distance(vectors: np.ndarray, labels: np.ndarray) -> float:
+    """Mean cosine distance (1 - cosine similarity) over all pairs of rows of `vectors` [n, dim] with
+    the same label; classes with one row are skipped. The bias test's unit of shift.
+    """
     unit = unit_rows(vectors)
     distances = []
     for label in np.unique(labels):
@@ -192,6 +202,9 @@ class Predictions:
 
 def clean_probe_predictions(train_vectors: np.ndarray, train_labels: np.ndarray, clean: np.ndarray,
                             overlaid: dict[str, np.ndarray], protocol: Protocol, seed: int) -> Predictions:
+    """The protocol's classifier fit on `train_vectors` [n, dim] / `train_labels` [n] (C from n, seeded
+    with `seed`), predicting the clean subset [m, dim] and each condition's overlaid subset [m, dim].
+    """
     with warnings.catch_warnings():
         # the main probe already counts convergence on these features; here it would only be noise
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -25,6 +25,8 @@ from medembed_evaluator.plan.schema import BiasSettings
 
 @dataclass(frozen=True)
 class OverlayCondition:
+    """One condition of the bias test: its name, how its words are chosen, and the word per subset image."""
+
     name: str
     description: str
     words: list[str]
@@ -53,6 +55,9 @@ def overlay_conditions(labels: np.ndarray, class_names: list[str], settings: Bia
 
 def overlaid_dataset(dataset: Dataset, rows: np.ndarray, condition: OverlayCondition,
                      settings: BiasSettings) -> Dataset:
+    """The subset `rows` of `dataset` with each image's word of `condition` burned in (lazily, on
+    load_bytes); named DATASET+CONDITION, metadata `bias_overlay` = the word.
+    """
     samples = []
     for row, word in zip(rows, condition.words, strict=True):
         sample = dataset.samples[row]
@@ -62,6 +67,9 @@ def overlaid_dataset(dataset: Dataset, rows: np.ndarray, condition: OverlayCondi
 
 
 def overlay_png(load_source: Callable[[], bytes], key: str, word: str, settings: BiasSettings) -> bytes:
+    """The image from `load_source()` with `word` drawn as `settings` say (size, position, contrast), as
+    uncompressed PNG bytes; raises DecodeError (naming `key`) when the evaluator cannot decode it.
+    """
     image = decoded_for_drawing(load_source(), key)
     x, y = settings.position
     overlaid = render_text(image, word, size_frac=settings.size_frac, position=(x, y), contrast=settings.contrast)

@@ -21,12 +21,17 @@ MAX_FIELD_VALUES = 20
 
 @dataclass(frozen=True)
 class PairAnalysis:
+    """The analysis of one (model, dataset) pair: its separability, its figures (paths relative to
+    the run folder) and notes.
+    """
+
     separability: Separability | None
     figures: list[FigureFile] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """What was subsampled, skipped or clamped, in words."""
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (results.json "analysis")."""
         return {
             "separability": self.separability.to_dict() if self.separability else None,
             "figures": [{"path": f.path, "caption": f.caption} for f in self.figures],
@@ -47,6 +52,12 @@ class PairData:
 
 
 def analyse_pair(pair: PairData, analysis: AnalysisSettings, protocol: Protocol, run_dir: Path) -> PairAnalysis:
+    """The maps and separability that `analysis` asks for, on `pair`'s usable features.
+
+    Maps and the silhouette use a stratified subset of at most analysis.max_points points; k-NN
+    and k-means use every point, the k-NN on `protocol`'s folds. Figures are written under
+    `run_dir`; what was subsampled, clamped or skipped is said in the result's notes.
+    """
     notes: list[str] = []
     rows = stratified_subset(pair.labels, analysis.max_points, analysis.seed)
     if len(rows) < len(pair.labels):

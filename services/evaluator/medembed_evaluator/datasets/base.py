@@ -40,9 +40,11 @@ class Dataset:
         return len(self.samples)
 
     def labels(self) -> np.ndarray:
+        """Every sample's integer label [n] int64, in sample order."""
         return np.fromiter((s.label for s in self.samples), dtype=np.int64, count=len(self.samples))
 
     def class_counts(self) -> dict[str, int]:
+        """Class name -> number of samples, every class listed (0 for an empty one)."""
         counts = np.bincount(self.labels(), minlength=len(self.class_names))
         return {name: int(counts[i]) for i, name in enumerate(self.class_names)}
 

@@ -16,6 +16,8 @@ BUSI_CLASSES = ("benign", "malignant", "normal")
 
 @dataclass(frozen=True)
 class BrainMrOptions:
+    """Options of the `brainmr` kind."""
+
     splits: tuple[str, ...] = ("Training",)
     """Top-level folders of the Kaggle release to include: Training and/or Testing."""
 

@@ -52,6 +52,7 @@ def write_report(
     models: Sequence[ModelEntry] = (),
     extras: RunExtras | None = None,
 ) -> Path:
+    """Write the self-contained report (REPORT_NAME, figures inlined) into `run_dir`; returns its path."""
     run_dir = Path(run_dir)
     path = run_dir / REPORT_NAME
     path.write_text(render_report(run_dir, results, dataset_names, run, models=models, extras=extras),
