@@ -74,17 +74,13 @@ def dataset_kind(kind: str) -> DatasetKind:
         raise DatasetError(f"unknown dataset kind '{kind}' (known: {', '.join(sorted(DATASET_KINDS))})") from None
 
 
-def options_where(entry: DatasetEntry) -> str:
-    """How errors name an entry's options: "dataset 'busi' options"."""
-    return f"dataset '{entry.name}' options"
-
-
 def load_dataset(entry: DatasetEntry, data_root: Path) -> Dataset:
     """The dataset a plan entry describes, read from `entry.root(data_root)` (generated kinds read nothing).
 
     Raises DatasetError: unknown kind, options that do not fit the kind, missing or malformed files.
     """
     kind = dataset_kind(entry.kind)
-    dataset = kind.load(kind.read_options(entry.options, where=options_where(entry)), entry.root(Path(data_root)))
+    options = kind.read_options(entry.options, where=f"dataset '{entry.name}' options")
+    dataset = kind.load(options, entry.root(Path(data_root)))
     dataset.name = entry.name
     return dataset

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from medembed_evaluator.comparison import TABLES, published_table
-from medembed_evaluator.datasets.registry import dataset_kind, options_where
+from medembed_evaluator.datasets.registry import dataset_kind
 from medembed_evaluator.errors import EvaluatorError, PlanError
 from medembed_evaluator.paths import check_name
 from medembed_evaluator.plan.schema import (
@@ -66,12 +66,11 @@ def parse_plan(document: Any, *, extra_datasets: Iterable[DatasetEntry | Mapping
             raise PlanError(f"encoders.{key}: '{address}' is not HOST:PORT")
     models = [_model(entry, f"models[{i}]", encoders)
               for i, entry in enumerate(read_value(list[Any], top.get("models") or [], "models"))]
-    datasets = [_dataset(entry, f"datasets[{i}]")
-                for i, entry in enumerate(read_value(list[Any], top.get("datasets") or [], "datasets"))]
-    datasets += [entry if isinstance(entry, DatasetEntry) else _dataset(entry, f"extra dataset {i}")
-                 for i, entry in enumerate(extra_datasets)]
-    for entry in datasets:
-        _check_options(entry)
+    written = [(entry_where(entry, f"datasets[{i}]", DatasetEntry.entry_key), entry)
+               for i, entry in enumerate(read_value(list[Any], top.get("datasets") or [], "datasets"))]
+    written += [(entry_where(entry, f"extra dataset {i}", DatasetEntry.entry_key), entry)
+                for i, entry in enumerate(extra_datasets)]
+    datasets = [_dataset(entry, where) for where, entry in written]
     _no_duplicates([m.label for m in models], "model label", hint="; entries sharing an id need distinct labels")
     _no_duplicates([d.name for d in datasets], "dataset name")
     if not models:
@@ -118,18 +117,16 @@ def _resolve_target(target: str, encoders: Mapping[str, str], where: str) -> str
 
 
 def _dataset(entry: Any, where: str) -> DatasetEntry:
-    return read_settings(DatasetEntry, entry, where=entry_where(entry, where, DatasetEntry.entry_key))
-
-
-def _check_options(entry: DatasetEntry) -> None:
-    """The entry's kind exists and its options fit the kind's loader, before any file is read."""
+    """The entry read, its kind known and its options fitting the kind's loader, before any file is read."""
+    dataset = entry if isinstance(entry, DatasetEntry) else read_settings(DatasetEntry, entry, where=where)
     try:
-        kind = dataset_kind(entry.kind)
+        kind = dataset_kind(dataset.kind)
     except EvaluatorError as error:
-        raise PlanError(f"dataset '{entry.name}': {error}") from None
-    kind.read_options(entry.options, where=options_where(entry), error=PlanError)
-    if not kind.needs_path and entry.path is not None:
-        raise PlanError(f"dataset '{entry.name}': kind '{entry.kind}' is generated and takes no path")
+        raise PlanError(f"{where}.kind: {error}") from None
+    kind.read_options(dataset.options, where=f"{where}.options", error=PlanError)
+    if not kind.needs_path and dataset.path is not None:
+        raise PlanError(f"{where}.path: kind '{dataset.kind}' is generated and takes no path")
+    return dataset
 
 
 def _analysis(entry: Any, models: list[ModelEntry], datasets: list[DatasetEntry]) -> AnalysisSettings:
