@@ -40,7 +40,7 @@ def read_settings(settings_type: type[T], value: Any, *, where: str, error: type
         value of the wrong type, or a value the dataclass's own checks refuse.
     """
     values = mapping_of({} if value is None else value, where, error)
-    fields = {f.name: f for f in dataclasses.fields(settings_type)}  # type: ignore[arg-type]
+    fields = {f.name: f for f in dataclasses.fields(settings_type)}
     check_keys(values, set(fields), where, error)
     hints = typing.get_type_hints(settings_type)
     read: dict[str, Any] = {}
@@ -72,7 +72,7 @@ def read_value(hint: Any, value: Any, where: str, error: type[EvaluatorError] = 
         (inner,) = [a for a in args if a is not type(None)]
         return read_value(inner, value, where, error)
     if dataclasses.is_dataclass(hint):
-        return read_settings(hint, value, where=where, error=error)  # type: ignore[arg-type]
+        return read_settings(hint, value, where=where, error=error)
     if origin in (tuple, list):
         items = [value] if origin is tuple and isinstance(value, (str, int, float)) else value
         if not isinstance(items, (list, tuple)):
