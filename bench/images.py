@@ -16,8 +16,9 @@ def load_images(data: str | None, limit: int | None = None, phantoms_per_class: 
             raise SystemExit(f"no images under {root}")
         images = [p.read_bytes() for p in files[:limit]]
         return f"{root} ({len(images)} images)", images
-    from medembed_evaluator.datasets import DatasetSpec, load_dataset
+    from medembed_evaluator.datasets import load_dataset
+    from medembed_evaluator.plan.schema import DatasetEntry
 
-    dataset = load_dataset(DatasetSpec("phantoms", "phantoms", options={"n_per_class": phantoms_per_class}), Path("."))
+    dataset = load_dataset(DatasetEntry("phantoms", "phantoms", options={"n_per_class": phantoms_per_class}), Path("."))
     images = [sample.load_bytes() for sample in dataset.samples[:limit]]
     return f"phantoms ({len(images)} images, offline)", images

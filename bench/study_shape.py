@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from medembed_encoder.catalog import load_catalog
-from medembed_evaluator.plan import load_plan
+from medembed_evaluator.plan.load import load_plan
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,8 @@ from pathlib import Path
 from medembed_encoder.testing import start_local_encoder
 from medembed_evaluator.cli import main as evaluate
 from medembed_evaluator.errors import EvaluatorError
-from medembed_evaluator.plan import DEFAULT_TARGET, load_plan
+from medembed_evaluator.plan.load import load_plan
+from medembed_evaluator.plan.schema import DEFAULT_TARGET
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -204,7 +204,7 @@ def test_plan_files_exist(plan_name):
 
 @pytest.mark.parametrize("variant_name", sorted(PLAN_OF_VARIANT))
 def test_every_plan_model_is_served_by_the_encoder_it_targets(variant_name):
-    from medembed_evaluator.plan import load_plan
+    from medembed_evaluator.plan.load import load_plan
 
     plan_path = ROOT / PLAN_OF_VARIANT[variant_name]
     encoders = encoder_services(load_compose(*VARIANTS[variant_name]))

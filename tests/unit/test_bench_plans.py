@@ -6,7 +6,7 @@ import importlib.util
 from pathlib import Path
 
 from medembed_encoder.catalog import load_catalog
-from medembed_evaluator.plan import load_plan
+from medembed_evaluator.plan.load import load_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 PLANS = ROOT / "deploy" / "plans"

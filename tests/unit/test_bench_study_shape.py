@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 from study_shape import STAND_INS, STUDY_DATASETS, study_models, synthetic_features  # noqa: E402
 
-from medembed_evaluator.plan import load_plan  # noqa: E402
+from medembed_evaluator.plan.load import load_plan  # noqa: E402
 from medembed_evaluator.probe import Protocol, validate_for_protocol  # noqa: E402
 
 

@@ -22,6 +22,8 @@ from medembed_evaluator.probe import Protocol, Score, cv_folds
 
 @dataclass(frozen=True)
 class DatasetSummary:
+    """One dataset of the run: its size, class counts, and the majority-class baseline."""
+
     name: str
     kind: str
     n: int
@@ -32,6 +34,7 @@ class DatasetSummary:
     majority_macro_f1: Score
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (results.json "datasets"); scores as fractions in [0, 1]."""
         return {"name": self.name, "kind": self.kind, "n": self.n, "class_counts": self.class_counts,
                 "majority_class": self.majority_class,
                 "majority_accuracy": _fold_dict(self.majority_accuracy),
@@ -43,6 +46,10 @@ def _fold_dict(score: Score) -> dict[str, Any]:
 
 
 def summarize_dataset(dataset: Dataset, kind: str, protocol: Protocol) -> DatasetSummary:
+    """The dataset's summary: the majority class (scikit-learn's DummyClassifier, most_frequent, over
+    the whole dataset) scored for accuracy and macro F1 (zero_division=0) on `protocol`'s
+    cross-validation folds, the same folds the probe uses.
+    """
     labels = dataset.labels()
     counts = dataset.class_counts()
     majority = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(labels), 1)), labels)

@@ -12,9 +12,9 @@ import yaml
 
 from medembed_client import SecurityError, security
 from medembed_client.redact import RedactingFormatter, redact
-from medembed_evaluator.datasets import DatasetSpec
 from medembed_evaluator.errors import EvaluatorError, PlanError
-from medembed_evaluator.plan import Plan, load_plan, parse_plan
+from medembed_evaluator.plan.load import load_plan, parse_plan
+from medembed_evaluator.plan.schema import DatasetEntry, Plan
 from medembed_evaluator.publish import REPORT_NAME
 from medembed_evaluator.runner import RunSettings, run_plan
 
@@ -61,7 +61,7 @@ def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
-def _load(path: Path, encoder_overrides: list[str], extra: list[DatasetSpec]) -> Plan:
+def _load(path: Path, encoder_overrides: list[str], extra: list[DatasetEntry]) -> Plan:
     if not encoder_overrides:
         return load_plan(path, extra_datasets=extra)
     try:
@@ -77,9 +77,13 @@ def _load(path: Path, encoder_overrides: list[str], extra: list[DatasetSpec]) ->
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`medembed-evaluate` with `argv` (default: sys.argv[1:]). Returns the exit status: 0 when every
+    pair gave a result, 1 when some gave none, 2 for a plan, dataset, encoder or security problem
+    (said on stderr, secrets redacted).
+    """
     args = _parser().parse_args(argv)
     _configure_logging()
-    extra = [DatasetSpec(name=Path(folder).resolve().name, kind="imagefolder", path=str(Path(folder).resolve()))
+    extra = [DatasetEntry(name=Path(folder).resolve().name, kind="imagefolder", path=str(Path(folder).resolve()))
              for folder in args.add_imagefolder]
     try:
         plan = _load(args.plan, args.encoder, extra)

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from medembed_evaluator.datasets.options import parse_options
-from medembed_evaluator.errors import PlanError
+from medembed_evaluator.plan.schema import CompareSettings
 
 TABLES = ("published",)
 PUBLISHED_CSV = "study_table.csv"
@@ -62,16 +61,9 @@ CAVEATS = (
 
 
 @dataclass(frozen=True)
-class CompareSpec:
-    table: str = "published"
-    models: dict[str, str] = field(default_factory=dict)
-    """Plan model id or label -> a published row, "model backbone" (e.g. "CLIP B/16")."""
-    datasets: dict[str, str] = field(default_factory=dict)
-    """Plan dataset name -> a published dataset column (e.g. "BreastUS")."""
-
-
-@dataclass(frozen=True)
 class PublishedCell:
+    """One cell of the published table: mean and std over folds in percent, and the source's footnote mark."""
+
     mean: float
     std: float
     mark: str
@@ -90,31 +82,15 @@ class Comparison:
     """Our dataset name -> the published column."""
 
     def cell(self, model_id: str, dataset: str, metric: str) -> PublishedCell | None:
+        """The published cell beside our (model id, dataset name, metric "accuracy" | "macro_f1"), or None."""
         return self.cells.get((model_id, dataset, metric))
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (results.json "comparison"), with the caveats."""
         return {"rows": self.rows, "columns": self.columns, "caveats": list(CAVEATS),
                 "cells": [{"model": m, "dataset": d, "metric": k, "published_mean_pct": c.mean,
                            "published_std_pct": c.std, "mark": c.mark, "comparable": c.comparable}
                           for (m, d, k), c in self.cells.items()]}
-
-
-def parse_compare(entry: Any) -> CompareSpec:
-    spec = CompareSpec(table=entry) if isinstance(entry, str) else parse_options(
-        CompareSpec, entry, where="compare", error=PlanError)
-    if spec.table not in TABLES:
-        raise PlanError(f"compare: '{spec.table}' is not a table to compare with (known: {', '.join(TABLES)})")
-    table = published_table()
-    rows = {row for row, _, _ in table}
-    columns = {column for _, column, _ in table}
-    for model, row in spec.models.items():
-        if row not in rows:
-            raise PlanError(f"compare.models.{model}: '{row}' is not a published row (rows: {', '.join(sorted(rows))})")
-    for dataset, column in spec.datasets.items():
-        if column not in columns:
-            raise PlanError(f"compare.datasets.{dataset}: '{column}' is not a published dataset "
-                            f"(datasets: {', '.join(sorted(columns))})")
-    return spec
 
 
 def published_table() -> dict[tuple[str, str, str], PublishedCell]:
@@ -129,17 +105,20 @@ def published_table() -> dict[tuple[str, str, str], PublishedCell]:
     return table
 
 
-def build_comparison(spec: CompareSpec, models: Mapping[str, str], datasets: Mapping[str, str]) -> Comparison:
-    """`models`: our model id -> label; `datasets`: our dataset name -> kind."""
+def build_comparison(settings: CompareSettings, models: Mapping[str, str], datasets: Mapping[str, str]) -> Comparison:
+    """The published cells for our models and datasets: each model id maps to a published row by
+    `settings.models` (id or label), then MODEL_ROWS; each dataset to a column by `settings.datasets`,
+    then its kind (DATASET_COLUMNS), then its name. `models`: our model id -> label; `datasets`:
+    our dataset name -> kind. Models and datasets the table lacks are left out."""
     table = published_table()
     rows = {}
     for model_id, label in models.items():
-        row = spec.models.get(model_id) or spec.models.get(label) or MODEL_ROWS.get(model_id)
+        row = settings.models.get(model_id) or settings.models.get(label) or MODEL_ROWS.get(model_id)
         if row is not None:
             rows[model_id] = row
     columns = {}
     for name, kind in datasets.items():
-        column = spec.datasets.get(name) or DATASET_COLUMNS.get(kind) or DATASET_ALIASES.get(name.lower())
+        column = settings.datasets.get(name) or DATASET_COLUMNS.get(kind) or DATASET_ALIASES.get(name.lower())
         if column is not None:
             columns[name] = column
     cells = {(model_id, name, ours): table[(row, column, theirs)]

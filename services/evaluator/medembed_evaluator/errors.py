@@ -23,3 +23,7 @@ class DecodeError(EvaluatorError):
 
 class PublishError(EvaluatorError):
     """A result could not be published (e.g. Redis unreachable)."""
+
+
+class EncoderUnavailable(EvaluatorError):
+    """An encoder could not be reached within the wait; re-running continues where it stopped."""

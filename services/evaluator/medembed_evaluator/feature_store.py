@@ -19,6 +19,8 @@ from medembed_evaluator.paths import inside, path_component
 
 @dataclass
 class ChunkFeatures:
+    """The vectors of one chunk of a dataset (CHUNK_ITEMS images or fewer), as embedded or stored."""
+
     vectors: np.ndarray  # [n, dim] float32, NaN rows for failed items
     errors: dict[int, dict[str, str]] = field(default_factory=dict)  # row in chunk -> {code, message}
 
@@ -51,6 +53,10 @@ def identity_digest(provenance: dict[str, str]) -> str:
 
 
 class FeatureStore:
+    """Features on disk under `root`: one folder per (model identity, dataset content), one .npz per
+    chunk with its vectors and item errors, and the provenance.json it was computed under.
+    """
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
@@ -65,6 +71,9 @@ class FeatureStore:
         return directory / f"chunk-{index:05d}.npz"
 
     def load_chunk(self, directory: Path, index: int, expected_rows: int) -> ChunkFeatures | None:
+        """Chunk `index` of the pair folder `directory`, or None when it is not stored or holds a different
+        number of rows than `expected_rows` (the chunking changed: recompute rather than misalign).
+        """
         path = self._chunk_path(directory, index)
         if not path.is_file():
             return None
@@ -76,6 +85,7 @@ class FeatureStore:
         return ChunkFeatures(vectors, errors)
 
     def save_chunk(self, directory: Path, index: int, chunk: ChunkFeatures, provenance: dict[str, str]) -> None:
+        """Store chunk `index` atomically (a temporary file renamed into place) with the provenance beside it."""
         directory.mkdir(parents=True, exist_ok=True)
         (directory / "provenance.json").write_text(json.dumps(provenance, indent=1, sort_keys=True))
         path = self._chunk_path(directory, index)

@@ -1,10 +1,12 @@
-"""What a finished (model, dataset) pair produced, and the run it belongs to."""
+"""What a finished (model, dataset) pair produced (or why it produced nothing), and the run it belongs to."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from medembed_evaluator.errors import EvaluatorError
+from medembed_evaluator.plan.schema import ModelEntry
 from medembed_evaluator.probe import ProbeResult, Protocol
 
 if TYPE_CHECKING:  # umap and matplotlib behind these take seconds to import; results only call their methods
@@ -16,6 +18,8 @@ if TYPE_CHECKING:  # umap and matplotlib behind these take seconds to import; re
 
 @dataclass(frozen=True)
 class PairResult:
+    """One (model, dataset) pair's result: the probe's scores, what went in, and the optional analyses."""
+
     model_id: str
     model_label: str
     group: str
@@ -37,9 +41,11 @@ class PairResult:
 
     @property
     def random_weights(self) -> bool:
+        """Whether the encoder served the model without its real weights."""
         return self.provenance.get("random_weights") is True
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (one entry of results.json "results")."""
         return {
             "model": self.model_id,
             "label": self.model_label,
@@ -73,15 +79,35 @@ class PairFailure:
     """Item error code -> how many items failed with it."""
 
     def line(self) -> str:
+        """"LABEL on DATASET: REASON", for the console and the log."""
         return f"{self.model_label} on {self.dataset}: {self.reason}"
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (one entry of results.json "failures")."""
         return {"model": self.model_id, "label": self.model_label, "dataset": self.dataset, "reason": self.reason,
                 "n_items": self.n_items, "n_failed": self.n_failed, "error_codes": self.error_codes}
 
 
+class PairFailed(EvaluatorError):
+    """One (model, dataset) pair gave no result; the run goes on with the other pairs."""
+
+    def __init__(self, failure: PairFailure) -> None:
+        super().__init__(failure.line())
+        self.failure = failure
+
+
+def row_label(model: ModelEntry, provenance: dict[str, Any]) -> str:
+    """The model's row name in the table: its plan label, with " [random weights]" when the encoder
+    serves it without its real weights, whatever the plan calls it."""
+    if provenance.get("random_weights") is True and "random" not in model.label.lower():
+        return f"{model.label} [random weights]"
+    return model.label
+
+
 @dataclass(frozen=True)
 class RunInfo:
+    """The run a result belongs to: its id, plan, UTC start and end, and the probe protocol."""
+
     run_id: str
     plan_name: str
     started_at: str
@@ -90,6 +116,7 @@ class RunInfo:
     protocol: Protocol
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (results.json "run"), with the protocol's seeds."""
         return {
             "run_id": self.run_id,
             "plan": self.plan_name,

@@ -29,6 +29,11 @@ _KERNELS = ("linear", "rbf", "poly", "sigmoid")
 
 @dataclass(frozen=True)
 class Protocol:
+    """The study's linear-probe protocol (the plan's `protocol:` section): StandardScaler ->
+    LinearSVC(C = 100 / n_train) on a stratified 20 % holdout and 5-fold stratified CV of the rest.
+    Raises ProtocolError for values outside their ranges; messages start with the field.
+    """
+
     c_rule: str = "100/n_train"
     """Either "K/n_train" (C shrinks with the training set, as in the study) or a constant like "1.0"."""
     kernel: str = "linear"
@@ -43,33 +48,40 @@ class Protocol:
     def __post_init__(self) -> None:
         self.c_for(1)  # validates c_rule
         if self.kernel not in _KERNELS:
-            raise ProtocolError(f"protocol kernel must be one of {', '.join(_KERNELS)}, got '{self.kernel}'")
+            raise ProtocolError(f"kernel must be one of {', '.join(_KERNELS)}, got '{self.kernel}'")
         if self.folds < 2:
-            raise ProtocolError(f"protocol folds must be at least 2, got {self.folds}")
+            raise ProtocolError(f"folds must be at least 2, got {self.folds}")
         if self.repeats < 1:
-            raise ProtocolError(f"protocol repeats must be at least 1, got {self.repeats}")
+            raise ProtocolError(f"repeats must be at least 1, got {self.repeats}")
         if not 0.0 < self.test_size < 1.0:
-            raise ProtocolError(f"protocol test_size must be in (0, 1), got {self.test_size}")
+            raise ProtocolError(f"test_size must be in (0, 1), got {self.test_size}")
         if self.max_iter < 1:
-            raise ProtocolError(f"protocol max_iter must be positive, got {self.max_iter}")
+            raise ProtocolError(f"max_iter must be positive, got {self.max_iter}")
 
     @property
     def seeds(self) -> list[int]:
+        """The seed of each repeat: seed, seed + 1, ..., seed + repeats - 1."""
         return [self.seed + r for r in range(self.repeats)]
 
     def c_for(self, n_train: int) -> float:
+        """The SVM's C for a fit on `n_train` samples: K / n_train for a "K/n_train" rule, else the
+        constant. Raises ProtocolError for a rule that is neither or a C that is not positive.
+        """
         per_n = _PER_N_TRAIN.match(self.c_rule)
         if per_n:
             return float(per_n.group(1)) / n_train
         try:
             c = float(self.c_rule)
         except ValueError:
-            raise ProtocolError(f"protocol c_rule must be 'K/n_train' or a number, got '{self.c_rule}'") from None
+            raise ProtocolError(f"c_rule must be 'K/n_train' or a number, got '{self.c_rule}'") from None
         if c <= 0:
-            raise ProtocolError(f"protocol c_rule must give a positive C, got '{self.c_rule}'")
+            raise ProtocolError(f"c_rule must give a positive C, got '{self.c_rule}'")
         return c
 
     def classifier(self, n_train: int, seed: int) -> Pipeline:
+        """An unfitted scikit-learn pipeline StandardScaler -> LinearSVC (linear kernel) or SVC(kernel=...),
+        C = c_for(n_train), max_iter and random_state = `seed`.
+        """
         c = self.c_for(n_train)
         if self.kernel == "linear":
             svm = LinearSVC(C=c, max_iter=self.max_iter, random_state=seed)
@@ -87,17 +99,21 @@ class Score:
 
     @property
     def mean(self) -> float:
+        """Mean over every fold of every repeat, in [0, 1]."""
         return float(np.mean(self.folds))
 
     @property
     def std(self) -> float:
+        """Population std (np.std) over every fold of every repeat."""
         return float(np.std(self.folds))
 
     @property
     def holdout(self) -> float:
+        """Mean of the repeats' holdout scores, in [0, 1]."""
         return float(np.mean(self.holdouts))
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready {mean, std, folds, holdout, holdouts}."""
         return {
             "mean": self.mean,
             "std": self.std,
@@ -109,6 +125,8 @@ class Score:
 
 @dataclass(frozen=True)
 class ProbeResult:
+    """The protocol's result on one pair: accuracy, macro F1 (and binary F1 for 2 classes) over folds and holdouts."""
+
     protocol: Protocol
     class_names: list[str]
     n_train: int
@@ -122,6 +140,7 @@ class ProbeResult:
     fold_n_train: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (results.json "probe"), the protocol included."""
         return {
             "protocol": asdict(self.protocol),
             "class_names": self.class_names,

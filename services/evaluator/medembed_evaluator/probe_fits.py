@@ -86,6 +86,7 @@ def fit_and_predict(X: np.ndarray, y: np.ndarray, fit: Fit, protocol: Protocol) 
 
 
 def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity on Linux, os.cpu_count() elsewhere)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -93,6 +94,7 @@ def usable_cores() -> int:
 
 
 def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo in bytes; None where it cannot be read (not Linux)."""
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:

@@ -256,7 +256,7 @@ def test_the_evaluator_speaks_tls_and_tokens_by_flag_and_by_plan(tls_token_serve
 
 def test_a_plan_cannot_hold_a_token_value(tmp_path):
     from medembed_evaluator.errors import PlanError
-    from medembed_evaluator.plan import load_plan
+    from medembed_evaluator.plan.load import load_plan
 
     plan = evaluator_plan(tmp_path / "plan.yaml", "localhost:1", security={"token": "value-in-a-file-0000"})
     with pytest.raises(PlanError, match="security.token: a token's value never goes in a plan"):

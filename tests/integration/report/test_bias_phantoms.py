@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from medembed_evaluator.plan import Plan, parse_plan
+from medembed_evaluator.plan.load import parse_plan
+from medembed_evaluator.plan.schema import Plan
 from medembed_evaluator.runner import RunSettings, run_plan
 
 MODELS = ("raw-pixels", "tiny-timm")

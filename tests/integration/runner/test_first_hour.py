@@ -19,7 +19,7 @@ from helpers.images import encode, random_image
 from helpers.servers import free_port, start_server
 from medembed_evaluator.cli import main as evaluate
 from medembed_evaluator.errors import DatasetError
-from medembed_evaluator.plan import load_plan
+from medembed_evaluator.plan.load import load_plan
 from medembed_evaluator.runner import RunSettings, run_plan
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -21,7 +21,7 @@ from helpers.servers import start_server
 from medembed_client import Client
 from medembed_evaluator.cli import main as evaluate
 from medembed_evaluator.errors import EvaluatorError
-from medembed_evaluator.plan import load_plan
+from medembed_evaluator.plan.load import load_plan
 from medembed_evaluator.runner import RunSettings, run_plan
 
 

@@ -6,12 +6,12 @@ import pytest
 from medembed_evaluator.datasets import (
     DATASET_KINDS,
     Dataset,
-    DatasetSpec,
     Sample,
     load_dataset,
 )
 from medembed_evaluator.datasets.base import without_empty_classes
 from medembed_evaluator.errors import DatasetError
+from medembed_evaluator.plan.schema import DatasetEntry
 
 
 def _sample(key: str, label: int, payload: bytes, calls: list[str] | None = None) -> Sample:
@@ -52,20 +52,20 @@ def test_without_empty_classes_renumbers_labels() -> None:
     assert dataset.labels().tolist() == [1, 0]
 
 
-def test_load_dataset_names_the_dataset_after_the_spec() -> None:
-    spec = DatasetSpec(name="tiny-phantoms", kind="phantoms", options={"n_per_class": 1, "size": 32})
-    assert load_dataset(spec, data_root="unused").name == "tiny-phantoms"
+def test_load_dataset_names_the_dataset_after_the_entry() -> None:
+    entry = DatasetEntry(name="tiny-phantoms", kind="phantoms", options={"n_per_class": 1, "size": 32})
+    assert load_dataset(entry, data_root="unused").name == "tiny-phantoms"
 
 
 def test_unknown_kind_and_unknown_option_name_the_problem(tmp_path) -> None:
     with pytest.raises(DatasetError, match="unknown dataset kind 'nope'"):
-        load_dataset(DatasetSpec(name="x", kind="nope"), tmp_path)
-    with pytest.raises(DatasetError, match="unknown option.*n_per_klass"):
-        load_dataset(DatasetSpec(name="x", kind="phantoms", options={"n_per_klass": 3}), tmp_path)
-    with pytest.raises(DatasetError, match=r"dataset kind 'busi': unknown option\(s\) splits \(known: none\)"):
-        load_dataset(DatasetSpec(name="x", kind="busi", options={"splits": ["train"]}), tmp_path)
-    with pytest.raises(DatasetError, match="option 'n_per_class' must be an integer"):
-        load_dataset(DatasetSpec(name="x", kind="phantoms", options={"n_per_class": "many"}), tmp_path)
+        load_dataset(DatasetEntry(name="x", kind="nope"), tmp_path)
+    with pytest.raises(DatasetError, match=r"dataset 'x' options: unknown key\(s\) n_per_klass"):
+        load_dataset(DatasetEntry(name="x", kind="phantoms", options={"n_per_klass": 3}), tmp_path)
+    with pytest.raises(DatasetError, match=r"dataset 'x' options: unknown key\(s\) splits \(known: none\)"):
+        load_dataset(DatasetEntry(name="x", kind="busi", options={"splits": ["train"]}), tmp_path)
+    with pytest.raises(DatasetError, match="dataset 'x' options.n_per_class: expected an integer"):
+        load_dataset(DatasetEntry(name="x", kind="phantoms", options={"n_per_class": "many"}), tmp_path)
 
 
 def test_registry_has_the_generic_and_study_kinds() -> None:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medembed_evaluator.datasets import DatasetSpec, load_dataset
+from medembed_evaluator.datasets import load_dataset
 from medembed_evaluator.errors import DatasetError
+from medembed_evaluator.plan.schema import DatasetEntry
 
 from .images import write_image
 
@@ -19,7 +20,7 @@ def test_imagefolder_sorted_classes_recursive_and_only_images(tmp_path) -> None:
     write_image(root / "apple" / "x.TIF", 30)
     write_image(root / "apple" / "y.dcm", 40)
     (root / "apple" / "notes.txt").write_text("not an image")
-    dataset = load_dataset(DatasetSpec(name="f", kind="imagefolder", path="folder"), tmp_path)
+    dataset = load_dataset(DatasetEntry(name="f", kind="imagefolder", path="folder"), tmp_path)
     assert dataset.class_names == ["apple", "zebra"]
     assert [s.key for s in dataset.samples] == ["apple/x.TIF", "apple/y.dcm", "zebra/b.png", "zebra/sub/a.jpg"]
     assert dataset.labels().tolist() == [0, 0, 1, 1]
@@ -29,17 +30,17 @@ def test_imagefolder_sorted_classes_recursive_and_only_images(tmp_path) -> None:
 def test_imagefolder_classes_option_picks_and_orders_classes(tmp_path) -> None:
     for name in ("a", "b", "c"):
         write_image(tmp_path / "f" / name / "x.png")
-    dataset = load_dataset(DatasetSpec(name="f", kind="imagefolder", options={"classes": ["c", "a"]}), tmp_path)
+    dataset = load_dataset(DatasetEntry(name="f", kind="imagefolder", options={"classes": ["c", "a"]}), tmp_path)
     assert dataset.class_names == ["c", "a"]
     assert [s.key for s in dataset.samples] == ["c/x.png", "a/x.png"]
 
 
 def test_imagefolder_errors_name_the_folder(tmp_path) -> None:
     with pytest.raises(DatasetError, match="folder not found: .*missing"):
-        load_dataset(DatasetSpec(name="f", kind="imagefolder", path="missing"), tmp_path)
+        load_dataset(DatasetEntry(name="f", kind="imagefolder", path="missing"), tmp_path)
     (tmp_path / "f" / "empty_class").mkdir(parents=True)
     with pytest.raises(DatasetError, match=r"no images in folder .*empty_class \(image files end in .*\.dcm.*\.png"):
-        load_dataset(DatasetSpec(name="f", kind="imagefolder"), tmp_path)
+        load_dataset(DatasetEntry(name="f", kind="imagefolder"), tmp_path)
 
 
 def _busi_like_folder(root, *, masks: bool) -> None:
@@ -58,8 +59,8 @@ def test_imagefolder_leaves_out_segmentation_masks_and_says_so(tmp_path, caplog)
     _busi_like_folder(tmp_path / "with", masks=True)
     _busi_like_folder(tmp_path / "without", masks=False)
     with caplog.at_level("INFO", logger="medembed_evaluator.datasets.imagefolder"):
-        with_masks = load_dataset(DatasetSpec(name="f", kind="imagefolder", path="with"), tmp_path)
-    plain = load_dataset(DatasetSpec(name="f", kind="imagefolder", path="without"), tmp_path)
+        with_masks = load_dataset(DatasetEntry(name="f", kind="imagefolder", path="with"), tmp_path)
+    plain = load_dataset(DatasetEntry(name="f", kind="imagefolder", path="without"), tmp_path)
     assert len(with_masks) == len(plain) == 9
     assert with_masks.class_counts() == plain.class_counts() == {"benign": 3, "malignant": 3, "normal": 3}
     assert [s.key for s in with_masks.samples] == [s.key for s in plain.samples]
@@ -71,9 +72,9 @@ def test_imagefolder_keeps_masks_when_asked_and_a_name_merely_containing_mask_is
     _busi_like_folder(tmp_path / "f", masks=True)
     write_image(tmp_path / "f" / "normal" / "mask_of_lesion.png", 7)
     write_image(tmp_path / "f" / "normal" / "unmasked.png", 8)
-    kept = load_dataset(DatasetSpec(name="f", kind="imagefolder", options={"keep_masks": True}), tmp_path)
+    kept = load_dataset(DatasetEntry(name="f", kind="imagefolder", options={"keep_masks": True}), tmp_path)
     assert len(kept) == 9 + 11 + 2
-    dropped = load_dataset(DatasetSpec(name="f", kind="imagefolder"), tmp_path)
+    dropped = load_dataset(DatasetEntry(name="f", kind="imagefolder"), tmp_path)
     assert len(dropped) == 9 + 2
 
 
@@ -91,8 +92,8 @@ def test_medmnist_splits_label_shapes_and_png_encoding(tmp_path) -> None:
         train_images=train, train_labels=np.array([[0], [2], [1], [2]]),
         test_images=test, test_labels=np.array([1, 0]),
     )  # fmt: skip
-    spec = DatasetSpec(name="m", kind="medmnist", options={"file": "organ.npz", "splits": ["train", "test"]})
-    dataset = load_dataset(spec, tmp_path)
+    entry = DatasetEntry(name="m", kind="medmnist", options={"file": "organ.npz", "splits": ["train", "test"]})
+    dataset = load_dataset(entry, tmp_path)
     assert dataset.class_names == ["0", "1", "2"]
     assert [s.key for s in dataset.samples] == ["train/0", "train/1", "train/2", "train/3", "test/0", "test/1"]
     assert dataset.labels().tolist() == [0, 2, 1, 2, 1, 0]
@@ -105,9 +106,9 @@ def test_medmnist_splits_label_shapes_and_png_encoding(tmp_path) -> None:
 def test_medmnist_missing_split_and_missing_file(tmp_path) -> None:
     _write_npz(tmp_path / "m.npz", train_images=np.zeros((1, 28, 28), np.uint8), train_labels=np.zeros((1, 1)))
     with pytest.raises(DatasetError, match="has no array 'val_images'"):
-        load_dataset(DatasetSpec(name="m", kind="medmnist", path="m.npz", options={"splits": ["val"]}), tmp_path)
+        load_dataset(DatasetEntry(name="m", kind="medmnist", path="m.npz", options={"splits": ["val"]}), tmp_path)
     with pytest.raises(DatasetError, match="file not found: .*nothere.npz"):
-        load_dataset(DatasetSpec(name="m", kind="medmnist", path="nothere.npz"), tmp_path)
+        load_dataset(DatasetEntry(name="m", kind="medmnist", path="nothere.npz"), tmp_path)
 
 
 def test_csv_manifest_paths_relative_to_csv_with_metadata(tmp_path) -> None:
@@ -116,7 +117,7 @@ def test_csv_manifest_paths_relative_to_csv_with_metadata(tmp_path) -> None:
     write_image(root / "imgs" / "b.png", 2)
     (root / "list.csv").write_text("file,diagnosis,patient\nimgs/a.png,sick,p1\nimgs/b.png,healthy,p2\n")
     options = {"file": "list.csv", "path_column": "file", "label_column": "diagnosis", "metadata_columns": ["patient"]}
-    dataset = load_dataset(DatasetSpec(name="c", kind="csv", path="manifest", options=options), tmp_path)
+    dataset = load_dataset(DatasetEntry(name="c", kind="csv", path="manifest", options=options), tmp_path)
     assert dataset.class_names == ["healthy", "sick"]
     assert dataset.labels().tolist() == [1, 0]
     assert [s.key for s in dataset.samples] == ["imgs/a.png", "imgs/b.png"]
@@ -128,6 +129,6 @@ def test_csv_manifest_missing_column_and_missing_image(tmp_path) -> None:
     root.mkdir()
     (root / "manifest.csv").write_text("path,class\nx.png,a\n")
     with pytest.raises(DatasetError, match=r"manifest.csv lacks column\(s\) label \(has: path, class\)"):
-        load_dataset(DatasetSpec(name="c", kind="csv", path="manifest"), tmp_path)
+        load_dataset(DatasetEntry(name="c", kind="csv", path="manifest"), tmp_path)
     with pytest.raises(DatasetError, match="line 2: file not found: .*x.png"):
-        load_dataset(DatasetSpec(name="c", kind="csv", path="manifest", options={"label_column": "class"}), tmp_path)
+        load_dataset(DatasetEntry(name="c", kind="csv", path="manifest", options={"label_column": "class"}), tmp_path)

@@ -8,18 +8,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medembed_evaluator.datasets import DatasetSpec, load_dataset
+from medembed_evaluator.datasets import load_dataset
 from medembed_evaluator.errors import DatasetError
+from medembed_evaluator.plan.schema import DatasetEntry
 
 
-def _npz(path, images: np.ndarray) -> DatasetSpec:
+def _npz(path, images: np.ndarray) -> DatasetEntry:
     labels = (np.arange(len(images)) % 2).astype(np.uint8).reshape(-1, 1)
     np.savez(path, train_images=images, train_labels=labels)
-    return DatasetSpec(name="m", kind="medmnist", path=str(path))
+    return DatasetEntry(name="m", kind="medmnist", path=str(path))
 
 
-def _pixels(spec: DatasetSpec, root) -> list[np.ndarray]:
-    return [np.asarray(Image.open(io.BytesIO(s.load_bytes()))) for s in load_dataset(spec, root).samples]
+def _pixels(entry: DatasetEntry, root) -> list[np.ndarray]:
+    return [np.asarray(Image.open(io.BytesIO(s.load_bytes()))) for s in load_dataset(entry, root).samples]
 
 
 @pytest.mark.parametrize("size", [28, 64, 128, 224])
@@ -48,9 +49,9 @@ def test_colour_images_stay_colour(tmp_path) -> None:
     (np.full((4, 28, 28), np.nan, np.float32), "no finite value"),
 ])
 def test_other_arrays_are_refused_naming_file_key_shape_and_dtype(tmp_path, images, why) -> None:
-    spec = _npz(tmp_path / "bad.npz", images)
+    entry = _npz(tmp_path / "bad.npz", images)
     with pytest.raises(DatasetError, match=why) as caught:
-        load_dataset(spec, tmp_path)
+        load_dataset(entry, tmp_path)
     message = str(caught.value)
     assert "bad.npz" in message and "'train_images'" in message
     assert str(images.shape) in message and str(images.dtype) in message

@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medembed_evaluator.datasets import DatasetSpec, load_dataset
+from medembed_evaluator.datasets import load_dataset
 from medembed_evaluator.errors import DatasetError
+from medembed_evaluator.plan.schema import DatasetEntry
 from medembed_evaluator.probe import Protocol, run_probe
 from medembed_evaluator.raw_pixels import raw_pixel_features
 
 
 def _phantoms(**options):
-    return load_dataset(DatasetSpec(name="phantoms", kind="phantoms", options=options), data_root="unused")
+    return load_dataset(DatasetEntry(name="phantoms", kind="phantoms", options=options), data_root="unused")
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes() -> None:

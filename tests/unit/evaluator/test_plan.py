@@ -4,9 +4,9 @@ import textwrap
 
 import pytest
 
-from medembed_evaluator.datasets import DatasetSpec
 from medembed_evaluator.errors import PlanError
-from medembed_evaluator.plan import load_plan
+from medembed_evaluator.plan.load import load_plan
+from medembed_evaluator.plan.schema import DatasetEntry
 from medembed_evaluator.probe import Protocol
 
 PLAN = """
@@ -58,14 +58,15 @@ def test_valid_plan_is_parsed_with_defaults_and_resolved_targets(tmp_path) -> No
     assert (lite.target, lite.label, lite.spec) == ("localhost:50051", "EfficientNet-Lite0", "")
     assert (biomed.target, biomed.spec, biomed.group) == ("encoder-gpu:50052", "projected", "medical")
     assert clip.target == "10.0.0.5:6000"
-    assert plan.datasets[0] == DatasetSpec(name="phantoms", kind="phantoms", options={"n_per_class": 60})
+    assert plan.datasets[0] == DatasetEntry(name="phantoms", kind="phantoms", options={"n_per_class": 60})
     assert plan.datasets[1].path == "busi"
     assert plan.protocol == Protocol(seed=3, folds=4, c_rule="1.0")
     assert plan.output.stream is True and plan.output.redis_url is None
 
 
 def test_extra_datasets_are_appended(tmp_path) -> None:
-    extra = [{"name": "more", "kind": "busi", "path": "BUSI"}, DatasetSpec(name="mnist", kind="medmnist", path="x.npz")]
+    extra = [{"name": "more", "kind": "busi", "path": "BUSI"},
+             DatasetEntry(name="mnist", kind="medmnist", path="x.npz")]
     plan = load_plan(_write(tmp_path, PLAN), extra_datasets=extra)
     assert [d.name for d in plan.datasets] == ["phantoms", "busi", "more", "mnist"]
     with pytest.raises(PlanError, match="duplicate dataset name 'busi'"):
@@ -82,15 +83,20 @@ def test_extra_datasets_are_appended(tmp_path) -> None:
             r"models\[1\] \(efficientnet-lite0-imagenet\): unknown key\(s\) lable",
         ),
         ("    group: medical", "    group: medicine", "group: 'medicine' is not one of medical, modality-specific"),
-        ("    kind: imagefolder", "    kind: folders", "dataset 'busi': unknown dataset kind 'folders'"),
-        ("{n_per_class: 60}", "{n_per_klass: 60}", "dataset 'phantoms': .*unknown option.*n_per_klass"),
-        ("{n_per_class: 60}", "{n_per_class: lots}", "option 'n_per_class' must be an integer"),
+        ("    kind: imagefolder", "    kind: folders",
+         r"datasets\[1\] \(busi\)\.kind: unknown dataset kind 'folders'"),
+        ("{n_per_class: 60}", "{n_per_klass: 60}",
+         r"datasets\[0\] \(phantoms\)\.options: unknown key\(s\) n_per_klass .*did you mean n_per_class\?"),
+        ("{n_per_class: 60}", "{n_per_class: lots}",
+         r"datasets\[0\] \(phantoms\)\.options\.n_per_class: expected an integer"),
+        ("{n_per_class: 60}", "{n_per_class: 0}",
+         r"datasets\[0\] \(phantoms\)\.options\.n_per_class must be at least 1"),
         ("  - name: busi\n", "  - name: phantoms\n", "duplicate dataset name 'phantoms'"),
         ("    label: EfficientNet-Lite0\n", "    label: raw-pixels\n", "duplicate model label 'raw-pixels'"),
         ("    target: gpu", "    target: cpu", "target: 'cpu' is neither a key of encoders"),
         ("  gpu: encoder-gpu:50052", "  gpu: encoder-gpu", "encoders.gpu: 'encoder-gpu' is not HOST:PORT"),
         ("{seed: 3, folds: 4, c_rule: 1.0}", "{seed: 3, fold: 4}", r"protocol: unknown key\(s\) fold"),
-        ("{seed: 3, folds: 4, c_rule: 1.0}", "{folds: 1}", "protocol folds must be at least 2"),
+        ("{seed: 3, folds: 4, c_rule: 1.0}", "{folds: 1}", "protocol.folds must be at least 2"),
         ("{seed: 3, folds: 4, c_rule: 1.0}", "{folds: 2.5}", "protocol.folds: expected an integer"),
         ("output: {stream: true}", "output: {stream: maybe}", "output.stream: expected true or false"),
         (
@@ -98,7 +104,8 @@ def test_extra_datasets_are_appended(tmp_path) -> None:
             "  - id: raw-pixels\n    group: non-VLM\n    target: default\n",
             "raw-pixels .* takes no target",
         ),
-        ("    kind: phantoms\n", "    kind: phantoms\n    path: somewhere\n", "generated and takes no path"),
+        ("    kind: phantoms\n", "    kind: phantoms\n    path: somewhere\n",
+         r"datasets\[0\] \(phantoms\)\.path: kind 'phantoms' is generated and takes no path"),
         ("  - id: clip-b16\n", "  - group: medical\n", r"models\[3\].id: missing"),
         ("  - id: clip-b16\n", "  - ids: clip-b16\n",
          r"models\[3\]: unknown key\(s\) ids \(known: group, id, label, spec, target\); ids: did you mean id\?"),

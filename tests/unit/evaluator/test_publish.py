@@ -10,7 +10,7 @@ import sklearn
 
 from medembed_evaluator.errors import PublishError
 from medembed_evaluator.pair_result import PairResult, RunInfo
-from medembed_evaluator.plan import ModelSpec
+from medembed_evaluator.plan.schema import ModelEntry
 from medembed_evaluator.probe import ProbeResult, Protocol, Score
 from medembed_evaluator.publish import (
     RESULTS_STREAM,
@@ -89,7 +89,7 @@ def test_cells_format_bold_best_and_missing() -> None:
 
 
 def test_models_without_results_still_get_a_row() -> None:
-    models = [ModelSpec(id="uni", group="modality-specific", label="UNI", target="h:1")]
+    models = [ModelEntry(id="uni", group="modality-specific", label="UNI", target="h:1")]
     rows = _body_rows(render_table(RESULTS[:1], ["busi"], models=models))
     assert rows == [
         ["*modality-specific*", "", ""],

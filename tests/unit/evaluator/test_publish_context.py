@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from medembed_evaluator.baseline import summarize_dataset
-from medembed_evaluator.comparison import CompareSpec, build_comparison, parse_compare, published_table
+from medembed_evaluator.comparison import build_comparison, published_table
 from medembed_evaluator.datasets.base import Dataset, Sample
 from medembed_evaluator.errors import PlanError
 from medembed_evaluator.pair_result import PairResult, RunExtras, RunInfo
+from medembed_evaluator.plan.load import parse_plan
+from medembed_evaluator.plan.schema import CompareSettings
 from medembed_evaluator.probe import ProbeResult, Protocol, Score
 from medembed_evaluator.publish import render_report, render_tables, write_run_files
 
@@ -101,7 +103,8 @@ def test_the_published_table_is_the_studys_own_numbers():
 
 
 def test_study_ids_and_kinds_map_to_published_rows_and_cells_show_the_published_value_and_delta():
-    comparison = build_comparison(CompareSpec(), {"biomedclip": "BiomedCLIP", "flair": "FLAIR", "raw-pixels": "Raw"},
+    comparison = build_comparison(CompareSettings(),
+                                  {"biomedclip": "BiomedCLIP", "flair": "FLAIR", "raw-pixels": "Raw"},
                                   {"Brain": "brainmr", "busi": "imagefolder", "phantoms": "phantoms"})
     assert comparison.rows == {"biomedclip": "BiomedCLIP B-16", "flair": "FLAIR ResNet50"}
     assert comparison.columns == {"Brain": "BrainMR", "busi": "BreastUS"}  # by kind, then by name
@@ -118,21 +121,27 @@ def test_study_ids_and_kinds_map_to_published_rows_and_cells_show_the_published_
     assert "biomedclip as BiomedCLIP B-16" in text
 
 
+def parse_compare(entry):
+    """The `compare:` section as a plan loads it."""
+    return parse_plan({"models": [{"id": "raw-pixels", "group": "non-VLM"}],
+                       "datasets": [{"name": "p", "kind": "phantoms"}], "compare": entry}).compare
+
+
 def test_a_plan_maps_its_own_names_and_bad_mappings_are_named():
-    spec = parse_compare({"models": {"my-clip": "CLIP B/16"}, "datasets": {"mine": "ISIC2019"}})
-    comparison = build_comparison(spec, {"my-clip": "Mine"}, {"mine": "csv"})
+    settings = parse_compare({"models": {"my-clip": "CLIP B/16"}, "datasets": {"mine": "ISIC2019"}})
+    comparison = build_comparison(settings, {"my-clip": "Mine"}, {"mine": "csv"})
     assert comparison.cell("my-clip", "mine", "macro_f1") == published_table()[("CLIP B/16", "ISIC2019", "f1")]
-    assert parse_compare("published") == CompareSpec()
+    assert parse_compare("published") == CompareSettings()
     with pytest.raises(PlanError, match="compare.models.x: 'CLIP Z/9' is not a published row"):
         parse_compare({"models": {"x": "CLIP Z/9"}})
     with pytest.raises(PlanError, match="compare.datasets.y: 'BUSI' is not a published dataset"):
         parse_compare({"datasets": {"y": "BUSI"}})
-    with pytest.raises(PlanError, match="unknown option"):
+    with pytest.raises(PlanError, match=r"compare: unknown key\(s\) tables .*tables: did you mean table\?"):
         parse_compare({"tables": "published"})
 
 
 def test_results_csv_and_json_carry_the_published_values(tmp_path):
-    comparison = build_comparison(CompareSpec(), {"resnet50": "ResNet50"}, {"x": "isic2019"})
+    comparison = build_comparison(CompareSettings(), {"resnet50": "ResNet50"}, {"x": "isic2019"})
     files = write_run_files(tmp_path, [pair("resnet50", "x", 0.5)], ["x"], run(),
                             extras=RunExtras(comparison=comparison))
     (row,) = csv.DictReader(files.csv.open())

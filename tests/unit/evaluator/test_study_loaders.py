@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medembed_evaluator.datasets import DatasetSpec, load_dataset
+from medembed_evaluator.datasets import load_dataset
 from medembed_evaluator.errors import DatasetError
+from medembed_evaluator.plan.schema import DatasetEntry
 
 from .images import write_image
 
 
 def _load(kind: str, data_root, path: str | None = None, **options):
-    return load_dataset(DatasetSpec(name=kind, kind=kind, path=path, options=options), data_root)
+    return load_dataset(DatasetEntry(name=kind, kind=kind, path=path, options=options), data_root)
 
 
 def test_brainmr_training_and_optional_testing(tmp_path) -> None:
@@ -51,7 +52,7 @@ def test_pneumoniamnist_uses_the_train_split(tmp_path) -> None:
         train_images=np.zeros((3, 28, 28), np.uint8), train_labels=np.array([[0], [1], [1]], np.uint8),
         val_images=np.zeros((1, 28, 28), np.uint8), val_labels=np.array([[0]], np.uint8),
     )  # fmt: skip
-    dataset = load_dataset(DatasetSpec(name="pneumoniamnist", kind="pneumoniamnist", path="."), tmp_path)
+    dataset = load_dataset(DatasetEntry(name="pneumoniamnist", kind="pneumoniamnist", path="."), tmp_path)
     assert dataset.class_names == ["normal", "pneumonia"]
     assert dataset.labels().tolist() == [0, 1, 1]
     assert dataset.samples[0].load_bytes().startswith(b"\x89PNG")

@@ -10,7 +10,7 @@ import yaml
 from medembed_evaluator.errors import PlanError
 from medembed_evaluator.feature_store import FeatureStore
 from medembed_evaluator.paths import UnsafePathError, check_name, inside, path_component
-from medembed_evaluator.plan import parse_plan
+from medembed_evaluator.plan.load import parse_plan
 from medembed_evaluator.runner import RunSettings, run_plan
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,14 +40,13 @@ from medembed_evaluator.analysis.overlay_conditions import (
 )
 from medembed_evaluator.analysis.sampling import stratified_subset
 from medembed_evaluator.analysis.separability import unit_rows
-from medembed_evaluator.analysis.spec import BiasSpec
 from medembed_evaluator.datasets import Dataset
 from medembed_evaluator.errors import DecodeError, ProtocolError
-from medembed_evaluator.feature_store import DatasetFeatures
+from medembed_evaluator.features import DatasetEmbedder
+from medembed_evaluator.plan.schema import BiasSettings
 from medembed_evaluator.probe import Protocol, run_probe, validate_for_protocol
 
 log = logging.getLogger(__name__)
-DatasetEmbedder = Callable[[Dataset], DatasetFeatures]
 BOOTSTRAP_RESAMPLES = 2000
 INTERVAL_LEVEL = 0.95
 Interval = tuple[float, float]
@@ -56,6 +54,8 @@ Interval = tuple[float, float]
 
 @dataclass(frozen=True)
 class ConditionEffect:
+    """What one overlay condition did to one (model, dataset) pair's embeddings; scores are fractions in [0, 1]."""
+
     condition: str
     description: str
     shift: float
@@ -76,18 +76,22 @@ class ConditionEffect:
 
     @property
     def accuracy_drop(self) -> float:
+        """accuracy_clean - accuracy_overlaid: what the overlaid text costs the clean-trained classifier."""
         return self.accuracy_clean - self.accuracy_overlaid
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, with accuracy_drop and the intervals as [low, high] lists."""
         return {**asdict(self), "accuracy_drop": self.accuracy_drop,
                 "intervals": {name: list(bounds) for name, bounds in self.intervals.items()}}
 
 
 @dataclass(frozen=True)
 class OverlayBias:
+    """The bias test's result on one (model, dataset) pair: every condition's effect on the same subset."""
+
     n_images: int
     """Subset images that every condition embedded without error."""
-    spec: BiasSpec
+    settings: BiasSettings
     within_class_distance: float
     example: FigureFile
     """One image of the subset, clean and under every condition."""
@@ -95,9 +99,10 @@ class OverlayBias:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (results.json "bias"), the test's settings included."""
         return {
             "n_images": self.n_images,
-            "settings": asdict(self.spec),
+            "settings": asdict(self.settings),
             "within_class_cosine_distance": self.within_class_distance,
             "example_figure": {"path": self.example.path, "caption": self.example.caption},
             "conditions": [c.to_dict() for c in self.conditions],
@@ -109,7 +114,7 @@ def run_overlay_bias(
     dataset: Dataset,
     clean_vectors: np.ndarray,
     usable: np.ndarray,
-    spec: BiasSpec,
+    settings: BiasSettings,
     protocol: Protocol,
     seed: int,
     embed: DatasetEmbedder,
@@ -123,12 +128,12 @@ def run_overlay_bias(
     candidates = np.flatnonzero(usable)
     # at most half, so that the classifier the subset is tested on has as many images to learn from
     in_subset = np.zeros(len(candidates), dtype=bool)
-    in_subset[stratified_subset(labels[candidates], min(spec.max_images, len(candidates) // 2), seed)] = True
+    in_subset[stratified_subset(labels[candidates], min(settings.max_images, len(candidates) // 2), seed)] = True
     subset, training = candidates[in_subset], candidates[~in_subset]
     try:
-        conditions = overlay_conditions(labels[subset], dataset.class_names, spec, seed)
-        overlaid = {c.name: embed(overlaid_dataset(dataset, subset, c, spec)) for c in conditions}
-        example = draw_overlay_example(dataset, int(subset[0]), conditions, spec, run_dir)
+        conditions = overlay_conditions(labels[subset], dataset.class_names, settings, seed)
+        overlaid = {c.name: embed(overlaid_dataset(dataset, subset, c, settings)) for c in conditions}
+        example = draw_overlay_example(dataset, int(subset[0]), conditions, settings, run_dir)
     except DecodeError as error:
         log.warning("bias test skipped on %s: %s", dataset.name, error)
         return None
@@ -147,26 +152,29 @@ def run_overlay_bias(
                 [word for word, keep in zip(condition.words, ok, strict=True) if keep], notes)
         for condition in conditions
     ]
-    return OverlayBias(int(ok.sum()), spec, within, example, effects, notes)
+    return OverlayBias(int(ok.sum()), settings, within, example, effects, notes)
 
 
-def draw_overlay_example(dataset: Dataset, row: int, conditions: list[OverlayCondition], spec: BiasSpec,
+def draw_overlay_example(dataset: Dataset, row: int, conditions: list[OverlayCondition], settings: BiasSettings,
                          run_dir: Path) -> FigureFile:
     """The subset's first image (`row` of the dataset), clean and as each condition overlays it."""
     sample = dataset.samples[row]
     panels = [("clean", decoded_for_drawing(sample.load_bytes(), sample.key))]
     panels += [(f"{c.name}: {c.words[0]}",
-                decoded_for_drawing(overlay_png(sample.load_bytes, sample.key, c.words[0], spec), sample.key))
+                decoded_for_drawing(overlay_png(sample.load_bytes, sample.key, c.words[0], settings), sample.key))
                for c in conditions]
     relative = figure_path(dataset.name, "overlay-examples")
     draw_image_strip(run_dir / relative, panels, f"Text overlays on {dataset.name} ({sample.key})")
     caption = (f"The bias test's overlays on one image of {dataset.name}: clean, then each condition's word at "
-               f"{spec.size_frac:g} of the image height, top-left corner at ({spec.position[0]:g}, "
-               f"{spec.position[1]:g}) of (width, height), contrast {spec.contrast:g}.")
+               f"{settings.size_frac:g} of the image height, top-left corner at ({settings.position[0]:g}, "
+               f"{settings.position[1]:g}) of (width, height), contrast {settings.contrast:g}.")
     return FigureFile(relative, caption)
 
 
 def mean_within_class_distance(vectors: np.ndarray, labels: np.ndarray) -> float:
+    """Mean cosine distance (1 - cosine similarity) over all pairs of rows of `vectors` [n, dim] with
+    the same label; classes with one row are skipped. The bias test's unit of shift.
+    """
     unit = unit_rows(vectors)
     distances = []
     for label in np.unique(labels):
@@ -194,6 +202,9 @@ class Predictions:
 
 def clean_probe_predictions(train_vectors: np.ndarray, train_labels: np.ndarray, clean: np.ndarray,
                             overlaid: dict[str, np.ndarray], protocol: Protocol, seed: int) -> Predictions:
+    """The protocol's classifier fit on `train_vectors` [n, dim] / `train_labels` [n] (C from n, seeded
+    with `seed`), predicting the clean subset [m, dim] and each condition's overlaid subset [m, dim].
+    """
     with warnings.catch_warnings():
         # the main probe already counts convergence on these features; here it would only be noise
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -12,8 +12,8 @@ import numpy as np
 from medembed_evaluator.analysis.figures import FigureFile, draw_default_map, draw_map_grid, figure_path
 from medembed_evaluator.analysis.sampling import stratified_subset
 from medembed_evaluator.analysis.separability import MapPoints, Separability, measure_separability
-from medembed_evaluator.analysis.spec import AnalysisSpec
 from medembed_evaluator.analysis.umap_maps import MapSetting, grid_settings, umap_xy
+from medembed_evaluator.plan.schema import AnalysisSettings
 from medembed_evaluator.probe import Protocol
 
 MAX_FIELD_VALUES = 20
@@ -21,12 +21,17 @@ MAX_FIELD_VALUES = 20
 
 @dataclass(frozen=True)
 class PairAnalysis:
+    """The analysis of one (model, dataset) pair: its separability, its figures (paths relative to
+    the run folder) and notes.
+    """
+
     separability: Separability | None
     figures: list[FigureFile] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """What was subsampled, skipped or clamped, in words."""
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (results.json "analysis")."""
         return {
             "separability": self.separability.to_dict() if self.separability else None,
             "figures": [{"path": f.path, "caption": f.caption} for f in self.figures],
@@ -46,36 +51,42 @@ class PairData:
     metadata: Sequence[Mapping[str, str]]
 
 
-def analyse_pair(pair: PairData, spec: AnalysisSpec, protocol: Protocol, run_dir: Path) -> PairAnalysis:
+def analyse_pair(pair: PairData, analysis: AnalysisSettings, protocol: Protocol, run_dir: Path) -> PairAnalysis:
+    """The maps and separability that `analysis` asks for, on `pair`'s usable features.
+
+    Maps and the silhouette use a stratified subset of at most analysis.max_points points; k-NN
+    and k-means use every point, the k-NN on `protocol`'s folds. Figures are written under
+    `run_dir`; what was subsampled, clamped or skipped is said in the result's notes.
+    """
     notes: list[str] = []
-    rows = stratified_subset(pair.labels, spec.max_points, spec.seed)
+    rows = stratified_subset(pair.labels, analysis.max_points, analysis.seed)
     if len(rows) < len(pair.labels):
         notes.append(f"maps, silhouette and trustworthiness use a stratified subset of {len(rows)} of "
                      f"{len(pair.labels)} points")
     figures: list[FigureFile] = []
     default_map = None
-    if spec.maps != "off":
-        default_map, figure = _default_map(pair, rows, spec, run_dir, notes)
+    if analysis.maps != "off":
+        default_map, figure = _default_map(pair, rows, analysis, run_dir, notes)
         figures.append(figure)
-    grid = _grid(pair, rows, spec, run_dir, notes) if spec.maps == "grid" else None
+    grid = _grid(pair, rows, analysis, run_dir, notes) if analysis.maps == "grid" else None
     if grid is not None:
         figures.append(grid)
     separability = None
-    if spec.separability:
-        separability = measure_separability(pair.vectors, pair.labels, protocol, seed=spec.seed,
+    if analysis.separability:
+        separability = measure_separability(pair.vectors, pair.labels, protocol, seed=analysis.seed,
                                             silhouette_rows=rows, default_map=default_map)
     return PairAnalysis(separability, figures, notes)
 
 
-def _default_map(pair: PairData, rows: np.ndarray, spec: AnalysisSpec, run_dir: Path,
+def _default_map(pair: PairData, rows: np.ndarray, analysis: AnalysisSettings, run_dir: Path,
                  notes: list[str]) -> tuple[MapPoints, FigureFile]:
-    n_neighbors = min(spec.default_n_neighbors, len(rows) - 1)
-    if n_neighbors < spec.default_n_neighbors:
-        notes.append(f"default map: n_neighbors clamped from {spec.default_n_neighbors} to {n_neighbors} "
+    n_neighbors = min(analysis.default_n_neighbors, len(rows) - 1)
+    if n_neighbors < analysis.default_n_neighbors:
+        notes.append(f"default map: n_neighbors clamped from {analysis.default_n_neighbors} to {n_neighbors} "
                      f"({len(rows)} points)")
-    setting = MapSetting(n_neighbors, spec.default_min_dist)
-    xy = umap_xy(pair.vectors[rows], setting, spec.seed)
-    field_name = _color_field(pair.metadata, spec.color_by, notes)
+    setting = MapSetting(n_neighbors, analysis.default_min_dist)
+    xy = umap_xy(pair.vectors[rows], setting, analysis.seed)
+    field_name = _color_field(pair.metadata, analysis.color_by, notes)
     colored_by = None
     if field_name is not None:
         colored_by = (field_name, [pair.metadata[row].get(field_name, "(none)") for row in rows])
@@ -84,27 +95,28 @@ def _default_map(pair: PairData, rows: np.ndarray, spec: AnalysisSpec, run_dir: 
     draw_default_map(run_dir / relative, xy, pair.labels[rows], pair.class_names, title, colored_by)
     panels = f"left coloured by class, right by {field_name}" if field_name else "coloured by class"
     caption = (f"UMAP of {pair.model_label} features on {pair.dataset} (cosine, n_neighbors {n_neighbors}, "
-               f"min_dist {spec.default_min_dist:g}, seed {spec.seed}, {len(rows)} points): {panels}. Islands "
-               "of one colour mean the features group images by that property without being told to.")
+               f"min_dist {analysis.default_min_dist:g}, seed {analysis.seed}, {len(rows)} points): {panels}. "
+               "Islands of one colour mean the features group images by that property without being told to.")
     return MapPoints(rows, xy), FigureFile(relative, caption)
 
 
-def _grid(pair: PairData, rows: np.ndarray, spec: AnalysisSpec, run_dir: Path, notes: list[str]) -> FigureFile | None:
-    settings, skipped = grid_settings(len(rows), spec.n_neighbors, spec.min_dist)
+def _grid(pair: PairData, rows: np.ndarray, analysis: AnalysisSettings, run_dir: Path,
+          notes: list[str]) -> FigureFile | None:
+    settings, skipped = grid_settings(len(rows), analysis.n_neighbors, analysis.min_dist)
     if skipped:
         notes.append(f"map grid: n_neighbors {', '.join(map(str, skipped))} skipped (the map has {len(rows)} "
                      "points)")
     if not settings:
         notes.append("map grid: no n_neighbors value is below the number of points; no grid drawn")
         return None
-    maps = {setting: umap_xy(pair.vectors[rows], setting, spec.seed) for setting in settings}
+    maps = {setting: umap_xy(pair.vectors[rows], setting, analysis.seed) for setting in settings}
     relative = figure_path(pair.model_label, pair.dataset, "grid")
     draw_map_grid(run_dir / relative, maps, pair.labels[rows], pair.class_names,
                   f"{pair.model_label} on {pair.dataset}: UMAP settings grid")
     used = sorted({s.n_neighbors for s in settings})
     caption = (f"UMAP grid of {pair.model_label} features on {pair.dataset}, coloured by class: rows n_neighbors "
-               f"{', '.join(map(str, used))}, columns min_dist {', '.join(f'{d:g}' for d in spec.min_dist)} "
-               f"(cosine, seed {spec.seed}). Groups that persist across the grid are in the features, not an "
+               f"{', '.join(map(str, used))}, columns min_dist {', '.join(f'{d:g}' for d in analysis.min_dist)} "
+               f"(cosine, seed {analysis.seed}). Groups that persist across the grid are in the features, not an "
                "artefact of one setting.")
     return FigureFile(relative, caption)
 

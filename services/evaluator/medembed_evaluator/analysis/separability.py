@@ -37,6 +37,11 @@ class MapPoints:
 
 @dataclass(frozen=True)
 class Separability:
+    """Class separation of one pair's features without a probe: scikit-learn's silhouette_score
+    (cosine), davies_bouldin_score, a cosine k-NN on the probe's folds, KMeans NMI/ARI, and the
+    default map's trustworthiness (sklearn.manifold.trustworthiness).
+    """
+
     silhouette: float
     """Cosine silhouette with the class labels as clusters, in [-1, 1]; higher separates better."""
     davies_bouldin: float
@@ -53,13 +58,16 @@ class Separability:
 
     @property
     def knn_mean(self) -> float:
+        """Mean k-NN accuracy over the probe's folds, in [0, 1]."""
         return float(np.mean(self.knn_folds))
 
     @property
     def knn_std(self) -> float:
+        """Population std (np.std) of the k-NN accuracy over the folds."""
         return float(np.std(self.knn_folds))
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (results.json "analysis.separability")."""
         return {
             "silhouette_cosine": self.silhouette,
             "silhouette_points": self.silhouette_points,
@@ -73,6 +81,7 @@ class Separability:
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """`vectors` [n, dim] as float64 rows of unit L2 norm (all-zero rows stay zero)."""
     vectors = np.asarray(vectors, dtype=np.float64)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-12)
@@ -102,6 +111,9 @@ def measure_separability(
 
 
 def knn_fold_accuracies(vectors: np.ndarray, labels: np.ndarray, protocol: Protocol) -> list[float]:
+    """Accuracy in [0, 1] of a cosine k-NN (k = KNN_NEIGHBORS, fewer for tiny folds; scikit-learn's
+    KNeighborsClassifier) on each of the probe protocol's cross-validation folds, in fold order.
+    """
     accuracies = []
     for fold in cv_folds(labels, protocol):
         knn = KNeighborsClassifier(n_neighbors=min(KNN_NEIGHBORS, len(fold.fit)), metric="cosine", algorithm="brute")
@@ -111,5 +123,8 @@ def knn_fold_accuracies(vectors: np.ndarray, labels: np.ndarray, protocol: Proto
 
 
 def map_trustworthiness(vectors: np.ndarray, default_map: MapPoints) -> float:
+    """sklearn.manifold.trustworthiness (cosine, TRUST_NEIGHBORS neighbours or fewer for small maps) of
+    the default map's 2-D points against the same rows of `vectors` [n, dim]; in [0, 1].
+    """
     neighbors = min(TRUST_NEIGHBORS, (len(default_map.rows) - 1) // 2)
     return float(trustworthiness(vectors[default_map.rows], default_map.xy, n_neighbors=neighbors, metric="cosine"))

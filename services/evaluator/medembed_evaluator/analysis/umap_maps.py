@@ -10,6 +10,8 @@ import umap
 
 @dataclass(frozen=True)
 class MapSetting:
+    """One UMAP setting: umap-learn's n_neighbors and min_dist."""
+
     n_neighbors: int
     min_dist: float
 

@@ -10,7 +10,14 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class NoOptions:
+    """The options of loaders that take none: any option given is reported as unknown."""
+
+
+@dataclass(frozen=True)
 class Sample:
+    """One image of a dataset: its key, integer label, metadata and a way to read its bytes."""
+
     key: str
     """Stable id within the dataset (a relative path, or e.g. "train/123")."""
     label: int
@@ -22,6 +29,8 @@ class Sample:
 
 @dataclass
 class Dataset:
+    """A named list of samples with class names (label i is class_names[i]), as every loader returns it."""
+
     name: str
     class_names: list[str]
     samples: list[Sample]
@@ -31,9 +40,11 @@ class Dataset:
         return len(self.samples)
 
     def labels(self) -> np.ndarray:
+        """Every sample's integer label [n] int64, in sample order."""
         return np.fromiter((s.label for s in self.samples), dtype=np.int64, count=len(self.samples))
 
     def class_counts(self) -> dict[str, int]:
+        """Class name -> number of samples, every class listed (0 for an empty one)."""
         counts = np.bincount(self.labels(), minlength=len(self.class_names))
         return {name: int(counts[i]) for i, name in enumerate(self.class_names)}
 

@@ -15,6 +15,8 @@ MAGNIFICATIONS = ("40X", "100X", "200X", "400X")
 
 @dataclass(frozen=True)
 class BreakHisOptions:
+    """Options of the `breakhis` kind; magnifications are normalised to the release's "40X" spelling."""
+
     magnification: tuple[str, ...] = ()
     """Keep only these magnifications (40X, 100X, 200X, 400X); default: all."""
 
@@ -23,12 +25,15 @@ class BreakHisOptions:
         unknown = [m for m in normalized if m not in MAGNIFICATIONS]
         if unknown:
             raise DatasetError(
-                f"breakhis: unknown magnification(s) {', '.join(unknown)} (known: {', '.join(MAGNIFICATIONS)})"
+                f"magnification: unknown magnification(s) {', '.join(unknown)} (known: {', '.join(MAGNIFICATIONS)})"
             )
         object.__setattr__(self, "magnification", normalized)
 
 
 def load_breakhis(options: BreakHisOptions, root: Path) -> Dataset:
+    """BreaKHis v1 under `root` (the release folder or its histology_slides/breast): benign / malignant,
+    metadata subtype, patient and magnification. Raises DatasetError for a missing class folder.
+    """
     breast = _find_breast_folder(root)
     for class_name in BREAKHIS_CLASSES:
         require_dir(breast / class_name / "SOB", "breakhis")

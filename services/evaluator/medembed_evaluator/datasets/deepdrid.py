@@ -22,11 +22,17 @@ COLUMNS = ("patient_id", "image_id", "image_path", "left_eye_DR_Level", "right_e
 
 @dataclass(frozen=True)
 class DeepDridOptions:
+    """Options of the `deepdrid` kind."""
+
     splits: tuple[str, ...] = ("training",)
     """Which labelled folds to include: training and/or validation."""
 
 
 def load_deepdrid(options: DeepDridOptions, root: Path) -> Dataset:
+    """DeepDRiD's regular fundus images under `root`: one sample per graded eye image, label = its DR
+    grade 0-4 (ungradable images left out), metadata patient, eye and split. Raises DatasetError
+    for a missing folder or CSV column, or a row whose grade or image cannot be read.
+    """
     regular = root if root.name == "regular_fundus_images" else root / "regular_fundus_images"
     require_dir(regular, "deepdrid")
     samples: list[Sample] = []

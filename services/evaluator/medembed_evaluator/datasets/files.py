@@ -22,18 +22,21 @@ def is_segmentation_mask(path: Path) -> bool:
 
 
 def require_dir(folder: Path, what: str) -> Path:
+    """`folder` when it is a directory; raises DatasetError ("WHAT: folder not found: FOLDER") otherwise."""
     if not folder.is_dir():
         raise DatasetError(f"{what}: folder not found: {folder}")
     return folder
 
 
 def require_file(path: Path, what: str) -> Path:
+    """`path` when it is a file; raises DatasetError ("WHAT: file not found: PATH") otherwise."""
     if not path.is_file():
         raise DatasetError(f"{what}: file not found: {path}")
     return path
 
 
 def is_image(path: Path) -> bool:
+    """Whether `path` is a visible file with an image suffix the client sends (medembed_client.inputs)."""
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
@@ -46,6 +49,7 @@ def list_images(folder: Path, *, exclude: Callable[[Path], bool] | None = None) 
 
 
 def file_sample(path: Path, *, key: str, label: int, metadata: Mapping[str, str] | None = None) -> Sample:
+    """A Sample whose bytes are the file at `path`, read when asked for."""
     return Sample(
         key=key,
         label=label,

@@ -19,6 +19,8 @@ LEVEL_COLUMNS = ("level_1", "level_2", "level_3")
 
 @dataclass(frozen=True)
 class HiCervixOptions:
+    """Options of the `hicervix` kind: which CSV, which image folder and columns, and the class order."""
+
     csv: str = "train.csv"
     images: str = ""
     """Image folder relative to the dataset path; default: the CSV's name without .csv (train/)."""
@@ -29,6 +31,9 @@ class HiCervixOptions:
 
 
 def load_hicervix(options: HiCervixOptions, root: Path) -> Dataset:
+    """HiCervix under `root`: one sample per CSV row, label = the class's position in `classes`.
+    Raises DatasetError for a missing CSV, column, folder or image, or a class outside `classes`.
+    """
     csv_path = root / options.csv
     rows = read_csv_rows(csv_path, (options.image_column, options.label_column), what="hicervix")
     if not rows:

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ImageFolderOptions:
+    """Options of the `imagefolder` kind."""
+
     classes: tuple[str, ...] = ()
     """Class folders to use, in label order; default: every sub-folder, sorted."""
     keep_masks: bool = False
@@ -27,6 +29,9 @@ class ImageFolderOptions:
 
 
 def load_imagefolder(options: ImageFolderOptions, root: Path) -> Dataset:
+    """One class per sub-folder of `root` (label = position among the classes), segmentation masks left
+    out unless keep_masks. Raises DatasetError for a missing folder, no class folders, or an empty class.
+    """
     require_dir(root, "imagefolder")
     classes = list(options.classes) or sorted(
         p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medembed_evaluator.datasets.base import Dataset, without_empty_classes
+from medembed_evaluator.datasets.base import Dataset, NoOptions, without_empty_classes
 from medembed_evaluator.datasets.files import (
     file_sample,
     read_csv_rows,
     require_dir,
     require_file,
 )
-from medembed_evaluator.datasets.options import NoOptions
 from medembed_evaluator.errors import DatasetError
 
 ISIC2019_CLASSES = ("MEL", "NV", "BCC", "AK", "BKL", "DF", "VASC", "SCC", "UNK")
@@ -25,6 +24,9 @@ IMAGES = "ISIC_2019_Training_Input"
 
 
 def load_isic2019(options: NoOptions, root: Path) -> Dataset:
+    """The ISIC 2019 training set under `root`: label = the ground truth's one-hot class, classes
+    without images dropped. Raises DatasetError for a missing file or column, or a row not one-hot.
+    """
     csv_path = root / GROUND_TRUTH
     rows = read_csv_rows(csv_path, ("image", *ISIC2019_CLASSES), what="isic2019")
     images = require_dir(root / IMAGES, "isic2019")

@@ -12,6 +12,8 @@ from medembed_evaluator.errors import DatasetError
 
 @dataclass(frozen=True)
 class ManifestOptions:
+    """Options of the `csv` kind: the manifest file, its columns, and the class order."""
+
     file: str = "manifest.csv"
     """The CSV, relative to the dataset path (or the dataset path itself when it is a file)."""
     path_column: str = "path"
@@ -22,6 +24,10 @@ class ManifestOptions:
 
 
 def load_manifest(options: ManifestOptions, root: Path) -> Dataset:
+    """One sample per manifest row: the image at its path (relative to the CSV's folder), label = its
+    label value's position in `classes`, the metadata columns as metadata. Raises DatasetError for a
+    missing file or column, an empty manifest, or a label outside `classes`.
+    """
     csv_path = root if root.is_file() else root / options.file
     columns = [options.path_column, options.label_column, *options.metadata_columns]
     rows = read_csv_rows(csv_path, columns, what="csv")

@@ -22,6 +22,8 @@ from medembed_evaluator.errors import DatasetError
 
 @dataclass(frozen=True)
 class MedMnistOptions:
+    """Options of the `medmnist` kind (any MedMNIST / MedMNIST+ archive)."""
+
     file: str = ""
     """The .npz, relative to the dataset path; empty when the dataset path is the .npz itself."""
     splits: tuple[str, ...] = ("train",)
@@ -31,16 +33,22 @@ class MedMnistOptions:
 
 @dataclass(frozen=True)
 class PneumoniaMnistOptions:
+    """Options of the `pneumoniamnist` kind: classes normal (0), pneumonia (1)."""
+
     file: str = "pneumoniamnist.npz"
     splits: tuple[str, ...] = ("train",)
     """The study used the train split (n=4708)."""
 
 
 def load_medmnist(options: MedMnistOptions, root: Path) -> Dataset:
+    """The archive's `splits` as one dataset, images PNG-encoded on load. Raises DatasetError for a
+    missing file or array, or images of a shape or dtype MedMNIST does not use.
+    """
     return _load_npz(root, options.file, options.splits, list(options.classes), kind="medmnist")
 
 
 def load_pneumoniamnist(options: PneumoniaMnistOptions, root: Path) -> Dataset:
+    """PneumoniaMNIST (the study's split: train, n=4708) as load_medmnist reads it, classes normal / pneumonia."""
     return _load_npz(root, options.file, options.splits, ["normal", "pneumonia"], kind="pneumoniamnist")
 
 

@@ -38,6 +38,8 @@ _DB_FLOOR, _DB_CEILING = -20.0, 14.0
 
 @dataclass(frozen=True)
 class PhantomOptions:
+    """Options of the `phantoms` kind: images per class, side in pixels, seed, and the burned-in words."""
+
     n_per_class: int = 60
     size: int = 224
     seed: int = 0
@@ -48,16 +50,17 @@ class PhantomOptions:
 
     def __post_init__(self) -> None:
         if self.n_per_class < 1:
-            raise DatasetError(f"phantoms: n_per_class must be at least 1, got {self.n_per_class}")
+            raise DatasetError(f"n_per_class must be at least 1, got {self.n_per_class}")
         if self.size < 32:
-            raise DatasetError(f"phantoms: size must be at least 32, got {self.size}")
+            raise DatasetError(f"size must be at least 32, got {self.size}")
         if not 0.0 <= self.text_correlation <= 1.0:
-            raise DatasetError(f"phantoms: text_correlation must be in [0, 1], got {self.text_correlation}")
+            raise DatasetError(f"text_correlation must be in [0, 1], got {self.text_correlation}")
         if self.text_strings is not None and set(self.text_strings) != set(PHANTOM_CLASSES):
-            raise DatasetError(f"phantoms: text_strings needs exactly the classes {', '.join(PHANTOM_CLASSES)}")
+            raise DatasetError(f"text_strings needs exactly the classes {', '.join(PHANTOM_CLASSES)}")
 
 
 def load_phantoms(options: PhantomOptions, root: Path | None = None) -> Dataset:
+    """n_per_class phantoms of each class (benign, malignant, normal), rendered lazily; `root` is unused."""
     words = options.text_strings or DEFAULT_TEXT_STRINGS
     pool = [words[c] for c in PHANTOM_CLASSES]
     samples = []
@@ -83,6 +86,9 @@ def _choose_text(options: PhantomOptions, label: int, index: int, own: str, pool
 
 
 def render_phantom_png(seed: int, label: int, index: int, size: int, text: str | None) -> bytes:
+    """The phantom (seed, label, index) as uncompressed PNG bytes, size x size gray, with `text`
+    burned in when given; the same arguments always give the same bytes.
+    """
     rng = np.random.default_rng([seed, label, index, _IMAGE_STREAM])
     image = Image.fromarray(render_phantom(PHANTOM_CLASSES[label], rng, size))
     if text is not None:

@@ -1,13 +1,13 @@
-"""Dataset kinds by name, and loading a dataset from its plan entry."""
+"""Dataset kinds by name, and loading a dataset from its plan entry (plan.schema.DatasetEntry)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medembed_evaluator.datasets.base import Dataset
+from medembed_evaluator.datasets.base import Dataset, NoOptions
 from medembed_evaluator.datasets.breakhis import BreakHisOptions, load_breakhis
 from medembed_evaluator.datasets.deepdrid import DeepDridOptions, load_deepdrid
 from medembed_evaluator.datasets.hicervix import HiCervixOptions, load_hicervix
@@ -20,7 +20,6 @@ from medembed_evaluator.datasets.medmnist import (
     load_medmnist,
     load_pneumoniamnist,
 )
-from medembed_evaluator.datasets.options import NoOptions, parse_options
 from medembed_evaluator.datasets.phantoms import PhantomOptions, load_phantoms
 from medembed_evaluator.datasets.study_folders import (
     BrainMrOptions,
@@ -28,7 +27,9 @@ from medembed_evaluator.datasets.study_folders import (
     load_busi,
     load_sarscov2ct,
 )
-from medembed_evaluator.errors import DatasetError
+from medembed_evaluator.errors import DatasetError, EvaluatorError
+from medembed_evaluator.plan.schema import DatasetEntry
+from medembed_evaluator.plan.typed import read_settings
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,15 @@ class DatasetKind:
 
     name: str
     load: Callable[[Any, Path], Dataset]
+    """(options, root) -> Dataset; raises DatasetError for missing or malformed files."""
     options_type: type
     needs_path: bool = True
 
-    def parse_options(self, options: Mapping[str, Any] | None) -> Any:
-        return parse_options(self.options_type, options, where=f"dataset kind '{self.name}'")
-
-    def __call__(self, options: Mapping[str, Any] | None, root: Path) -> Dataset:
-        return self.load(self.parse_options(options), root)
+    def read_options(self, options: Mapping[str, Any] | None, *, where: str,
+                     error: type[EvaluatorError] = DatasetError) -> Any:
+        """`options` (as the plan writes them) read into `options_type` by the plan's typed parser;
+        raises `error` naming `where` and the key."""
+        return read_settings(self.options_type, options, where=where, error=error)
 
 
 _KINDS = (
@@ -64,30 +66,21 @@ _KINDS = (
 DATASET_KINDS: dict[str, DatasetKind] = {kind.name: kind for kind in _KINDS}
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    """One `datasets:` entry of a plan."""
-
-    name: str
-    kind: str
-    path: str | None = None
-    """Relative to the data root (or absolute); default: the dataset's name, for kinds that read files."""
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    def root(self, data_root: Path) -> Path:
-        return data_root / (self.path or self.name)
-
-
 def dataset_kind(kind: str) -> DatasetKind:
+    """The kind named `kind`; raises DatasetError listing the known kinds."""
     try:
         return DATASET_KINDS[kind]
     except KeyError:
         raise DatasetError(f"unknown dataset kind '{kind}' (known: {', '.join(sorted(DATASET_KINDS))})") from None
 
 
-def load_dataset(spec: DatasetSpec, data_root: Path) -> Dataset:
-    loader = dataset_kind(spec.kind)
-    root = spec.root(Path(data_root))
-    dataset = loader(spec.options, root)
-    dataset.name = spec.name
+def load_dataset(entry: DatasetEntry, data_root: Path) -> Dataset:
+    """The dataset a plan entry describes, read from `entry.root(data_root)` (generated kinds read nothing).
+
+    Raises DatasetError: unknown kind, options that do not fit the kind, missing or malformed files.
+    """
+    kind = dataset_kind(entry.kind)
+    options = kind.read_options(entry.options, where=f"dataset '{entry.name}' options")
+    dataset = kind.load(options, entry.root(Path(data_root)))
+    dataset.name = entry.name
     return dataset

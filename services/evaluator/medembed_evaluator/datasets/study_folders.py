@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from medembed_evaluator.datasets.base import Dataset, Sample
+from medembed_evaluator.datasets.base import Dataset, NoOptions, Sample
 from medembed_evaluator.datasets.files import class_folder_samples, is_segmentation_mask, require_dir
-from medembed_evaluator.datasets.options import NoOptions
 
 BRAINMR_CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
 # non-COVID first so that COVID is label 1, the positive class of the binary F1.
@@ -17,6 +16,8 @@ BUSI_CLASSES = ("benign", "malignant", "normal")
 
 @dataclass(frozen=True)
 class BrainMrOptions:
+    """Options of the `brainmr` kind."""
+
     splits: tuple[str, ...] = ("Training",)
     """Top-level folders of the Kaggle release to include: Training and/or Testing."""
 

@@ -24,6 +24,7 @@ RANDOM_WEIGHTS_NOTE = ("Random weights: {models} served without pretrained weigh
 
 
 def datasets_table(summaries: Sequence[DatasetSummary]) -> Table:
+    """The datasets table of table.md and the report: n, classes, images per class and the majority-class baseline."""
     rows = []
     for summary in summaries:
         classes = ", ".join(f"{name} {count}" for name, count in summary.class_counts.items())

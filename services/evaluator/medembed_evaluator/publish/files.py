@@ -13,7 +13,7 @@ from typing import Any
 from medembed_evaluator.baseline import DatasetSummary
 from medembed_evaluator.comparison import Comparison, PublishedCell
 from medembed_evaluator.pair_result import PairResult, RunExtras, RunInfo
-from medembed_evaluator.plan import ModelSpec
+from medembed_evaluator.plan.schema import ModelEntry
 from medembed_evaluator.probe import Score
 from medembed_evaluator.publish.context import encoder_versions
 from medembed_evaluator.publish.table import render_tables
@@ -43,6 +43,8 @@ BIAS_CSV_COLUMNS = (
 
 @dataclass(frozen=True)
 class RunFiles:
+    """Paths of the files write_run_files wrote; bias_csv is None when no pair ran the bias test."""
+
     table: Path
     csv: Path
     json: Path
@@ -55,9 +57,13 @@ def write_run_files(
     dataset_names: Sequence[str],
     run: RunInfo,
     *,
-    models: Sequence[ModelSpec] = (),
+    models: Sequence[ModelEntry] = (),
     extras: RunExtras | None = None,
 ) -> RunFiles:
+    """Write table.md, results.csv, results.json (and bias.csv when a pair ran the bias test) into
+    `run_dir`, creating it; `models` orders the table's rows, `extras` adds datasets, comparison
+    and failures. Returns their paths.
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     extras = extras or RunExtras()
@@ -90,6 +96,9 @@ def _write_csv(path: Path, columns: Sequence[str], rows: list[dict[str, Any]]) -
 
 def csv_row(result: PairResult, summary: DatasetSummary | None = None,
             comparison: Comparison | None = None) -> dict[str, Any]:
+    """One row of results.csv (CSV_COLUMNS) for a pair: scores as fractions, folds ';'-joined, the
+    dataset's baseline and the published values (percent) where given.
+    """
     probe = result.probe
     binary = probe.binary_f1
     separability = result.analysis.separability if result.analysis else None
@@ -141,9 +150,10 @@ def csv_row(result: PairResult, summary: DatasetSummary | None = None,
 
 
 def bias_csv_rows(result: PairResult) -> list[dict[str, Any]]:
+    """The pair's rows of bias.csv (BIAS_CSV_COLUMNS), one per overlay condition; none without a bias test."""
     if result.bias is None:
         return []
-    bias, spec = result.bias, result.bias.spec
+    bias, settings = result.bias, result.bias.settings
     return [{
         "model": result.model_id,
         "label": result.model_label,
@@ -163,11 +173,11 @@ def bias_csv_rows(result: PairResult) -> list[dict[str, Any]]:
         "word_accuracy_clean": _blank_if_none(effect.word_accuracy_clean),
         "word_chance": effect.word_chance,
         "within_class_cosine_distance": bias.within_class_distance,
-        "size_frac": spec.size_frac,
-        "position": ";".join(map(repr, spec.position)),
-        "contrast": spec.contrast,
-        "neutral_words": ";".join(spec.neutral_words),
-        "neutral_correlation": spec.neutral_correlation,
+        "size_frac": settings.size_frac,
+        "position": ";".join(map(repr, settings.position)),
+        "contrast": settings.contrast,
+        "neutral_words": ";".join(settings.neutral_words),
+        "neutral_correlation": settings.neutral_correlation,
     } for effect in bias.conditions]
 
 
@@ -185,6 +195,7 @@ def _published(cell: PublishedCell | None) -> float | str:
 
 
 def package_versions() -> dict[str, str | None]:
+    """Installed version of each of VERSIONED_PACKAGES (importlib.metadata), None for one not installed."""
     versions: dict[str, str | None] = {}
     for package in VERSIONED_PACKAGES:
         try:

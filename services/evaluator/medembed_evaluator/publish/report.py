@@ -10,7 +10,7 @@ from pathlib import Path
 
 from medembed_evaluator.analysis.figures import FigureFile
 from medembed_evaluator.pair_result import PairResult, RunExtras, RunInfo
-from medembed_evaluator.plan import ModelSpec
+from medembed_evaluator.plan.schema import ModelEntry
 from medembed_evaluator.publish.context import (
     DATASETS_NOTE,
     benchmark_notes,
@@ -49,9 +49,10 @@ def write_report(
     dataset_names: Sequence[str],
     run: RunInfo,
     *,
-    models: Sequence[ModelSpec] = (),
+    models: Sequence[ModelEntry] = (),
     extras: RunExtras | None = None,
 ) -> Path:
+    """Write the self-contained report (REPORT_NAME, figures inlined) into `run_dir`; returns its path."""
     run_dir = Path(run_dir)
     path = run_dir / REPORT_NAME
     path.write_text(render_report(run_dir, results, dataset_names, run, models=models, extras=extras),
@@ -65,7 +66,7 @@ def render_report(
     dataset_names: Sequence[str],
     run: RunInfo,
     *,
-    models: Sequence[ModelSpec] = (),
+    models: Sequence[ModelEntry] = (),
     extras: RunExtras | None = None,
 ) -> str:
     """The page as a string; figures are read from `run_dir` and inlined."""

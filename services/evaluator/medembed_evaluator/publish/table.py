@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from medembed_evaluator.analysis.separability import Separability
 from medembed_evaluator.comparison import Comparison
 from medembed_evaluator.pair_result import PairResult, RunExtras
-from medembed_evaluator.plan import GROUPS, ModelSpec
+from medembed_evaluator.plan.schema import GROUPS, ModelEntry
 from medembed_evaluator.probe import Score
 from medembed_evaluator.publish.context import (
     DATASETS_NOTE,
@@ -31,7 +31,7 @@ METRICS = (("Accuracy", "accuracy"), ("F1-score", "macro_f1"))
 
 
 def render_table(
-    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelSpec] = (),
+    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelEntry] = (),
     comparison: Comparison | None = None,
 ) -> str:
     """The benchmark table in Markdown."""
@@ -39,7 +39,7 @@ def render_table(
 
 
 def render_tables(
-    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelSpec] = (),
+    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelEntry] = (),
     extras: RunExtras | None = None,
 ) -> str:
     """table.md: the benchmark table and its notes, the datasets with their majority baseline, then the
@@ -61,7 +61,7 @@ def render_tables(
 
 
 def benchmark_table(
-    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelSpec] = (),
+    results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelEntry] = (),
     comparison: Comparison | None = None,
 ) -> Table:
     """`models` (plan order) also get a row when they have no result; others follow in result order.
@@ -214,7 +214,7 @@ def _shown(number: float | None) -> float | None:
     return None if number is None else round(number, 3)
 
 
-def _model_rows(models: Sequence[ModelSpec], results: Sequence[PairResult]) -> list[tuple[str, str]]:
+def _model_rows(models: Sequence[ModelEntry], results: Sequence[PairResult]) -> list[tuple[str, str]]:
     """(label, group) per table row, in plan order then result order."""
     seen = {m.label: m.group for m in models}
     for r in results:

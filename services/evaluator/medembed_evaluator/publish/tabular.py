@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Cell:
+    """One table cell: its text, emphasis, and a note shown after it."""
+
     text: str
     bold: bool = False
     italic: bool = False
@@ -17,6 +19,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class Table:
+    """A header, optional subheader and rows of cells, rendered by to_markdown and to_html."""
+
     header: list[str]
     rows: list[list[Cell]]
     subheader: list[str] = field(default_factory=list)
@@ -24,6 +28,7 @@ class Table:
 
 
 def to_markdown(table: Table) -> str:
+    """The table as a GitHub-flavoured Markdown table, columns padded to equal width; bold as **x**, italic as *x*."""
     rows = [table.header, *([table.subheader] if table.subheader else []), *map(_markdown_cells, table.rows)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |" for row in rows]

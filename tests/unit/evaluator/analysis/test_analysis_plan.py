@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from medembed_evaluator.analysis.spec import STUDY_MIN_DIST, STUDY_N_NEIGHBORS
 from medembed_evaluator.errors import PlanError
-from medembed_evaluator.plan import parse_plan
+from medembed_evaluator.plan.load import parse_plan
+from medembed_evaluator.plan.schema import STUDY_MIN_DIST, STUDY_N_NEIGHBORS
 
 BASE = """
 models: [{id: raw-pixels, group: non-VLM, label: Raw}]
@@ -37,14 +37,14 @@ def test_bare_off_and_a_bias_section() -> None:
 
 @pytest.mark.parametrize(("section", "message"), [
     ("analysis: {maps: all}", "analysis.maps must be one of default, grid, off"),
-    ("analysis: {umap: 1}", r"analysis: unknown option\(s\) umap"),
+    ("analysis: {umap: 1}", r"analysis: unknown key\(s\) umap"),
     ("analysis: {n_neighbors: [1, 5]}", "analysis.n_neighbors"),
-    ("analysis: {max_points: lots}", "analysis option 'max_points' must be an integer"),
+    ("analysis: {max_points: lots}", "analysis.max_points: expected an integer"),
     ("analysis: {bias: {datasets: [busi]}}", "analysis.bias.datasets: 'busi' is not a dataset of the plan"),
     ("analysis: {bias: {models: [clip]}}", "analysis.bias.models: 'clip'"),
     ("analysis: {bias: {neutral_words: [ONE]}}", "at least 2"),
     ("analysis: {bias: {position: [0.5]}}", "position"),
-    ("analysis: {bias: {wordz: [A, B]}}", r"analysis option 'bias': unknown option\(s\) wordz"),
+    ("analysis: {bias: {wordz: [A, B]}}", r"analysis.bias: unknown key\(s\) wordz"),
 ])
 def test_problems_are_named(section, message) -> None:
     with pytest.raises(PlanError, match=message):

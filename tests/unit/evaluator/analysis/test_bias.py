@@ -20,10 +20,10 @@ from medembed_evaluator.analysis.bias import (
     word_decodability,
 )
 from medembed_evaluator.analysis.overlay_conditions import overlaid_dataset, overlay_conditions, overlay_png
-from medembed_evaluator.analysis.spec import BiasSpec
 from medembed_evaluator.datasets.phantoms import PhantomOptions, load_phantoms
 from medembed_evaluator.errors import DecodeError
 from medembed_evaluator.feature_store import DatasetFeatures
+from medembed_evaluator.plan.schema import BiasSettings
 from medembed_evaluator.probe import Protocol
 from medembed_evaluator.raw_pixels import raw_pixel_features
 
@@ -50,7 +50,7 @@ def test_within_class_distance_averages_every_same_class_pair() -> None:
 
 
 def test_conditions_write_the_promised_words() -> None:
-    neutral, true_class, wrong_class = overlay_conditions(LABELS, CLASSES, BiasSpec(), seed=0)
+    neutral, true_class, wrong_class = overlay_conditions(LABELS, CLASSES, BiasSettings(), seed=0)
     assert true_class.words == [CLASSES[label] for label in LABELS]
     assert all(word in CLASSES and word != CLASSES[label] for word, label in zip(wrong_class.words, LABELS,
                                                                                   strict=True))
@@ -60,32 +60,32 @@ def test_conditions_write_the_promised_words() -> None:
 
 
 def test_perfect_neutral_correlation_makes_the_word_a_function_of_the_class() -> None:
-    neutral = overlay_conditions(LABELS, CLASSES, BiasSpec(neutral_correlation=1.0), seed=0)[0]
+    neutral = overlay_conditions(LABELS, CLASSES, BiasSettings(neutral_correlation=1.0), seed=0)[0]
     assert neutral.words == [("GAIN", "SCAN", "DEPTH")[label] for label in LABELS]
 
 
 def test_overlay_changes_only_the_text_area_and_draws_on_the_decoded_image() -> None:
     source = Image.new("L", (100, 100), 40)
-    spec = BiasSpec(size_frac=0.1, position=(0.1, 0.8), contrast=1.0)
-    with Image.open(io.BytesIO(overlay_png(lambda: png(source), "k", "SCAN", spec))) as image:
+    settings = BiasSettings(size_frac=0.1, position=(0.1, 0.8), contrast=1.0)
+    with Image.open(io.BytesIO(overlay_png(lambda: png(source), "k", "SCAN", settings))) as image:
         pixels = np.asarray(image)
     changed_rows, _ = np.nonzero(pixels != 40)
     assert pixels.max() > 200 and changed_rows.min() >= 78 and changed_rows.max() < 100
     deep = np.tile(np.arange(64, dtype=np.uint16) * 64 + 1000, (64, 1))  # 16-bit: drawn on its min-max 8-bit image
-    with Image.open(io.BytesIO(overlay_png(lambda: png_bytes(deep), "k", "SCAN", spec))) as image:
+    with Image.open(io.BytesIO(overlay_png(lambda: png_bytes(deep), "k", "SCAN", settings))) as image:
         overlaid = np.asarray(image)
     untouched = overlaid[:40]
     assert image.mode == "L"
     np.testing.assert_array_equal(untouched, np.asarray(decode_image(png_bytes(deep), DEFAULT_LIMITS))[:40])
     with pytest.raises(DecodeError, match="k"):
-        overlay_png(lambda: b"not an image", "k", "SCAN", spec)
+        overlay_png(lambda: b"not an image", "k", "SCAN", settings)
 
 
 def test_overlaid_dataset_keeps_labels_and_keys_and_changes_the_content_hash() -> None:
     dataset = load_phantoms(PhantomOptions(n_per_class=4, size=48, overlay=False))
     rows = np.array([0, 5, 9])
-    condition = overlay_conditions(dataset.labels()[rows], dataset.class_names, BiasSpec(), seed=0)[1]
-    overlaid = overlaid_dataset(dataset, rows, condition, BiasSpec())
+    condition = overlay_conditions(dataset.labels()[rows], dataset.class_names, BiasSettings(), seed=0)[1]
+    overlaid = overlaid_dataset(dataset, rows, condition, BiasSettings())
     assert [s.key for s in overlaid.samples] == [dataset.samples[r].key for r in rows]
     assert list(overlaid.labels()) == list(dataset.labels()[rows])
     assert [s.metadata["bias_overlay"] for s in overlaid.samples] == ["benign", "malignant", "normal"]
@@ -125,8 +125,8 @@ def test_raw_pixels_bias_run_on_phantoms(tmp_path) -> None:
 
     usable = np.ones(60, dtype=bool)
     usable[0] = False  # failed clean: never overlaid
-    spec = BiasSpec(max_images=45, size_frac=0.25, contrast=1.0, position=(0.05, 0.6))
-    bias = run_overlay_bias(dataset, clean, usable, spec, Protocol(folds=3), 0, embed, tmp_path)
+    settings = BiasSettings(max_images=45, size_frac=0.25, contrast=1.0, position=(0.05, 0.6))
+    bias = run_overlay_bias(dataset, clean, usable, settings, Protocol(folds=3), 0, embed, tmp_path)
     assert [name for name, _ in embedded] == ["phantoms+neutral", "phantoms+true-class", "phantoms+wrong-class"]
     assert all(len(keys) == 29 and dataset.samples[0].key not in keys for _, keys in embedded)  # half of 59
     assert bias.n_images == 29 and [c.condition for c in bias.conditions] == ["neutral", "true-class", "wrong-class"]

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from medembed_evaluator.analysis.pair import PairData, analyse_pair
-from medembed_evaluator.analysis.spec import STUDY_MIN_DIST, STUDY_N_NEIGHBORS, AnalysisSpec
 from medembed_evaluator.analysis.umap_maps import MapSetting, grid_settings, umap_xy
+from medembed_evaluator.plan.schema import STUDY_MIN_DIST, STUDY_N_NEIGHBORS, AnalysisSettings
 from medembed_evaluator.probe import Protocol
 
 
@@ -45,7 +45,7 @@ def test_grid_skips_n_neighbors_a_map_cannot_have() -> None:
 
 
 def test_default_map_has_a_class_panel_and_a_metadata_panel(pair, tmp_path) -> None:
-    analysis = analyse_pair(pair, AnalysisSpec(maps="default"), Protocol(folds=3), tmp_path)
+    analysis = analyse_pair(pair, AnalysisSettings(maps="default"), Protocol(folds=3), tmp_path)
     (figure,) = analysis.figures
     assert figure.path == "figures/Tiny-model__blobs__map.png"
     assert "right by overlay_text" in figure.caption  # 2 values; patient has 45, too many to colour
@@ -55,9 +55,9 @@ def test_default_map_has_a_class_panel_and_a_metadata_panel(pair, tmp_path) -> N
 
 
 def test_grid_draws_the_usable_settings_and_notes_the_skipped(pair, tmp_path) -> None:
-    spec = AnalysisSpec(maps="grid", n_neighbors=(5, 10, 50), min_dist=(0.1, 0.5), color_by="patient",
+    analysis_settings = AnalysisSettings(maps="grid", n_neighbors=(5, 10, 50), min_dist=(0.1, 0.5), color_by="patient",
                         separability=False)
-    analysis = analyse_pair(pair, spec, Protocol(folds=3), tmp_path)
+    analysis = analyse_pair(pair, analysis_settings, Protocol(folds=3), tmp_path)
     default, grid = analysis.figures
     assert grid.path.endswith("__grid.png") and "rows n_neighbors 5, 10, columns min_dist 0.1, 0.5" in grid.caption
     assert "right by patient" in default.caption
@@ -68,7 +68,7 @@ def test_grid_draws_the_usable_settings_and_notes_the_skipped(pair, tmp_path) ->
 
 
 def test_maps_off_draws_nothing_and_has_no_trustworthiness(pair, tmp_path) -> None:
-    analysis = analyse_pair(pair, AnalysisSpec(maps="off", color_by="view"), Protocol(folds=3), tmp_path)
+    analysis = analyse_pair(pair, AnalysisSettings(maps="off", color_by="view"), Protocol(folds=3), tmp_path)
     assert analysis.figures == [] and not (tmp_path / "figures").exists()
     assert analysis.separability.trustworthiness is None
     assert analysis.separability.silhouette > 0.5
@@ -77,7 +77,7 @@ def test_maps_off_draws_nothing_and_has_no_trustworthiness(pair, tmp_path) -> No
 def test_large_pairs_are_mapped_on_a_stratified_subset(tmp_path) -> None:
     vectors, labels = blobs(n_per_class=20)
     pair = PairData("m", "d", vectors, labels, ["a", "b", "c"], [{} for _ in labels])
-    analysis = analyse_pair(pair, AnalysisSpec(max_points=30), Protocol(folds=3), tmp_path)
+    analysis = analyse_pair(pair, AnalysisSettings(max_points=30), Protocol(folds=3), tmp_path)
     assert analysis.notes == ["maps, silhouette and trustworthiness use a stratified subset of 30 of 60 points"]
     assert analysis.separability.silhouette_points == 30
     assert "30 points" in analysis.figures[0].caption
@@ -86,7 +86,7 @@ def test_large_pairs_are_mapped_on_a_stratified_subset(tmp_path) -> None:
 def test_a_map_with_one_panel_says_so_without_left_or_right(tmp_path) -> None:
     vectors, labels = blobs()
     pair = PairData("m", "d", vectors, labels, ["a", "b", "c"], [{} for _ in labels])
-    (figure,) = analyse_pair(pair, AnalysisSpec(separability=False), Protocol(folds=3), tmp_path).figures
+    (figure,) = analyse_pair(pair, AnalysisSettings(separability=False), Protocol(folds=3), tmp_path).figures
     assert "points): coloured by class." in figure.caption
     assert "left" not in figure.caption and "right" not in figure.caption
     with Image.open(tmp_path / figure.path) as image:

@@ -15,8 +15,8 @@ from medembed_evaluator.analysis.bias import ConditionEffect, OverlayBias
 from medembed_evaluator.analysis.figures import FigureFile
 from medembed_evaluator.analysis.pair import PairAnalysis
 from medembed_evaluator.analysis.separability import Separability
-from medembed_evaluator.analysis.spec import BiasSpec
 from medembed_evaluator.pair_result import PairResult, RunInfo
+from medembed_evaluator.plan.schema import BiasSettings
 from medembed_evaluator.probe import ProbeResult, Protocol, Score
 from medembed_evaluator.publish import render_report, render_table, render_tables, write_run_files
 from medembed_evaluator.publish.tabular import Cell, Table, to_html
@@ -34,7 +34,8 @@ def bias() -> OverlayBias:
     effect = ConditionEffect(condition="true-class", description="own name", shift=0.25, flip_rate=0.1,
                              accuracy_clean=0.8, accuracy_overlaid=0.7, word_accuracy=None, word_accuracy_clean=None,
                              word_chance=0.34)
-    return OverlayBias(n_images=60, spec=BiasSpec(), within_class_distance=0.4, example=EXAMPLE, conditions=[effect])
+    return OverlayBias(n_images=60, settings=BiasSettings(), within_class_distance=0.4, example=EXAMPLE,
+                       conditions=[effect])
 
 
 def result(label: str, analysis: PairAnalysis | None, overlay: OverlayBias | None = None) -> PairResult:
@@ -73,7 +74,7 @@ def test_bias_cells_carry_their_intervals_and_a_small_shift_keeps_its_digits() -
                              word_chance=0.34, intervals={"shift": (0.0031, 0.0055), "flip_rate": (0.0667, 0.25),
                                                           "accuracy_drop": (-0.0333, 0.133)},
                              word_accuracy_std=0.05)
-    overlay = OverlayBias(n_images=60, spec=BiasSpec(), within_class_distance=0.4, example=EXAMPLE,
+    overlay = OverlayBias(n_images=60, settings=BiasSettings(), within_class_distance=0.4, example=EXAMPLE,
                           conditions=[effect])
     text = render_tables([result("A", None, overlay)], ["phantoms"])
     row = next(line for line in text.split("## Text-overlay bias")[1].splitlines() if line.startswith("| A "))

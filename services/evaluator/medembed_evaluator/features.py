@@ -1,0 +1,124 @@
+"""Feature acquisition: the vectors of a dataset under one model, embedded chunk by chunk through
+the encoder service (or computed here for raw-pixels) and kept in the feature store, so that
+each chunk is computed once and a killed run resumes where it stopped.
+
+The runner gets every (model, dataset) pair's features here, and the bias test its overlaid
+images' features, through the same `ModelFeatures`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+import medembed_decode
+from medembed_client import Client, EmbedError
+from medembed_evaluator.datasets import Dataset
+from medembed_evaluator.errors import EncoderUnavailable, EvaluatorError
+from medembed_evaluator.feature_store import ChunkFeatures, DatasetFeatures, FeatureStore
+from medembed_evaluator.pair_result import PairFailed, PairFailure, row_label
+from medembed_evaluator.plan.schema import ModelEntry
+from medembed_evaluator.raw_pixels import DIM, raw_pixel_vector
+
+CHUNK_ITEMS = 128
+"""Images per stored chunk: the unit a resumed run skips or recomputes."""
+TRANSIENT_CODES = {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED"}
+"""gRPC codes that mean "try again later" rather than "this request is refused"."""
+
+Embedder = Callable[[list[bytes]], ChunkFeatures]
+"""Encoded images -> their vectors [n, dim] float32 (NaN rows for failed items) and per-row errors."""
+DatasetEmbedder = Callable[[Dataset], DatasetFeatures]
+"""A dataset -> every vector of it under one model, in sample order."""
+
+
+def raw_pixels_embedder(images: list[bytes]) -> ChunkFeatures:
+    """The raw-pixels baseline's vectors (raw_pixels.raw_pixel_vector, DIM = 1024 each).
+
+    Every failure is the item's own: a bomb or a corrupt file fails alone, as in the encoder.
+    """
+    vectors = np.full((len(images), DIM), np.nan, dtype=np.float32)
+    errors = {}
+    for row, data in enumerate(images):
+        try:
+            vectors[row] = raw_pixel_vector(data)
+        except medembed_decode.DecodeError as exc:
+            errors[row] = {"code": exc.kind.value, "message": str(exc)}
+        except Exception as exc:  # a decoder bug: this item only, said as such
+            errors[row] = {"code": "internal", "message": f"raw-pixels failed: {type(exc).__name__}: {exc}"}
+    return ChunkFeatures(vectors, errors)
+
+
+def service_embedder(client: Client, model: ModelEntry, expected: dict[str, Any]) -> Embedder:
+    """An Embedder calling the encoder behind `client` for `model` (its embedding spec, bulk priority).
+
+    Each call raises EvaluatorError when the encoder's provenance no longer matches `expected`
+    (the model's provenance at the start of the run), and medembed_client.EmbedError when the
+    call itself fails.
+    """
+    def embed(images: list[bytes]) -> ChunkFeatures:
+        result = client.embed(images, model.id, spec=model.spec, priority="bulk")
+        got = result.provenance
+        if got is not None and (got.weights_digest, got.preprocess_digest, got.vector_identity) != (
+                expected["weights_digest"], expected["preprocess_digest"], expected.get("vector_identity", "")):
+            raise EvaluatorError(f"model {model.id!r} changed what shapes its vectors mid-run (vector identity "
+                                 f"{expected.get('vector_identity')} -> {got.vector_identity}); start the run again")
+        errors = {row: {"code": e.code, "message": e.message} for row, e in result.errors.items()}
+        return ChunkFeatures(result.vectors, errors)
+    return embed
+
+
+@dataclass(frozen=True)
+class ModelFeatures:
+    """Features of any dataset under one model, through the feature store: computed once, resumable.
+
+    Calling it with a Dataset returns its DatasetFeatures. Raises PairFailed when the encoder
+    refuses the dataset's images, EncoderUnavailable when it stays unreachable after retries
+    (finished chunks are kept).
+    """
+
+    model: ModelEntry
+    provenance: dict[str, Any]
+    embed: Embedder
+    store: FeatureStore
+    progress: bool
+
+    def __call__(self, dataset: Dataset) -> DatasetFeatures:
+        """Every vector of `dataset` under the model, in sample order."""
+        bar = tqdm(total=len(dataset.samples), desc=f"{self.model.id} x {dataset.name}", unit="img",
+                   disable=not self.progress)
+        try:
+            return stored_features(self.store, dataset, self.provenance, self.embed, bar.update)
+        except EmbedError as exc:
+            if exc.code not in TRANSIENT_CODES:
+                raise PairFailed(PairFailure(self.model.id, row_label(self.model, self.provenance), dataset.name,
+                                             f"encoder {self.model.target} refused it: {exc}",
+                                             n_items=len(dataset.samples))) from None
+            raise EncoderUnavailable(f"{self.model.id} on {dataset.name}: encoder {self.model.target} failed after "
+                                     f"retries ({exc}); finished chunks are stored: run the same command again to "
+                                     "continue") from None
+        finally:
+            bar.close()
+
+
+def stored_features(store: FeatureStore, dataset: Dataset, provenance: dict[str, Any], embed: Embedder,
+                    done: Callable[[int], Any] = lambda _: None) -> DatasetFeatures:
+    """All vectors of a pair, chunk by chunk (CHUNK_ITEMS images): a stored chunk is read back, a
+    missing one embedded and stored; `done(n)` is told of every n images finished."""
+    directory = store.pair_dir(provenance, dataset.content_hash())
+    parts, errors, reused = [], {}, 0
+    for index, start in enumerate(range(0, len(dataset.samples), CHUNK_ITEMS)):
+        samples = dataset.samples[start:start + CHUNK_ITEMS]
+        chunk = store.load_chunk(directory, index, len(samples))
+        if chunk is None:
+            chunk = embed([sample.load_bytes() for sample in samples])
+            store.save_chunk(directory, index, chunk, provenance)
+        else:
+            reused += 1
+        done(len(samples))
+        parts.append(chunk.vectors)
+        errors.update({start + row: error for row, error in chunk.errors.items()})
+    return DatasetFeatures(np.concatenate(parts), errors, reused)
