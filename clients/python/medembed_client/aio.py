@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +22,7 @@ from .stream import embed_over_streams
 
 DEFAULT_TARGET = "localhost:50051"
 PRIORITIES = {"online": pb.PRIORITY_ONLINE, "bulk": pb.PRIORITY_BULK}
+LOOKUP_RUN_BYTES = 16 << 20  # image bytes hashed per digest lookup (about 11 ms of sha256 here)
 
 
 def channel_options(max_message_bytes: int) -> list[tuple[str, object]]:
@@ -33,15 +33,10 @@ def channel_options(max_message_bytes: int) -> list[tuple[str, object]]:
             ("grpc.lb_policy_name", "round_robin")]
 
 
-async def content_digests(datas: Sequence[bytes], parts: int = os.cpu_count() or 1) -> list[str]:
-    """Hex sha256 of each item, in `parts` threads (hashlib releases the GIL on big buffers)."""
-    step = -(-len(datas) // max(1, parts))
-
-    def digest(start: int) -> list[str]:
-        return [hashlib.sha256(data).hexdigest() for data in datas[start:start + step]]
-
-    runs = await asyncio.gather(*(asyncio.to_thread(digest, start) for start in range(0, len(datas), step)))
-    return [value for run in runs for value in run]
+async def content_digests(datas: Sequence[bytes]) -> list[str]:
+    """Hex sha256 of each item, off the event loop (one thread: on this project's machines a
+    second one hashed no faster)."""
+    return await asyncio.to_thread(lambda: [hashlib.sha256(data).hexdigest() for data in datas])
 
 
 @dataclass(frozen=True)
@@ -52,6 +47,7 @@ class RequestCaps:
     bytes: int  # image bytes per request
     image_bytes: int  # per item; 0 = unknown (a server that does not say)
     digest_lookup: bool  # the server answers items sent as their digest alone
+    lookup_items: int  # digests per lookup request: the server's item cap
 
 
 def plan_chunks(sizes: Sequence[int], max_items: int, max_bytes: int) -> list[tuple[int, int]]:
@@ -141,7 +137,8 @@ class AsyncClient:
         limits = await self.server_limits()
         items = min(self.chunk_size, limits.max_items_per_request or self.chunk_size)
         size = min(self.chunk_bytes, limits.max_request_bytes or self.chunk_bytes)
-        return RequestCaps(items, size, limits.max_image_bytes, limits.digest_lookup)
+        return RequestCaps(items, size, limits.max_image_bytes, limits.digest_lookup,
+                           limits.max_items_per_request or items)
 
     def _dim(self, model: str, spec: str) -> int:
         info = self._models.get(model)
@@ -175,23 +172,35 @@ class AsyncClient:
     async def _answer_cached(self, datas: list[bytes], sendable: list[int], assembler: ResultAssembler,
                              caps: RequestCaps, template: pb.EmbedRequest) -> list[int]:
         """Digest-first: ask for `sendable` by content digest alone (no image bytes travel); the
-        server's cached vectors go into `assembler`. Returns the indices it answered not_cached."""
-        digests = await content_digests([datas[i] for i in sendable])
+        server's cached vectors go into `assembler`. Returns the indices it answered not_cached.
+
+        The items are hashed in runs of about LOOKUP_RUN_BYTES, and each run's lookup goes out as
+        soon as it is hashed, so hashing the next run overlaps the server answering this one.
+        """
         limit = asyncio.Semaphore(self.max_concurrency)
         misses: list[int] = []
 
-        async def look_up(start: int, end: int) -> None:
+        async def look_up(indices: list[int], digests: list[str]) -> None:
             request = pb.EmbedRequest()
             request.CopyFrom(template)
-            request.items.extend(pb.Item(content_sha256=digest) for digest in digests[start:end])
+            request.items.extend(pb.Item(content_sha256=digest) for digest in digests)
             async with limit:
                 response = await self._call(self._stub.Embed, request)
-            indices = sendable[start:end]
             answered = [r for r in response.results if r.status.code != pb.ITEM_CODE_NOT_CACHED]
             misses.extend(indices[r.index] for r in response.results if r.status.code == pb.ITEM_CODE_NOT_CACHED)
             assembler.add(0, response, indices, results=answered)
 
-        await asyncio.gather(*(look_up(start, start + caps.items) for start in range(0, len(sendable), caps.items)))
+        # Digests are tiny: a lookup carries as many as the server admits, not chunk_size.
+        lookups = []
+        for start, end in plan_chunks([len(datas[i]) for i in sendable], caps.lookup_items, LOOKUP_RUN_BYTES):
+            indices = sendable[start:end]
+            digests = await content_digests([datas[i] for i in indices])
+            lookups.append(asyncio.ensure_future(look_up(indices, digests)))
+        try:
+            await asyncio.gather(*lookups)
+        finally:
+            for lookup in lookups:
+                lookup.cancel()  # no-op when done; a failed sibling must not leave the rest running
         return sorted(misses)
 
     async def embed(self, images: Sequence[ImageInput], model: str, *, spec: str = "", priority: str = "online",

@@ -9,8 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,26 +31,30 @@ SHAREABLE_CODES = frozenset({pb.ITEM_CODE_OK, pb.ITEM_CODE_DECODE_ERROR, pb.ITEM
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
-@dataclass(frozen=True)
-class ItemRecord:
-    """Where one item of a request stands.
+class ItemRecord(NamedTuple):
+    """Where one item of a request stands (immutable: a NamedTuple, which a request makes and
+    replaces a few times per item at a fraction of a frozen dataclass's cost).
 
     `data` is the encoded image (b"" once decoded); `digest_only` marks an item that carried only
-    its digest (answered from the cache or not at all);
-    `tensor` the model's preprocessed input; `vector` the [dim] float32 embedding once `code` is
-    ITEM_CODE_OK. `code` stays ITEM_CODE_UNSPECIFIED until the item is settled.
+    its digest (answered from the cache or not at all); `tensor` the model's preprocessed input;
+    `vector` the [dim] float32 embedding once `code` is ITEM_CODE_OK. `code` stays
+    ITEM_CODE_UNSPECIFIED until the item is settled.
     """
 
     index: int
     client_id: str
     sha256: str
-    data: bytes = field(default=b"", repr=False)
-    tensor: Any = field(default=None, repr=False)
-    vector: np.ndarray | None = field(default=None, repr=False)
+    data: bytes = b""
+    tensor: Any = None
+    vector: np.ndarray | None = None
     digest_only: bool = False
     cache_hit: bool = False
     code: int = pb.ITEM_CODE_UNSPECIFIED
     message: str = ""
+
+    def __repr__(self) -> str:  # never the image bytes, the tensor or the vector
+        return (f"ItemRecord(index={self.index}, sha256={self.sha256[:16]}..., code={self.code}, "
+                f"message={self.message!r})")
 
     @property
     def settled(self) -> bool:
@@ -60,20 +63,20 @@ class ItemRecord:
 
     def failed(self, code: int, message: str) -> "ItemRecord":
         """This item, settled with an error code and a one-line reason."""
-        return replace(self, code=code, message=message, data=b"", tensor=None)
+        return self._replace(code=code, message=message, data=b"", tensor=None)
 
     def succeeded(self, vector: np.ndarray, cache_hit: bool = False) -> "ItemRecord":
         """This item, settled with its [dim] vector."""
-        return replace(self, code=pb.ITEM_CODE_OK, vector=vector, cache_hit=cache_hit, data=b"", tensor=None)
+        return self._replace(code=pb.ITEM_CODE_OK, vector=vector, cache_hit=cache_hit, data=b"", tensor=None)
 
     def preprocessed(self, tensor: Any) -> "ItemRecord":
         """This item, decoded and preprocessed, ready for compute."""
-        return replace(self, data=b"", tensor=tensor)
+        return self._replace(data=b"", tensor=tensor)
 
     def adopting(self, outcome: FlightOutcome) -> "ItemRecord":
         """This item, settled with the outcome of an identical item computed once for both."""
-        return replace(self, code=outcome.code, message=outcome.message, vector=outcome.vector,
-                       data=b"", tensor=None)
+        return self._replace(code=outcome.code, message=outcome.message, vector=outcome.vector,
+                             data=b"", tensor=None)
 
     def shareable(self) -> FlightOutcome | None:
         """The outcome identical items may adopt, or None when it belongs to this request only."""
@@ -81,13 +84,16 @@ class ItemRecord:
             return None
         return FlightOutcome(self.code, self.message, self.vector)
 
-    def to_proto(self) -> pb.ItemResult:
-        """The wire result: status, little-endian float32 vector bytes, digest, cache flag."""
-        return pb.ItemResult(
-            index=self.index, client_id=self.client_id, content_sha256=self.sha256, cache_hit=self.cache_hit,
-            status=pb.ItemStatus(code=self.code, message=self.message),
-            vector=self.vector.astype("<f4").tobytes() if self.vector is not None else b"",
-        )
+    def add_to(self, results: Any) -> None:
+        """Append the wire result (status, little-endian float32 vector bytes, digest, cache flag)
+        to a response's repeated `results` field."""
+        result = results.add(index=self.index, client_id=self.client_id, content_sha256=self.sha256,
+                             cache_hit=self.cache_hit)
+        if self.vector is not None:
+            result.vector = np.asarray(self.vector, dtype="<f4").tobytes()
+        result.status.code = self.code
+        if self.message:
+            result.status.message = self.message
 
 
 def content_sha256(data: bytes) -> str:

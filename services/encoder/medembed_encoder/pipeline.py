@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
@@ -288,8 +289,9 @@ class EmbedPipeline:
     def account(self, admitted: Admitted, records: Sequence[ItemRecord]) -> None:
         """Per-item metrics, and one log line per failed item (not_cached is an answer, not a fault)."""
         model_id = admitted.runtime.model_id
+        for code, count in Counter(record.code for record in records).items():
+            self._metrics.items.labels(model_id, item_code_name(code)).inc(count)
         for record in records:
-            self._metrics.items.labels(model_id, item_code_name(record.code)).inc()
             if record.code not in (pb.ITEM_CODE_OK, pb.ITEM_CODE_NOT_CACHED):
                 level = logging.ERROR if record.code == pb.ITEM_CODE_INTERNAL else logging.WARNING
                 event(log, "item_failed", level, model=model_id, index=record.index,
@@ -299,15 +301,17 @@ class EmbedPipeline:
     def respond(admitted: Admitted, request: pb.EmbedRequest, records: Sequence[ItemRecord]) -> pb.EmbedResponse:
         """Results in request order with the provenance of every vector."""
         runtime, encoder = admitted.runtime, admitted.runtime.encoder
-        return pb.EmbedResponse(
+        response = pb.EmbedResponse(
             model=runtime.model_id, dim=admitted.dim, request_id=request.request_id,
-            results=[record.to_proto() for record in records],
             provenance=Provenance(
                 model_id=runtime.model_id, weights_digest=encoder.weights_digest,
                 preprocess_digest=encoder.preprocess_digest, embedding_spec=admitted.spec,
                 dtype=runtime.dtype_name, server_version=__version__, random_weights=encoder.random_weights,
                 vector_identity=admitted.scope.vector_identity).to_proto(),
         )
+        for record in records:  # results.add: a third of the time of building each ItemResult apart
+            record.add_to(response.results)
+        return response
 
 
 def _own(record: ItemRecord) -> FlightOutcome:

@@ -25,14 +25,23 @@ T = TypeVar("T")
 MAX_PENDING_WRITE_ITEMS = 20_000
 
 
-def _checked_vector(value: bytes, dim: int) -> tuple[np.ndarray | None, str]:
-    """The stored vector, or None and why it cannot be one (bad_length, non_finite)."""
-    if len(value) != 4 * dim:
-        return None, "bad_length"
-    vector = np.frombuffer(value, dtype="<f4").astype(np.float32)
-    if not np.isfinite(vector).all():  # NaN or inf: no model we serve outputs them for a valid image
-        return None, "non_finite"
-    return vector, ""
+def checked_vectors(values: dict[str, bytes], dim: int) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The stored values that are vectors of `dim` finite float32s, by digest, and why each other
+    one cannot be one (`bad_length`, `non_finite`). Checked in one numpy pass over all of them."""
+    problems = {digest: "bad_length" for digest, value in values.items() if len(value) != 4 * dim}
+    sized = [digest for digest in values if digest not in problems]
+    if not sized:
+        return {}, problems
+    # One read-only [N, dim] view: a served vector is never changed.
+    block = np.frombuffer(b"".join(values[digest] for digest in sized), dtype="<f4").reshape(len(sized), dim)
+    finite = np.isfinite(block).all(axis=1)  # NaN or inf: no model we serve outputs them for a valid image
+    vectors = {}
+    for digest, row, ok in zip(sized, block, finite, strict=True):
+        if ok:
+            vectors[digest] = row
+        else:
+            problems[digest] = "non_finite"
+    return vectors, problems
 
 
 class CacheFront:
@@ -89,15 +98,11 @@ class CacheFront:
             return {}
         backend = self.backend
         values = await self._guarded("get", lambda: backend.get_many([scope.key(d) for d in digests]))
-        hits: dict[str, np.ndarray] = {}
-        for digest, value in zip(digests, values or [None] * len(digests), strict=True):
-            if value is None:
-                continue
-            vector, problem = _checked_vector(value, dim)
-            if problem:  # never hand out a vector we cannot vouch for; the fresh one overwrites it
-                self._metrics.cache_errors.labels("get", problem).inc()
-                continue
-            hits[digest] = vector
+        stored = {digest: value for digest, value in zip(digests, values or [None] * len(digests), strict=True)
+                  if value is not None}
+        hits, problems = checked_vectors(stored, dim)
+        for problem in problems.values():  # never hand out a vector we cannot vouch for; the fresh one overwrites it
+            self._metrics.cache_errors.labels("get", problem).inc()
         self._metrics.cache_hits.labels(scope.model_id).inc(len(hits))
         self._metrics.cache_misses.labels(scope.model_id).inc(len(digests) - len(hits))
         return hits
