@@ -1,6 +1,7 @@
-"""medembed beside its peers, in one interleaved run: the in-process batched forward (the ceiling),
-medembed through its own AsyncClient, and NVIDIA Triton through PyTriton running the identical
-Python model (bench/peers_triton.py) where the PyTriton environment exists.
+"""medembed beside its peers, in one interleaved run: the in-process batched forward (one batch
+at a time on torch's default threads), medembed through its own AsyncClient, and NVIDIA Triton
+through PyTriton running the identical Python model (bench/peers_triton.py) where the PyTriton
+environment exists.
 
 Same model, same images, same batch cap and queue delay, one image per request, closed loop,
 1/8/16/32 clients; the rounds alternate which server goes first. Prints img/s, p50/p99 latency
@@ -48,7 +49,9 @@ DEFAULT_TRITON_PYTHON = os.environ.get("MEDEMBED_TRITON_PYTHON", str(ROOT / ".ve
 
 
 class InProcess:
-    """Decode, preprocess and forward in batches in this process: no RPC at all, the ceiling."""
+    """Decode, preprocess and forward in batches in this process: no RPC at all, one batch at a
+    time on torch's default threads (the server runs two one-thread forwards at once, which is
+    why it can outrun this)."""
 
     def __init__(self, model_id: str, batch_size: int) -> None:
         self.encoder = load_encoder(load_catalog()[model_id], torch.device("cpu"), allow_random_weights=True)
@@ -215,7 +218,7 @@ def main() -> None:
             if triton is not None:
                 triton.stop()
     print(f"\nin-process batched forward (batch {args.max_batch_size}): {statistics.median(baseline):.1f} img/s "
-          f"(no RPC; the ceiling)")
+          f"(no RPC; one batch at a time, torch's default threads)")
     print(f"mean batch: medembed {items / max(batches, 1):.1f}"
           + (f", triton {triton_batches[0] / max(triton_batches[1], 1):.1f}" if with_triton else ""))
     print("\n| clients | Triton img/s | medembed img/s | ratio | p50 Triton / medembed | p99 Triton / medembed |")
