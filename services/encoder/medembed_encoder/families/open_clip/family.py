@@ -31,7 +31,7 @@ from ...load_errors import ModelLoadError
 from ...weights.checkpoints import load_exact, read_state_dict, with_prefix
 from ...weights.hub import HubRepo, checkpoint_file, first_file
 from ..base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, EmbedFn, LoadedEncoder, Preprocessing, building_on, make_encoder
-from ..options import CatalogOptions, OptionsError
+from ..options import CatalogOptions, check_config_keys
 from .conch import ConchVisual
 
 OPEN_CLIP_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -54,10 +54,8 @@ class OpenClipOptions(CatalogOptions):
         """As CatalogOptions.from_mapping, and `preprocess_cfg` may hold only open_clip PreprocessCfg fields
         (OptionsError)."""
         options = super().from_mapping(raw, where)
-        unknown = sorted(set(options.preprocess_cfg) - PREPROCESS_FIELDS)
-        if unknown:
-            raise OptionsError(f"{where}.preprocess_cfg: unknown field {unknown[0]!r}; open_clip PreprocessCfg "
-                               f"fields: {sorted(PREPROCESS_FIELDS)}")
+        check_config_keys(options.preprocess_cfg, PREPROCESS_FIELDS, f"{where}.preprocess_cfg",
+                          "open_clip PreprocessCfg")
         return options
 
 

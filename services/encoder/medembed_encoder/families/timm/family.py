@@ -35,7 +35,7 @@ from ...load_errors import ModelLoadError
 from ...weights.checkpoints import load_exact, package_checkpoint, read_state_dict
 from ...weights.hub import checkpoint_file, model_cache_dir
 from ..base import DEFAULT_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
-from ..options import CatalogOptions, OptionsError
+from ..options import CatalogOptions, check_config_keys
 from .efficientnet_keys import lukemelas_to_timm
 
 TIMM_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -60,10 +60,8 @@ class TimmOptions(CatalogOptions):
         """As CatalogOptions.from_mapping, and `pretrained_cfg_overlay` may hold only timm PretrainedCfg fields
         (OptionsError)."""
         options = super().from_mapping(raw, where)
-        unknown = sorted(set(options.pretrained_cfg_overlay) - PRETRAINED_CFG_FIELDS)
-        if unknown:
-            raise OptionsError(f"{where}.pretrained_cfg_overlay: unknown field {unknown[0]!r}; timm PretrainedCfg "
-                               f"fields: {sorted(PRETRAINED_CFG_FIELDS)}")
+        check_config_keys(options.pretrained_cfg_overlay, PRETRAINED_CFG_FIELDS, f"{where}.pretrained_cfg_overlay",
+                          "timm PretrainedCfg")
         return options
 
 
