@@ -7,7 +7,7 @@ Same model, same images, same batch cap and queue delay, one image per request, 
 1/8/16/32 clients; the rounds alternate which server goes first. Prints img/s, p50/p99 latency
 and the ratios medembed / Triton (median over rounds), and writes results/bench/peers.json.
 
-    python -m venv .venv-peers && .venv-peers/bin/pip install -r bench/requirements-peers.txt
+    bash bench/peers_venv.sh   # the Triton peer's own venv, .venv-peers
     python bench/peers.py --data ../shared/data/busi --limit 210 [--rounds 2] [--clients 1,8,16,32]
 """
 
@@ -175,7 +175,7 @@ def main() -> None:
           f"{torch.get_num_threads()}; {os.cpu_count()} cores", flush=True)
     if not with_triton:
         print(f"Triton left out: no PyTriton environment at {args.triton_python} "
-              "(see bench/requirements-peers.txt, or pass --triton-python)", flush=True)
+              "(make it with bash bench/peers_venv.sh, or pass --triton-python)", flush=True)
     started = time.perf_counter()
     measured: dict[str, dict[int, list[dict]]] = {"medembed": {c: [] for c in client_counts},
                                                   "triton": {c: [] for c in client_counts}}
