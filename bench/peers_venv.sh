@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The optional Triton peer of bench/peers.py in its own venv, .venv-peers (not part of `make install`).
 # PyTriton's client (tritonclient[grpc]) pins protobuf < 7 and PyTriton numpy < 2, while our stubs
-# need protobuf >= 7: pip cannot resolve both, so PyTriton goes in first with its own pins, then our packages without their pins
-# (--no-deps) and the libraries they import, then the protobuf our stubs need. PyTriton only talks
+# need protobuf >= 7: pip cannot resolve both, so PyTriton goes in first with its own pins, then
+# our packages without their pins (--no-deps) and the libraries they import, then the protobuf our
+# stubs need. PyTriton only talks
 # to its bundled tritonserver here, which the newer protobuf does not disturb (bench/peers.py checks
 # that both sides give the same vector before it measures).
 #

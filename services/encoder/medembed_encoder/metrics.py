@@ -48,7 +48,8 @@ class EncoderMetrics:
         self.model_ready = Gauge("medembed_model_ready", "1 when the model serves", ["model"], registry=r)
         self.oom_splits = Counter("medembed_oom_batch_splits", "Batches halved after CUDA OOM",
                                   ["model"], registry=r)
-        self.batch_cap = Gauge("medembed_batch_cap", "Largest batch the device took (after OOM halving)",
+        self.batch_cap = Gauge("medembed_batch_cap",
+                               "Batch limit in force: max_batch_size, the CPU chunk tuned at warm-up, or OOM-halved",
                                ["model"], registry=r)
 
         self.cache_hits = Counter("medembed_cache_hits", "Items answered from the cache", ["model"], registry=r)
