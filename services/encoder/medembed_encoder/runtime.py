@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 CHUNK_CANDIDATES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-TUNE_BUDGET_S = 0.5  # a candidate chunk slower than this per forward ends the search
+TUNE_BUDGET_S = 1.0  # the search stops once it has spent this long (a model's warm-up, not a benchmark)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -161,13 +161,13 @@ class ModelRuntime:
     def _tune_chunk(self, tensor: torch.Tensor) -> None:
         spec = self.encoder.default_spec
         rates: dict[int, float] = {}
+        search_started = time.perf_counter()
         for chunk in (c for c in CHUNK_CANDIDATES if c <= self.limits.max_batch_size):
             self._forward_chunk([tensor] * chunk, spec)  # a new shape's first call pays one-off set-up
             started = time.perf_counter()
             self._forward_chunk([tensor] * chunk, spec)
-            seconds = time.perf_counter() - started
-            rates[chunk] = chunk / seconds
-            if seconds > TUNE_BUDGET_S:
+            rates[chunk] = chunk / (time.perf_counter() - started)
+            if time.perf_counter() - search_started > TUNE_BUDGET_S:
                 break
         if len(rates) > 1:  # one sample says nothing about batching: keep the cap
             self.batch_cap = max(rates, key=rates.__getitem__)
