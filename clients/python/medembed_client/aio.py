@@ -203,6 +203,21 @@ class AsyncClient:
                 lookup.cancel()  # no-op when done; a failed sibling must not leave the rest running
         return sorted(misses)
 
+    async def _start_call(self, images: Sequence[ImageInput], model: str, spec: str, priority: str,
+                          skip_cache: bool, progress: bool
+                          ) -> tuple[list[bytes], ResultAssembler, list[int], list[tuple[int, int]], bool, tqdm]:
+        """What embed and embed_stream share before sending: the bytes, the result being assembled
+        (cached items already in it), the items left to send and their requests, whether those may
+        skip the cache read, and the progress bar (advanced past what needs no sending)."""
+        if priority not in PRIORITIES:
+            raise ValueError(f"priority must be one of {sorted(PRIORITIES)}")
+        datas = [to_bytes(image) for image in images]
+        assembler = ResultAssembler(len(datas))
+        sendable, chunks, looked_up = await self._plan(datas, assembler, model, spec, priority, skip_cache)
+        bar = tqdm(total=len(datas), desc=model, unit="img", disable=not progress)
+        bar.update(len(datas) - len(sendable))
+        return datas, assembler, sendable, chunks, skip_cache or looked_up, bar
+
     async def embed(self, images: Sequence[ImageInput], model: str, *, spec: str = "", priority: str = "online",
                     skip_cache: bool = False, progress: bool = False) -> EmbedResult:
         """Embed N images with `model` (and its embedding `spec`; empty: the default), in order.
@@ -215,15 +230,9 @@ class AsyncClient:
         for an unreadable path, EmbedError when the call fails (unknown model or spec, no server,
         `timeout_s` passed, replicas disagreeing on provenance).
         """
-        if priority not in PRIORITIES:
-            raise ValueError(f"priority must be one of {sorted(PRIORITIES)}")
-        datas = [to_bytes(image) for image in images]
-        assembler = ResultAssembler(len(datas))
-        sendable, chunks, looked_up = await self._plan(datas, assembler, model, spec, priority, skip_cache)
-        skip_cache = skip_cache or looked_up
+        datas, assembler, sendable, chunks, skip_cache, bar = await self._start_call(
+            images, model, spec, priority, skip_cache, progress)
         limit = asyncio.Semaphore(self.max_concurrency)
-        bar = tqdm(total=len(datas), desc=model, unit="img", disable=not progress)
-        bar.update(len(datas) - len(sendable))
 
         async def run(start: int, end: int) -> None:
             indices = sendable[start:end]
@@ -249,14 +258,8 @@ class AsyncClient:
         no item and fails no call; each item is answered once, in order. `timeout_s` is the longest
         the call may go without an answer, retries included. Returns and raises as `embed`.
         """
-        if priority not in PRIORITIES:
-            raise ValueError(f"priority must be one of {sorted(PRIORITIES)}")
-        datas = [to_bytes(image) for image in images]
-        assembler = ResultAssembler(len(datas))
-        sendable, chunks, looked_up = await self._plan(datas, assembler, model, spec, priority, skip_cache)
-        skip_cache = skip_cache or looked_up
-        bar = tqdm(total=len(datas), desc=model, unit="img", disable=not progress)
-        bar.update(len(datas) - len(sendable))
+        datas, assembler, sendable, chunks, skip_cache, bar = await self._start_call(
+            images, model, spec, priority, skip_cache, progress)
 
         def request_for(start: int, end: int, request_id: str) -> pb.EmbedRequest:
             return pb.EmbedRequest(model=model, spec=spec, priority=PRIORITIES[priority], skip_cache=skip_cache,

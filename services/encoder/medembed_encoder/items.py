@@ -78,11 +78,14 @@ class ItemRecord(NamedTuple):
         return self._replace(code=outcome.code, message=outcome.message, vector=outcome.vector,
                              data=b"", tensor=None)
 
-    def shareable(self) -> FlightOutcome | None:
-        """The outcome identical items may adopt, or None when it belongs to this request only."""
-        if self.code not in SHAREABLE_CODES:
-            return None
+    def outcome(self) -> FlightOutcome:
+        """This item's outcome, for identical items of the same request to adopt."""
         return FlightOutcome(self.code, self.message, self.vector)
+
+    def shareable(self) -> FlightOutcome | None:
+        """The outcome identical items of other requests may adopt, or None when it belongs to
+        this request only (a timeout, a failed forward)."""
+        return self.outcome() if self.code in SHAREABLE_CODES else None
 
     def add_to(self, results: Any) -> None:
         """Append the wire result (status, little-endian float32 vector bytes, digest, cache flag)

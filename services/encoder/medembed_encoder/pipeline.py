@@ -194,7 +194,7 @@ class EmbedPipeline:
                     outcome = computed.get(digest)
                     self._flights.land(admitted.scope.key(digest), outcome.shareable() if outcome else None)
             self.store(admitted, computed)
-            records, count = settle(records, {d: r.shareable() or _own(r) for d, r in computed.items()})
+            records, count = settle(records, {d: r.outcome() for d, r in computed.items()})
             shared.inc(count - len(computed))
             records, count = settle(records, await self._follow(following))
             shared.inc(count)
@@ -312,11 +312,6 @@ class EmbedPipeline:
         for record in records:  # results.add: a third of the time of building each ItemResult apart
             record.add_to(response.results)
         return response
-
-
-def _own(record: ItemRecord) -> FlightOutcome:
-    """An outcome only the leading item takes (a timeout or failed forward is not shared)."""
-    return FlightOutcome(record.code, record.message, record.vector)
 
 
 def settle(records: Records, outcomes: dict[str, FlightOutcome]) -> tuple[Records, int]:

@@ -63,8 +63,8 @@ class ComputeLayout:
 
     @classmethod
     def resolve(cls, device: torch.device, workers: int, intra_op_threads: int, chunk: int) -> "ComputeLayout":
-        """0 means auto: on a CPU two workers sharing the cores (two one-thread forwards ran 2.3x
-        one two-thread forward on 2 cores, bench/profile_load.py), on a GPU two workers so one
+        """0 means auto: on a CPU two workers sharing the cores (on 2 cores the service then ran
+        1.88x an in-process two-thread forward, `make bench-encoder`), on a GPU two workers so one
         batch's collate and copy overlap the other's forward."""
         cores = os.cpu_count() or 1
         workers = workers or (min(2, cores) if device.type == "cpu" else 2)
