@@ -156,6 +156,11 @@ def test_breakhis_copy_without_the_sob_level_and_errors(tmp_path) -> None:
     assert [s.metadata["patient"] for s in dataset.samples] == ["14-9133", "14-12204"]
     with pytest.raises(DatasetError, match=r"folder not found: no benign/ and malignant/ folders under .*flat/benign"):
         _load("breakhis", tmp_path, path="flat/benign")
+    busi_beside = tmp_path / "data"
+    _breakhis_files(busi_beside / "BreaKHis_v1" / "histology_slides" / "breast")
+    for label in ("benign", "malignant", "normal"):
+        write_image(busi_beside / "Dataset_BUSI_with_GT" / label / f"{label} (1).png")
+    assert len(_load("breakhis", tmp_path, path="data")) == 4  # BUSI's benign/ malignant/ are not BreaKHis
     _breakhis_files(tmp_path / "two" / "a")
     _breakhis_files(tmp_path / "two" / "b")
     with pytest.raises(DatasetError, match=r"several BreaKHis trees under .*two: .*two/a, .*two/b"):

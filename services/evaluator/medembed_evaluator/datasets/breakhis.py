@@ -2,9 +2,9 @@
 
 The dataset path may be the release folder (BreaKHis_v1, or the folder holding it, as some mirrors
 nest it: BreaKHis_v1/BreaKHis_v1/...), its `histology_slides` or `histology_slides/breast`, or a
-copy that starts at `benign/` and `malignant/`: the breast folder is the shallowest one under the
-path that holds both class folders. Sample keys are paths relative to it, so every one of these
-gives the same keys (and the same dataset content hash).
+copy that starts at `benign/` and `malignant/`: the breast folder is found below the path
+(find_breast_folder). Sample keys are paths relative to it, so every one of these gives the same
+keys (and the same dataset content hash).
 """
 
 from __future__ import annotations
@@ -81,20 +81,28 @@ def load_breakhis(options: BreakHisOptions, root: Path) -> Dataset:
 
 
 def find_breast_folder(root: Path) -> Path:
-    """The shallowest folder at or below `root` (hidden folders never entered, at most 4 levels down)
-    that holds both `benign/` and `malignant/`. Raises DatasetError naming `root` when `root` is no
-    folder or holds none, or when two at the same depth make the choice ambiguous.
+    """The folder at or below `root` (hidden folders never entered, at most 4 levels down) that
+    holds both `benign/` and `malignant/`: the shallowest one whose class folders hold the release's
+    `SOB/` level, else the shallowest one (a copy without it), so another dataset's benign/ and
+    malignant/ folders (BUSI's) beside the BreaKHis tree are not taken for it. Raises DatasetError
+    naming `root` when `root` is no folder or holds none, or when two at one depth make it ambiguous.
     """
+    candidates: list[tuple[int, Path]] = []
     level = [root] if root.is_dir() else []
-    for _ in range(_SEARCH_DEPTH + 1):
+    for depth in range(_SEARCH_DEPTH + 1):
         found = [folder for folder in level if all((folder / name).is_dir() for name in BREAKHIS_CLASSES)]
-        if len(found) > 1:
-            raise DatasetError(f"breakhis: several BreaKHis trees under {root}: {', '.join(map(str, found))}; "
-                               "point the dataset path at one of them")
-        if found:
-            return found[0]
-        level = sorted(child for folder in level for child in folder.iterdir()
+        candidates += [(depth, folder) for folder in found]
+        level = sorted(child for folder in level if folder not in found for child in folder.iterdir()
                        if child.is_dir() and not is_hidden_name(child.name))
+    with_sob = [(depth, folder) for depth, folder in candidates
+                if any((folder / name / "SOB").is_dir() for name in BREAKHIS_CLASSES)]
+    for group in (with_sob, candidates):
+        if group:
+            shallowest = [folder for depth, folder in group if depth == group[0][0]]
+            if len(shallowest) > 1:
+                raise DatasetError(f"breakhis: several BreaKHis trees under {root}: "
+                                   f"{', '.join(map(str, shallowest))}; point the dataset path at one of them")
+            return shallowest[0]
     what = "no benign/ and malignant/ folders under " if root.is_dir() else ""
     raise DatasetError(
         f"breakhis: folder not found: {what}{root} (expected the BreaKHis_v1 tree, its histology_slides/breast, "
