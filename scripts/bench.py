@@ -10,7 +10,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from medembed_client.helpformat import HelpFormatter
 from medembed_encoder.testing import start_local_encoder
+from medembed_evaluator.cli import imagefolder_path
 from medembed_evaluator.cli import main as evaluate
 from medembed_evaluator.errors import EvaluatorError
 from medembed_evaluator.plan.load import load_plan
@@ -18,6 +20,10 @@ from medembed_evaluator.plan.schema import DEFAULT_TARGET
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class BenchHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
+    """The docstring's layout kept, every option's default shown."""
 
 
 def served_models(plan_path: Path) -> str:
@@ -28,20 +34,30 @@ def served_models(plan_path: Path) -> str:
     return ",".join(dict.fromkeys(ids))
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of `make bench` (DATA, PLAN and BENCH_ARGS of the Makefile end up here)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=BenchHelpFormatter)
+    parser.add_argument("--data", action="append", default=[], metavar="[NAME=]DIR",
+                        help="ImageFolder dataset to add (a class per sub-folder); its table column is NAME, "
+                             "else the folder's name (repeatable; default: none)")
+    parser.add_argument("--plan", type=Path, default=ROOT / "deploy" / "plans" / "bench.yaml", help="the plan YAML")
+    parser.add_argument("--out", type=Path, default=ROOT / "results",
+                        help="results root; the encoder's log and on-disk vector cache go under it too")
+    parser.add_argument("--models", default="",
+                        help="models the local encoder serves, comma-separated (default: the plan's)")
+    return parser
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", action="append", default=[], help="ImageFolder dataset to add (repeatable)")
-    parser.add_argument("--plan", type=Path, default=ROOT / "deploy" / "plans" / "bench.yaml")
-    parser.add_argument("--out", type=Path, default=ROOT / "results")
-    parser.add_argument("--models", default="", help="models the local encoder serves (default: the plan's)")
-    args = parser.parse_args()
+    """Run `make bench`; returns the evaluator's exit status."""
+    args = (p := build_parser()).parse_args()
     for folder in args.data:
-        if not Path(folder).is_dir():
-            parser.error(f"--data {folder}: no such directory")
+        if not Path(imagefolder_path(folder)).is_dir():
+            p.error(f"--data {folder}: no such directory")
     try:
         models = args.models or served_models(args.plan)
     except EvaluatorError as exc:
-        parser.error(str(exc))
+        p.error(str(exc))
     print(f"starting a local encoder for {models} (random-init models allowed for the demo) ...", flush=True)
     with start_local_encoder(models, args.out / "logs", allow_random_weights=True,
                              cache_dir=args.out / "vector-cache", env={"MEDEMBED_CACHE_URL": ""}) as encoder:

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ from .aio import DEFAULT_TARGET
 from .client import Client
 from .files import folder_files
 from .health import check_health
+from .helpformat import HelpFormatter, subcommand
 from .models import ModelInfo
 from .redact import redact
 from .results import EmbedError
@@ -172,25 +173,35 @@ def _cmd_embed(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="medembed", description="medembed embedding service client")
-    parser.add_argument("--target", default=os.environ.get("MEDEMBED_TARGET", DEFAULT_TARGET),
-                        help="HOST:PORT of the encoder service (env MEDEMBED_TARGET)")
+    parser = argparse.ArgumentParser(prog="medembed", description="medembed embedding service client",
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--target", default=None,
+                        help=f"HOST:PORT of the encoder service (default: env MEDEMBED_TARGET; unset or empty: "
+                             f"{DEFAULT_TARGET})")
     security.add_arguments(parser)
-    commands = parser.add_subparsers(dest="command", required=True)
-    models = commands.add_parser("models", help="list the models the server hosts")
-    models.add_argument("--json", action="store_true")
-    health = commands.add_parser("health", help="print the target's status; exit 0 only when it is SERVING")
-    health.add_argument("--service", default="", help="a model id, or empty for the whole server")
-    health.add_argument("--timeout", type=float, default=3.0)
-    embed = commands.add_parser("embed", help="embed image files or directories into a .npy array")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    models = subcommand(commands, "models", help="list the models the server hosts")
+    models.add_argument("--json", action="store_true",
+                        help="one JSON object a line per model (id, family, dim, specs, weights ...) instead of "
+                             "the table")
+    health = subcommand(commands, "health", help="print the target's status; exit 0 only when it is SERVING")
+    health.add_argument("--service", default="", help="a model id; empty = the whole server (default: empty)")
+    health.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer")
+    embed = subcommand(commands, "embed", help="embed image files or directories into a .npy array")
     embed.add_argument("inputs", nargs="+", help="image files and/or directories (searched recursively)")
-    embed.add_argument("--model", required=True)
+    embed.add_argument("--model", required=True, help="served model id (`medembed models` lists them); required")
     embed.add_argument("--out", required=True,
                        help="output .npy (.npy added if missing); STEM.files.txt, STEM.errors.json and "
-                            "STEM.provenance.json beside it")
-    embed.add_argument("--spec", default="")
-    embed.add_argument("--priority", choices=["online", "bulk"], default="bulk")
-    embed.add_argument("--skip-cache", action="store_true")
+                            "STEM.provenance.json beside it; required")
+    embed.add_argument("--spec", default="",
+                       help="the model's embedding spec, e.g. its pooling (`medembed models` lists each model's "
+                            "specs); empty = the model's default spec (default: empty)")
+    embed.add_argument("--priority", choices=["online", "bulk"], default="bulk",
+                       help="scheduling class: online (latency-sensitive) is served first, bulk (throughput "
+                            "work) is never starved")
+    embed.add_argument("--skip-cache", action="store_true",
+                       help="compute every vector again instead of answering from the server's vector cache "
+                            "(the new vectors are still stored)")
     embed.add_argument("--batch", type=int, default=32, help="items per request")
     embed.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     embed.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -200,10 +211,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def resolve_target(flag_value: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The encoder to talk to: `--target`, else MEDEMBED_TARGET, else DEFAULT_TARGET; an empty value
+    (`MEDEMBED_TARGET=`) counts as unset."""
+    env = os.environ if environ is None else environ
+    return (flag_value or "").strip() or env.get("MEDEMBED_TARGET", "").strip() or DEFAULT_TARGET
+
+
 def main(argv: list[str] | None = None) -> int:
     """`medembed ...`: runs one command; returns the exit code (0 ok, 1 item errors or not
     SERVING, 2 bad arguments or files, 3 the encoder failed or cannot be reached)."""
     args = _parser().parse_args(argv)
+    args.target = resolve_target(args.target)
     handlers = {"models": _cmd_models, "health": _cmd_health, "embed": _cmd_embed}
     try:
         return handlers[args.command](args)
