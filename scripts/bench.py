@@ -7,10 +7,12 @@ plan, print the table, stop the encoder. Works offline on a fresh clone.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from medembed_client.helpformat import HelpFormatter
+from medembed_client.stopping import Terminated, command_line, exit_code, stop_signals, stopped_line
 from medembed_encoder.testing import start_local_encoder
 from medembed_evaluator.cli import imagefolder_path
 from medembed_evaluator.cli import main as evaluate
@@ -49,7 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main() -> int:
-    """Run `make bench`; returns the evaluator's exit status."""
+    """Run `make bench`; returns the evaluator's exit status (130/143 with one line on Ctrl-C/SIGTERM)."""
+    resume = "make bench" if os.environ.get("MAKELEVEL") else command_line("python scripts/bench.py", None)
+    try:
+        with stop_signals():
+            return _bench(resume)
+    except (KeyboardInterrupt, Terminated) as stop:
+        print(f"\n{stopped_line('bench', stop, 'stored features are kept', resume)}", file=sys.stderr)
+        return exit_code(stop)
+
+
+def _bench(resume: str) -> int:
     args = (p := build_parser()).parse_args()
     for folder in args.data:
         if not Path(imagefolder_path(folder)).is_dir():
@@ -65,7 +77,7 @@ def main() -> int:
         argv = ["run", str(args.plan), "--out", str(args.out), "--encoder", f"default={encoder.target}"]
         for folder in args.data:
             argv += ["--add-imagefolder", folder]
-        return evaluate(argv)
+        return evaluate(argv, resume_command=resume)
 
 
 if __name__ == "__main__":

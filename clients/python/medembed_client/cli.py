@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -22,9 +23,11 @@ from .models import ModelInfo
 from .redact import redact
 from .results import EmbedError
 from .retry import RetryPolicy
+from .stopping import Terminated, command_line, disk_full_line, exit_code, is_disk_full, stop_signals, stopped_line
 
 UNREACHABLE_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 CONNECT_TIMEOUT_S = 10.0
+NPY_HEADER_BYTES = 128  # numpy .npy format 1.0 pads its header to a multiple of 64 bytes
 KNOWN_FORMATS = "PNG, JPEG, TIFF, BMP, WEBP, DICOM (with or without a suffix) or NIfTI"
 START_HINT = ("is the encoder running? Start it with `medembed-encoder serve --models ID` "
               "(`medembed-encoder catalog` lists the ids), or point --target / MEDEMBED_TARGET at it")
@@ -139,6 +142,24 @@ def _cmd_health(args: argparse.Namespace) -> int:
     return 0 if status == "SERVING" else 1
 
 
+class _Writes:
+    """A file seen only through its write(): np.save then writes with it, and a full disk raises
+    OSError(ENOSPC) (for a real file np.save uses ndarray.tofile, whose OSError carries no errno)."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+
+    def write(self, data: bytes) -> int:
+        """Write `data` to the file; returns the bytes written."""
+        return self._handle.write(data)
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """`np.save(path, array)` (the .npy format), raising OSError with its errno when the disk is full."""
+    with path.open("wb") as handle:
+        np.save(_Writes(handle), array, allow_pickle=False)
+
+
 def output_paths(out: str) -> tuple[Path, dict[str, Path]]:
     """The .npy written for `--out` (np.save adds .npy when missing) and its side files, named after
     its whole stem: `feats.v1.npy` -> `feats.v1.files.txt`."""
@@ -160,13 +181,25 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         result = client.embed(files, args.model, spec=args.spec, priority=args.priority,
                               skip_cache=args.skip_cache, progress=not args.quiet)
     vectors_path, side = output_paths(args.out)
-    vectors_path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(vectors_path, result.vectors)
-    write_file_list(side["files.txt"], files)
     errors = {str(files[i]): {"index": i, "code": e.code, "message": e.message} for i, e in result.errors.items()}
-    side["errors.json"].write_text(json.dumps(errors, indent=1))
     provenance = dataclasses.asdict(result.provenance) if result.provenance else None
-    side["provenance.json"].write_text(json.dumps(provenance, indent=1))
+    texts = {"errors.json": json.dumps(errors, indent=1), "provenance.json": json.dumps(provenance, indent=1)}
+    try:
+        vectors_path.parent.mkdir(parents=True, exist_ok=True)
+        save_npy(vectors_path, result.vectors)
+        write_file_list(side["files.txt"], files)
+        for kind, text in texts.items():
+            side[kind].write_text(text)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        for written in (vectors_path, *side.values()):  # no half-written output is left to be mistaken for one
+            written.unlink(missing_ok=True)
+        needed = (result.vectors.nbytes + NPY_HEADER_BYTES + sum(len(os.fsencode(f)) + 1 for f in files)
+                  + sum(len(text.encode()) for text in texts.values()))
+        raise CliError(f"{disk_full_line(vectors_path.parent, needed)}; nothing was written: free space there (or "
+                       f"pass --out elsewhere) and run the same command again (the encoder's vector cache answers "
+                       f"what it already computed)") from None
     print(f"wrote {vectors_path} {result.vectors.shape}, {', '.join(str(p) for p in side.values())}; "
           f"{len(result.errors)} item error(s); {int(result.cache_hits.sum())} cache hit(s)", file=sys.stderr)
     return 1 if result.errors else 0
@@ -220,12 +253,19 @@ def resolve_target(flag_value: str | None, environ: Mapping[str, str] | None = N
 
 def main(argv: list[str] | None = None) -> int:
     """`medembed ...`: runs one command; returns the exit code (0 ok, 1 item errors or not
-    SERVING, 2 bad arguments or files, 3 the encoder failed or cannot be reached)."""
+    SERVING, 2 bad arguments or files or a full disk, 3 the encoder failed or cannot be reached,
+    130 Ctrl-C, 143 SIGTERM: one line each, no traceback)."""
     args = _parser().parse_args(argv)
     args.target = resolve_target(args.target)
     handlers = {"models": _cmd_models, "health": _cmd_health, "embed": _cmd_embed}
     try:
-        return handlers[args.command](args)
+        with stop_signals():
+            return handlers[args.command](args)
+    except (KeyboardInterrupt, Terminated) as stop:
+        kept = ("nothing was written; the vectors the encoder finished stay in its vector cache"
+                if args.command == "embed" else "nothing was changed")
+        print(f"\n{stopped_line('medembed', stop, kept, command_line('medembed', argv))}", file=sys.stderr)
+        return exit_code(stop)
     except CliError as exc:
         print(f"medembed: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -13,6 +13,15 @@ import yaml
 from medembed_client import SecurityError, security
 from medembed_client.helpformat import HelpFormatter, subcommand
 from medembed_client.redact import RedactingFormatter, redact
+from medembed_client.stopping import (
+    Terminated,
+    command_line,
+    disk_full_line,
+    exit_code,
+    is_disk_full,
+    stop_signals,
+    stopped_line,
+)
 from medembed_evaluator.errors import EvaluatorError, PlanError
 from medembed_evaluator.plan.load import load_plan, parse_plan
 from medembed_evaluator.plan.schema import DatasetEntry, Plan
@@ -95,13 +104,32 @@ def _load(path: Path, encoder_overrides: list[str], extra: list[DatasetEntry]) -
     return parse_plan(document, extra_datasets=extra)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, resume_command: str | None = None) -> int:
     """`medembed-evaluate` with `argv` (default: sys.argv[1:]). Returns the exit status: 0 when every
-    pair gave a result, 1 when some gave none, 2 for a plan, dataset, encoder or security problem
-    (said on stderr, secrets redacted).
+    pair gave a result, 1 when some gave none, 2 for a plan, dataset, encoder or security problem or a
+    full disk (said on stderr in one line, secrets redacted), 130 on Ctrl-C and 143 on SIGTERM (one
+    line naming `resume_command`, default this command, which continues from the stored features).
     """
     args = _parser().parse_args(argv)
     _configure_logging()
+    try:
+        with stop_signals():
+            return _run(args)
+    except (KeyboardInterrupt, Terminated) as stop:
+        kept = f"stored features are kept under {args.out / 'features'}"
+        command = resume_command or command_line("medembed-evaluate", argv)
+        print(f"\n{stopped_line('medembed-evaluate', stop, kept, command)}", file=sys.stderr)
+        return exit_code(stop)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        folder = Path(exc.filename).parent if exc.filename else args.out
+        print(f"medembed-evaluate: {disk_full_line(folder, None)} (writing {exc.filename or args.out}); stored "
+              "features are kept: free space there and run the same command again", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     extra = [imagefolder_entry(text) for text in args.add_imagefolder]
     try:
         plan = _load(args.plan, args.encoder, extra)
