@@ -137,7 +137,10 @@ class EncoderServer:
               metrics_host=settings.metrics_bind_host, health_port=self.health_port,
               tls="mutual" if settings.tls_client_ca else settings.tls, tokens=self.tokens is not None,
               reflection=settings.reflection_on, models=list(self.registry.model_ids),
-              cache=self.cache.description, version=__version__)
+              cache=self.cache.description, version=__version__, serving=False,
+              meaning="the ports are open and health answers NOT_SERVING while the models load; each model "
+                      "serves from its model_ready line, the server from server_serving; model_load_failed "
+                      "stops it")
         return self.port
 
     async def load_models(self) -> None:
@@ -166,6 +169,7 @@ class EncoderServer:
                   seconds=round(watch.seconds(), 2))
         await self.health.set("", SERVING)
         await self.health.set(SERVICE_NAME, SERVING)
+        event(log, "server_serving", port=self.port, models=list(self.registry.model_ids))
         self._background.append(asyncio.create_task(self._watch_stalls()))
 
     async def _watch_stalls(self) -> None:
