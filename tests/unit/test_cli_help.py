@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from medembed_client import cli as client_cli
+from medembed_client import healthcheck
 from medembed_client.helpformat import help_text, walk
 from medembed_encoder import cli as encoder_cli
 from medembed_encoder import config
@@ -32,7 +33,8 @@ def _bench_parser() -> argparse.ArgumentParser:
 
 
 PARSERS = {"medembed": client_cli._parser, "medembed-encoder": encoder_cli._parser,
-           "medembed-evaluate": evaluator_cli._parser, "scripts/bench.py": _bench_parser}
+           "medembed-evaluate": evaluator_cli._parser, "scripts/bench.py": _bench_parser,
+           "healthcheck": healthcheck._parser}
 
 
 def _options() -> list[tuple[str, argparse.ArgumentParser, argparse.Action]]:
@@ -55,7 +57,7 @@ OPTIONS = _options()
 def test_the_walk_finds_every_command_line_and_subcommand():
     progs = {prog for prog, _, _ in OPTIONS}
     assert {"medembed models", "medembed health", "medembed embed", "medembed-encoder serve",
-            "medembed-encoder catalog", "medembed-evaluate run", "scripts/bench.py"} <= progs
+            "medembed-encoder catalog", "medembed-evaluate run", "scripts/bench.py", "healthcheck"} <= progs
     assert len(OPTIONS) > 60
 
 
