@@ -13,13 +13,9 @@ from pathlib import Path
 
 from medembed_client.helpformat import HelpFormatter
 from medembed_client.stopping import Terminated, command_line, exit_code, stop_signals, stopped_line
-from medembed_encoder.testing import start_local_encoder
-from medembed_evaluator.cli import imagefolder_path
-from medembed_evaluator.cli import main as evaluate
-from medembed_evaluator.errors import EvaluatorError
-from medembed_evaluator.plan.load import load_plan
-from medembed_evaluator.plan.schema import DEFAULT_TARGET
-from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID
+
+# The evaluator's and encoder's modules are imported in the functions that use them, after a line
+# that says so: on a cold start (numba, scikit-learn, torch) that takes up to a minute.
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +26,10 @@ class BenchHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
 
 def served_models(plan_path: Path) -> str:
     """The plan's models that its `default` encoder serves, comma-separated (what the local encoder loads)."""
+    from medembed_evaluator.plan.load import load_plan
+    from medembed_evaluator.plan.schema import DEFAULT_TARGET
+    from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID
+
     plan = load_plan(plan_path)
     default = plan.encoders.get(DEFAULT_TARGET)
     ids = [m.id for m in plan.models if m.id != RAW_PIXELS_MODEL_ID and m.target == default]
@@ -63,6 +63,12 @@ def main() -> int:
 
 def _bench(resume: str) -> int:
     args = (p := build_parser()).parse_args()
+    print("loading the evaluator and the encoder's libraries (up to a minute on a cold start) ...", flush=True)
+    from medembed_encoder.testing import start_local_encoder
+    from medembed_evaluator.cli import imagefolder_path
+    from medembed_evaluator.cli import main as evaluate
+    from medembed_evaluator.errors import EvaluatorError
+
     for folder in args.data:
         if not Path(imagefolder_path(folder)).is_dir():
             p.error(f"--data {folder}: no such directory")
