@@ -35,9 +35,11 @@ from pydicom.uid import (
     MediaStorageDirectoryStorage,
 )
 
-from . import dicom_codecs
+from . import jpeg_family
 from .limits import DecodeError, DecodeErrorKind, DecodeLimits, check_shape
 from .pixels import library_message, to_uint8
+
+jpeg_family.register()
 
 VOI_FUNCTIONS = ("LINEAR", "LINEAR_EXACT", "SIGMOID")
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -113,8 +115,9 @@ def read_dataset(data: bytes, limits: DecodeLimits) -> Dataset:
     """The data set of a DICOM file (preamble or not, or a bare data set), its image header checked:
     Rows and Columns present, width x height x frames within `limits`.
 
-    Raises DecodeError: DECODE_ERROR for an unreadable header or a DICOM object without pixel data
-    (a DICOMDIR, a structured report ... named), TOO_LARGE / TOO_SMALL from the limits.
+    Raises DecodeError: DECODE_ERROR for an unreadable header, UNSUPPORTED_FORMAT for a DICOM
+    object without pixel data (a DICOMDIR, a structured report ... named), TOO_LARGE / TOO_SMALL
+    from the limits.
     """
     dataset = _read(data)
     rows, columns, frames = _unsigned(dataset, "Rows"), _unsigned(dataset, "Columns"), _frames(dataset, [])
@@ -201,8 +204,8 @@ def _read(data: bytes) -> Dataset:
         dataset = pydicom.dcmread(io.BytesIO(stream), force=force)
     except Exception as exc:  # pydicom raises many types for malformed headers
         raise _decode_error(f"cannot read the DICOM header: {library_message(exc)}") from None
-    if not any(keyword in dataset for keyword in _PIXEL_KEYWORDS):
-        raise _decode_error(_not_an_image(dataset))
+    if not any(keyword in dataset for keyword in _PIXEL_KEYWORDS):  # a valid file, of another kind
+        raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT, _not_an_image(dataset))
     if "TransferSyntaxUID" not in dataset.file_meta:
         implicit, little = dataset.original_encoding
         dataset.file_meta.TransferSyntaxUID = (
@@ -269,12 +272,23 @@ def _frame_pixels(dataset: Dataset, index: int, frames: int) -> np.ndarray:
     try:
         if syntax == JPEGBaseline8Bit:  # JPEG data is checked like a JPEG file: missing scan lines are errors
             frame = get_frame(dataset.PixelData, index, number_of_frames=frames)
-            if dicom_codecs.jpeg_precision(frame) <= 8:
+            header = jpeg_family.frame_header(frame)
+            if header is None or not header.needs_imagecodecs:
                 simplejpeg.decode_jpeg(frame, "RGB", strict=True)
         return pixel_array(dataset, index=index)
     except Exception as exc:  # truncated or corrupt pixel data, inconsistent pixel module
-        raise _decode_error(f"DICOM pixel data ({syntax.name}) cannot be decoded: "
-                            f"{dicom_codecs.describe_failure(exc)}") from None
+        raise _decode_error(f"DICOM pixel data ({syntax.name}) is truncated or damaged: "
+                            f"{_plugin_failures(exc)}") from None
+
+
+_ALL_PLUGINS_FAILED = "Unable to decode as exceptions were raised by all available plugins:"
+
+
+def _plugin_failures(exc: BaseException) -> str:
+    """pydicom's error, with "every plugin failed" reduced to what each decoder said."""
+    text = library_message(exc)
+    return "no decoder reads it (" + text.removeprefix(_ALL_PLUGINS_FAILED).strip() + ")" \
+        if text.startswith(_ALL_PLUGINS_FAILED) else text
 
 
 def _geometry(view: Dataset, notes: list[str]) -> tuple[tuple[float, ...] | None, ...]:
