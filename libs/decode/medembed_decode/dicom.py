@@ -115,9 +115,9 @@ def read_dataset(data: bytes, limits: DecodeLimits) -> Dataset:
     """The data set of a DICOM file (preamble or not, or a bare data set), its image header checked:
     Rows and Columns present, width x height x frames within `limits`.
 
-    Raises DecodeError: DECODE_ERROR for an unreadable header, UNSUPPORTED_FORMAT for a DICOM
-    object without pixel data (a DICOMDIR, a structured report ... named), TOO_LARGE / TOO_SMALL
-    from the limits.
+    Raises DecodeError: DECODE_ERROR for an unreadable header or an image object without its pixel
+    data, UNSUPPORTED_FORMAT for a DICOM object of a kind without pixel data (a DICOMDIR, a
+    structured report ... named), TOO_LARGE / TOO_SMALL from the limits.
     """
     dataset = _read(data)
     rows, columns, frames = _unsigned(dataset, "Rows"), _unsigned(dataset, "Columns"), _frames(dataset, [])
@@ -204,8 +204,8 @@ def _read(data: bytes) -> Dataset:
         dataset = pydicom.dcmread(io.BytesIO(stream), force=force)
     except Exception as exc:  # pydicom raises many types for malformed headers
         raise _decode_error(f"cannot read the DICOM header: {library_message(exc)}") from None
-    if not any(keyword in dataset for keyword in _PIXEL_KEYWORDS):  # a valid file, of another kind
-        raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT, _not_an_image(dataset))
+    if not any(keyword in dataset for keyword in _PIXEL_KEYWORDS):
+        raise _not_an_image(dataset)
     if "TransferSyntaxUID" not in dataset.file_meta:
         implicit, little = dataset.original_encoding
         dataset.file_meta.TransferSyntaxUID = (
@@ -213,15 +213,21 @@ def _read(data: bytes) -> Dataset:
     return dataset
 
 
-def _not_an_image(dataset: Dataset) -> str:
-    """The message for a DICOM object without pixel data, naming what it is."""
+def _not_an_image(dataset: Dataset) -> DecodeError:
+    """The error for a DICOM object without pixel data, naming what it is: UNSUPPORTED_FORMAT for
+    an object of a kind that holds none (a DICOMDIR, a report, a plan ...), DECODE_ERROR for an
+    image object (its SOP class an image storage, or Rows present) whose pixels are missing."""
     sop_class = str(dataset.file_meta.get("MediaStorageSOPClassUID", "") or dataset.get("SOPClassUID", "") or "")
     if sop_class == MediaStorageDirectoryStorage or "DirectoryRecordSequence" in dataset:
-        return ("a DICOMDIR (the index of a DICOM folder or disc), not an image: "
-                "send the image files it lists instead")
+        return DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
+                           "a DICOMDIR (the index of a DICOM folder or disc), not an image: "
+                           "send the image files it lists instead")
     name = UID(sop_class).name if sop_class else ""
     what = f"DICOM {name} object" if name and name != sop_class else "DICOM data set"
-    return f"{what} has no (7FE0,0010) Pixel Data: not an image"
+    if "Image" in name or "Rows" in dataset:
+        return _decode_error(f"{what} has no (7FE0,0010) Pixel Data: the file is truncated, or its pixels "
+                             "were removed")
+    return DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT, f"{what} has no (7FE0,0010) Pixel Data: not an image")
 
 
 def _frame_view(dataset: Dataset, index: int) -> Dataset:
