@@ -60,13 +60,17 @@ _FRAME_MACROS = ("PixelValueTransformationSequence", "FrameVOILUTSequence", "Pix
 
 @dataclass(frozen=True)
 class VoiTransform:
-    """A frame's own VOI (PS3.3 C.11.2): a VOI LUT table (`lut`, one VOI LUT Sequence item, shown
-    over 0..`lut_top`), else a window (`center`, `width`, `function` LINEAR / LINEAR_EXACT / SIGMOID)."""
+    """A frame's own VOI (PS3.3 C.11.2): a VOI LUT table, else a window (`center`, `width`,
+    `function` LINEAR / LINEAR_EXACT / SIGMOID).
+
+    The table: `lut` [entries] as pydicom's apply_voi reads the first VOI LUT Sequence item (input
+    value `lut_first` maps to entry 0), shown over 0..`lut_top` (its real range)."""
 
     center: float = 0.0
     width: float = 0.0
     function: str = "LINEAR"
-    lut: Dataset | None = None
+    lut: np.ndarray | None = None
+    lut_first: int = 0
     lut_top: int = 0
 
 
@@ -398,7 +402,7 @@ def _voi_table(dataset: Dataset, notes: list[str]) -> VoiTransform | None:
         notes.append(f"{_tag('VOILUTSequence')}: its LUT Descriptor declares {declared}-bit entries, the entries "
                      f"are {used}-bit (largest {int(table.max())}): shown over 0..{2**used - 1}")
         declared = used
-    return VoiTransform(lut=item, lut_top=2**declared - 1)
+    return VoiTransform(lut=table, lut_first=first, lut_top=2**declared - 1)
 
 
 def _window(dataset: Dataset, notes: list[str]) -> VoiTransform | None:
@@ -435,17 +439,13 @@ def _windowed(values: np.ndarray, voi: VoiTransform) -> np.ndarray:
 
 
 def _lut(values: np.ndarray, voi: VoiTransform) -> np.ndarray:
-    """pydicom's apply_voi with the table's output range 0..lut_top mapped to 0..255. Values are
-    clipped to the table's input range first (apply_voi clips too, after an integer cast)."""
+    """The VOI LUT applied as pydicom's apply_voi does (inputs below the first mapped value take
+    entry 0, above the last the last entry), its output range 0..lut_top mapped to 0..255."""
     assert voi.lut is not None
-    entries, first, _bits = (int(value) for value in voi.lut.LUTDescriptor)
-    entries = entries or 2**16
-    holder = Dataset()
-    holder.VOILUTSequence = [voi.lut]
-    if hasattr(voi.lut, "file_meta"):
-        holder.file_meta = voi.lut.file_meta
-    indices = np.clip(np.nan_to_num(np.round(values), nan=first), first, first + entries - 1).astype(np.int64)
-    shown = apply_voi(indices, holder, index=0).astype(np.float64) * (255.0 / max(voi.lut_top, 1))
+    finite = np.nan_to_num(np.round(values), nan=voi.lut_first, posinf=voi.lut_first + len(voi.lut),
+                           neginf=voi.lut_first)
+    indices = np.clip(finite - voi.lut_first, 0, len(voi.lut) - 1).astype(np.int64)
+    shown = voi.lut[indices].astype(np.float64) * 255.0 / max(voi.lut_top, 1)
     return np.clip(np.round(shown), 0, 255).astype(np.uint8)
 
 

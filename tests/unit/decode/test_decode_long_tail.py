@@ -162,13 +162,18 @@ def test_padding_shows_black_under_a_window_too() -> None:
 
 # --- VOI LUT with a descriptor that overstates its entries ------------------------------------------
 
-def test_a_voi_lut_declared_16_bit_with_12_bit_entries_uses_its_real_range_and_says_so() -> None:
+@pytest.mark.parametrize("where", ["top level, LUT Data US", "shared functional groups, LUT Data OW"])
+def test_a_voi_lut_declared_16_bit_with_12_bit_entries_uses_its_real_range_and_says_so(where: str) -> None:
     ds = dicom_dataset(E.astype(np.uint16) + 1000, bits_stored=12)
     item = Dataset()
     item.add_new(0x00283002, "US", [256, 1000, 16])  # LUT Descriptor: entries, first mapped, 16 bits
     entries = np.round((255 - np.arange(256)) * 4095 / 255).astype(int)  # but 12-bit entries
-    item.add_new(0x00283006, "US", [int(v) for v in entries])
-    ds.VOILUTSequence = [item]
+    if where.startswith("top"):
+        item.add_new(0x00283006, "US", [int(v) for v in entries])
+        ds.VOILUTSequence = [item]
+    else:
+        item.add_new(0x00283006, "OW", entries.astype("<u2").tobytes())
+        ds.SharedFunctionalGroupsSequence = [_item(FrameVOILUTSequence=[_item(VOILUTSequence=[item])])]
     decoded = decode(to_bytes(ds), DEFAULT_LIMITS)
     np.testing.assert_array_equal(decoded.pixels, 255 - E)
     assert len(decoded.notes) == 1 and "declares 16-bit entries, the entries are 12-bit" in decoded.notes[0]
