@@ -274,7 +274,9 @@ def _frame_pixels(dataset: Dataset, index: int, frames: int) -> np.ndarray:
         decoder = get_decoder(syntax)
     except NotImplementedError:
         raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
-                          f"DICOM transfer syntax {syntax} ({syntax.name}) is not read") from None
+                          f"DICOM transfer syntax {syntax} ({syntax.name}) is not read: no decoder for it here; "
+                          "convert the file to an uncompressed or JPEG syntax (e.g. dcmtk's dcmconv, "
+                          "gdcmconv --raw) and send that") from None
     if not decoder.is_available:
         raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
                           f"DICOM transfer syntax {syntax.name} needs a decoder this server lacks: "

@@ -34,7 +34,7 @@ _JPEG_2000_SYNTAXES = (uid.JPEG2000Lossless, uid.JPEG2000, uid.HTJ2KLossless, ui
 _CODECS = {**{syntax: "JPEG8" for syntax in _JPEG_SYNTAXES}, **{syntax: "JPEGLS" for syntax in _JPEG_LS_SYNTAXES},
            **{syntax: "JPEG2K" for syntax in _JPEG_2000_SYNTAXES}}
 PLUGIN = "imagecodecs"
-DECODER_DEPENDENCIES = {syntax: ("imagecodecs",) for syntax in _CODECS}
+DECODER_DEPENDENCIES = {syntax: (f"imagecodecs with its {codec} codec",) for syntax, codec in _CODECS.items()}
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from pydicom.pixels import pack_bits, pixel_array
 from pydicom.uid import (
     MPEG2MPML,
     EnhancedCTImageStorage,
+    HTJ2KLossless,
     JPEG2000Lossless,
     JPEGExtended12Bit,
     JPEGLosslessSV1,
@@ -251,7 +252,8 @@ def test_a_truncated_12_bit_jpeg_is_a_decode_error_naming_it() -> None:
     (JPEGLosslessSV1, lambda a: imagecodecs.jpeg8_encode(a, lossless=True, bitspersample=12)),
     (JPEGLSLossless, lambda a: imagecodecs.jpegls_encode(a)),
     (JPEG2000Lossless, lambda a: imagecodecs.jpeg2k_encode(a, level=0, codecformat="J2K")),
-], ids=["JPEG Extended 12-bit", "JPEG Lossless SV1", "JPEG-LS Lossless", "JPEG 2000 Lossless"])
+    (HTJ2KLossless, lambda a: imagecodecs.htj2k_encode(a, level=0)),
+], ids=["JPEG Extended 12-bit", "JPEG Lossless SV1", "JPEG-LS Lossless", "JPEG 2000 Lossless", "HTJ2K Lossless"])
 def test_compressed_dicom_of_each_syntax_is_read(syntax: str, encode: object) -> None:
     ds = encapsulated_dataset(encode(TWELVE), syntax, TWELVE.shape, bits_stored=12)  # type: ignore[operator]
     decoded = decode(to_bytes(ds), DEFAULT_LIMITS).pixels
