@@ -53,9 +53,15 @@ _FRAME_KEYWORDS = ("PhotometricInterpretation", "BitsAllocated", "BitsStored", "
                    "GreenPaletteColorLookupTableData", "BluePaletteColorLookupTableData",
                    "SegmentedRedPaletteColorLookupTableData", "SegmentedGreenPaletteColorLookupTableData",
                    "SegmentedBluePaletteColorLookupTableData", "PaletteColorLookupTableUID")
-# Functional group macros (PS3.3 C.7.6.16.2) whose single item holds attributes of the frame.
-_FRAME_MACROS = ("PixelValueTransformationSequence", "FrameVOILUTSequence", "PixelMeasuresSequence",
-                 "PlanePositionSequence", "PlaneOrientationSequence")
+# Functional group macros (PS3.3 C.7.6.16.2) whose single item holds attributes of the frame, each
+# with the attributes it replaces as a whole (a window in the macro drops a VOI LUT from elsewhere).
+_FRAME_MACROS = {
+    "PixelValueTransformationSequence": ("ModalityLUTSequence", "RescaleSlope", "RescaleIntercept", "RescaleType"),
+    "FrameVOILUTSequence": ("VOILUTSequence", "WindowCenter", "WindowWidth", "VOILUTFunction"),
+    "PixelMeasuresSequence": ("PixelSpacing",),
+    "PlanePositionSequence": ("ImagePositionPatient",),
+    "PlaneOrientationSequence": ("ImageOrientationPatient",),
+}
 
 
 @dataclass(frozen=True)
@@ -226,6 +232,9 @@ def _not_an_image(dataset: Dataset) -> DecodeError:
         return DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
                            "a DICOMDIR (the index of a DICOM folder or disc), not an image: "
                            "send the image files it lists instead")
+    if not len(dataset) and not len(dataset.file_meta):
+        return DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
+                           "an empty DICOM file (the DICM marker and no data elements): not an image")
     name = UID(sop_class).name if sop_class else ""
     what = f"DICOM {name} object" if name and name != sop_class else "DICOM data set"
     if "Image" in name or "Rows" in dataset:
@@ -237,7 +246,9 @@ def _not_an_image(dataset: Dataset) -> DecodeError:
 def _frame_view(dataset: Dataset, index: int) -> Dataset:
     """The attributes that apply to frame `index`: the top level's, overridden by those in the
     Shared Functional Groups Sequence, overridden by the frame's Per-frame Functional Groups item
-    (PS3.3 C.7.6.16: a macro in the per-frame item wins over the same macro shared)."""
+    (PS3.3 C.7.6.16: a macro in the per-frame item wins over the same macro shared). A macro
+    replaces what it stands for as a whole: a Frame VOI LUT with a window drops a VOI LUT Sequence
+    from the level below, a Pixel Value Transformation a Modality LUT Sequence."""
     if "SharedFunctionalGroupsSequence" not in dataset and "PerFrameFunctionalGroupsSequence" not in dataset:
         return dataset
     view = Dataset()
@@ -249,9 +260,13 @@ def _frame_view(dataset: Dataset, index: int) -> Dataset:
             view[tag] = dataset.get_item(tag)
     for group in (_first_item(dataset, "SharedFunctionalGroupsSequence"),
                   _item(dataset, "PerFrameFunctionalGroupsSequence", index)):
-        for macro in _FRAME_MACROS:
+        for macro, replaced in _FRAME_MACROS.items():
             item = _first_item(group, macro) if group is not None else None
-            for tag in item.keys() if item is not None else ():
+            if item is None:
+                continue
+            for keyword in replaced:
+                view.pop(tag_for_keyword(keyword), None)
+            for tag in tuple(item.keys()):  # tags: iterating a Dataset converts its elements
                 view[tag] = item.get_item(tag)
     return view
 

@@ -111,6 +111,21 @@ def test_a_per_frame_window_overrides_the_shared_one_for_its_frame_only() -> Non
     assert notes == []
 
 
+def test_a_per_frame_window_replaces_a_shared_voi_lut_and_a_shared_rescale_a_top_level_one() -> None:
+    frames = np.stack([STORED, STORED[::-1]])
+    ds = enhanced_ct(frames, None, [(40, 400), None])
+    ds.RescaleSlope, ds.RescaleIntercept = 2, 0  # overridden by the shared Pixel Value Transformation
+    lut = Dataset()
+    lut.add_new(0x00283002, "US", [256, 0, 8])
+    lut.add_new(0x00283006, "US", [255 - v for v in range(256)])
+    ds.SharedFunctionalGroupsSequence[0].FrameVOILUTSequence = [_item(VOILUTSequence=[lut])]
+    dataset = read_dataset(to_bytes(ds), DEFAULT_LIMITS)
+    first = dicom_frame(dataset, 0, [])
+    assert first.voi is not None and first.voi.lut is None and (first.voi.center, first.voi.width) == (40, 400)
+    assert dicom_frame(dataset, 1, []).voi.lut is not None  # type: ignore[union-attr]
+    np.testing.assert_array_equal(first.values, STORED.astype(np.float64) - 1024)
+
+
 def test_a_given_window_replaces_the_files_own() -> None:
     ds = read_dataset(to_bytes(classic_ct(STORED, (40, 400))), DEFAULT_LIMITS)
     frame = dicom_frame(ds, 0, [])
@@ -311,12 +326,13 @@ def dicomdir() -> bytes:
     (gzip.compress(nifti(1)), "NIfTI-1 volume (.nii.gz)"),
     (nifti(2), "NIfTI-2 volume (.nii)"),
     (dicomdir(), "a DICOMDIR"),
+    (bytes(128) + b"DICM", "an empty DICOM file"),
     (b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"0" * 64 + b"\nsize 52311\n", "Git LFS pointer"),
     (archive("zip"), "a ZIP archive"),
     (archive("tar"), "a tar archive"),
     (archive("tar.gz"), "a gzip-compressed tar archive"),
     (gzip.compress(b"plain text"), "gzip-compressed data"),
-], ids=["nii", "nii.gz", "nifti-2", "DICOMDIR", "Git LFS pointer", "zip", "tar", "tar.gz", "gzip"])
+], ids=["nii", "nii.gz", "nifti-2", "DICOMDIR", "empty DICOM", "Git LFS pointer", "zip", "tar", "tar.gz", "gzip"])
 def test_what_is_not_an_image_is_named_with_the_next_step(data: bytes, fragment: str) -> None:
     error = refused(data)
     assert error.kind.value == "unsupported_format"
