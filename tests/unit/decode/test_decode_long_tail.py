@@ -19,7 +19,7 @@ import nibabel
 import numpy as np
 import pytest
 from pydicom.dataset import Dataset
-from pydicom.pixels import pack_bits, pixel_array
+from pydicom.pixels import get_decoder, pack_bits, pixel_array
 from pydicom.uid import (
     MPEG2MPML,
     EnhancedCTImageStorage,
@@ -36,6 +36,7 @@ from helpers.dicom import dicom_dataset, encapsulated_dataset, pydicom_rendering
 from helpers.images import tiff_bytes
 from medembed_decode import DEFAULT_LIMITS, DecodeError, decode, sniff_format
 from medembed_decode.dicom import dicom_frame, frame_count, read_dataset, render_frame
+from medembed_decode.jpeg_family import register
 
 STORED = stretched(E, 4, 24, np.uint16)  # with slope 1, intercept -1024: modality values 4 E - 1000
 
@@ -289,6 +290,26 @@ def test_truncated_jpeg_2000_in_dicom_is_damaged_not_unsupported(cut: str) -> No
         data = data[: len(data) * 2 // 3]
     error = refused(data)
     assert error.kind.value == "decode_error" and "truncated" in str(error)
+
+
+def test_a_missing_decoder_is_unsupported_format_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = imagecodecs.jpegls_encode(TWELVE)
+    dicom = to_bytes(encapsulated_dataset(plain, JPEGLSLossless, TWELVE.shape, bits_stored=12))
+    monkeypatch.setattr(imagecodecs.JPEGLS, "available", False)  # an imagecodecs built without CharLS
+    error = refused(plain)
+    assert error.kind.value == "unsupported_format" and "JPEG-LS needs a decoder" in str(error)
+    assert "JPEGLS codec" in str(error)
+    decoder = get_decoder(JPEGLSLossless)
+    if set(decoder.available_plugins) != {"imagecodecs"}:
+        pytest.skip("a JPEG-LS plugin of pydicom's own is installed: nothing would be missing")
+    decoder.remove_plugin("imagecodecs")
+    try:  # pydicom's own JPEG-LS plugins are not installed here: they are what is named
+        error = refused(dicom)
+    finally:
+        monkeypatch.undo()
+        register()
+    assert error.kind.value == "unsupported_format" and "pyjpegls" in str(error)
+    assert decode(dicom, DEFAULT_LIMITS).pixels.shape == E.shape  # and back
 
 
 def test_a_transfer_syntax_without_a_decoder_is_unsupported_and_named() -> None:
