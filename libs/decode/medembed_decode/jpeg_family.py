@@ -119,10 +119,8 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
     """pydicom plugin interface: one encoded frame to its samples as bytes, the runner told the
     container size and the colour space of what OpenJPEG / CharLS / libjpeg-turbo return."""
     syntax = runner.transfer_syntax
-    if syntax not in _JPEG_2000_SYNTAXES:
-        check_complete(src)
     if syntax in _JPEG_2000_SYNTAXES:
-        samples = np.asarray(imagecodecs.jpeg2k_decode(src))
+        samples = np.asarray(imagecodecs.jpeg2k_decode(src))  # OpenJPEG reads HTJ2K too
         if runner.photometric_interpretation in (PhotometricInterpretation.YBR_ICT,
                                                  PhotometricInterpretation.YBR_RCT):
             # OpenJPEG inverts the multiple-component transform itself (as pylibjpeg-openjpeg).
@@ -130,8 +128,10 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
         if samples.dtype.kind == "i" and runner.pixel_representation == 0:
             samples = samples.astype(samples.dtype.str.replace("i", "u"))
     elif syntax in _JPEG_LS_SYNTAXES:
+        check_complete(src)
         samples = np.asarray(imagecodecs.jpegls_decode(src))
     else:
+        check_complete(src)
         header = frame_header(src)
         lossy_colour = header is not None and header.components == 3 and header.marker not in _LOSSLESS
         samples = np.asarray(imagecodecs.jpeg8_decode(src))
@@ -147,5 +147,6 @@ def register() -> None:
     """Add this plugin to pydicom's decoders of its syntaxes, after pydicom's own (idempotent)."""
     for syntax in _CODECS:
         decoder = get_decoder(syntax)
+        # pydicom lists unavailable plugins only privately; add_plugin refuses a label it has.
         if PLUGIN not in decoder.available_plugins and PLUGIN not in decoder._unavailable:
             decoder.add_plugin(PLUGIN, (__name__, "decode_frame"))
