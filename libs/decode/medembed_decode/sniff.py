@@ -23,7 +23,13 @@ _KNOWN_OTHERS = (
     (b"%PDF", "PDF"),
     (b"Rar!\x1a\x07", "RAR archive"),
     (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
+    (b"\xff\x0a", "JPEG XL"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "JPEG XL"),
+    (b"NRRD000", "an NRRD volume"),
+    (b"ObjectType = Image", "a MetaImage volume (.mha)"),
 )
+_HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"mif1": "HEIF", b"avif": "AVIF", b"avis": "AVIF"}
+_HTML = (b"<!doctype html", b"<html", b"<?xml")
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 _GZIP, _ZIP = b"\x1f\x8b", (b"PK\x03\x04", b"PK\x05\x06")
 # Groups a bare DICOM data set (no preamble, no "DICM") starts with: file meta or identifying elements.
@@ -108,6 +114,9 @@ def describe_unknown(data: bytes) -> str:
             return volume
         if _is_tar(inner):
             return f"a gzip-compressed tar archive is not an image: unpack it and {_READ} files"
+        inner_format = sniff_format(inner)
+        if inner_format:
+            return f"a gzip-compressed {inner_format} file: decompress it and send the {inner_format} file"
         return f"gzip-compressed data is not an image: decompress it and {_READ}"
     if data.startswith(_ZIP):
         return f"a ZIP archive is not an image: unpack it and {_READ} files"
@@ -116,6 +125,11 @@ def describe_unknown(data: bytes) -> str:
     for magic, name in _KNOWN_OTHERS:
         if data.startswith(magic):
             return f"{name} is not read; {_READ}"
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        return f"{_HEIF_BRANDS[data[8:12]]} is not read; {_READ}"
+    if data.lstrip()[:14].lower().startswith(_HTML):
+        return ("an HTML or XML page, not an image (a download that returned a web page, such as a "
+                f"login or error page?); {_READ}")
     shown = data[:8].hex(" ")
     return f"not a PNG, JPEG, TIFF, BMP, WEBP or DICOM file (first bytes: {shown})"
 

@@ -361,7 +361,10 @@ def dicomdir() -> bytes:
     (archive("tar"), "a tar archive"),
     (archive("tar.gz"), "a gzip-compressed tar archive"),
     (gzip.compress(b"plain text"), "gzip-compressed data"),
-], ids=["nii", "nii.gz", "nifti-2", "DICOMDIR", "empty DICOM", "Git LFS pointer", "zip", "tar", "tar.gz", "gzip"])
+    (gzip.compress(to_bytes(dicom_dataset(E))), "a gzip-compressed DICOM file"),
+    (b"<!DOCTYPE html>\n<html><body>Sign in</body></html>", "an HTML or XML page"),
+], ids=["nii", "nii.gz", "nifti-2", "DICOMDIR", "empty DICOM", "Git LFS pointer", "zip", "tar", "tar.gz", "gzip",
+        "dcm.gz", "HTML"])
 def test_what_is_not_an_image_is_named_with_the_next_step(data: bytes, fragment: str) -> None:
     error = refused(data)
     assert error.kind.value == "unsupported_format"
