@@ -59,7 +59,8 @@ def decode_slices(data: bytes, options: SliceOptions, limits: DecodeLimits) -> D
                               "this item is a 2-D image of display values: leave the window empty for it")
         decoded = decode(data, limits)
         select(options, 1)  # index:N > 0 is out of range for one image
-        return DecodedSlices((decoded,), (0,), 1, ())
+        # a multi-frame DICOM read by default: its first stored frame, of all its frames
+        return DecodedSlices((decoded,), (0,), dicom_frames(data) if kind == "DICOM" else 1, ())
     notes: list[str] = []
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
@@ -79,7 +80,7 @@ def _dicom(data: bytes, options: SliceOptions, limits: DecodeLimits, notes: list
         select(options, 1 if count == 1 else count)
         frame_notes: list[str] = []
         frame = dicom_frame(dataset, 0, frame_notes)
-        plane = Plane(frame.values, frame.padding, frame.voi, None, frame.monochrome1)
+        plane = Plane(frame.values, frame.padding, frame.voi, None, frame.monochrome1, dicom=True)
         return DecodedSlices((Decoded(checked(render(plane, options.windows(), frame_notes)), tuple(frame_notes)),),
                              (0,), count, tuple(notes))
     check_volume_bytes("the multi-frame DICOM", len(data), limits)

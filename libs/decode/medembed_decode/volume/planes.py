@@ -18,6 +18,7 @@ class Plane:
     own_range: (low, high), the file's own display range when it is not a DICOM VOI (NIfTI
         cal_min / cal_max: low and below black, high and above white, linear between), else None.
     monochrome1: DICOM MONOCHROME1 (shown inverted).
+    dicom: a DICOM frame (or a reformat of DICOM frames): shown by the 2-D decode's render_frame.
     """
 
     values: np.ndarray
@@ -25,9 +26,11 @@ class Plane:
     voi: Any = None
     own_range: tuple[float, float] | None = None
     monochrome1: bool = False
+    dicom: bool = False
 
     def transformed(self, flip_rows: bool, flip_columns: bool, transpose: bool) -> Plane:
-        """The same slice flipped and/or transposed (values and padding alike)."""
+        """The same slice with its rows and/or columns reversed, then rows and columns swapped
+        (values and padding alike; the colour axis of [H, W, 3] stays last)."""
         def move(array: np.ndarray | None) -> np.ndarray | None:
             if array is None:
                 return None
@@ -35,8 +38,8 @@ class Plane:
                 array = array[::-1, :]
             if flip_columns:
                 array = array[:, ::-1]
-            return np.ascontiguousarray(array.T if transpose else array)
-        return Plane(move(self.values), move(self.padding), self.voi, self.own_range, self.monochrome1)
+            return np.ascontiguousarray(np.swapaxes(array, 0, 1) if transpose else array)
+        return Plane(move(self.values), move(self.padding), self.voi, self.own_range, self.monochrome1, self.dicom)
 
 
 class Volume(Protocol):

@@ -27,7 +27,7 @@ def render(plane: Plane, windows: tuple[Window, ...], notes: list[str]) -> np.nd
 
 
 def _gray(plane: Plane, window: tuple[float, float] | None, notes: list[str]) -> np.ndarray:
-    if plane.voi is not None or plane.padding is not None or plane.monochrome1:
+    if plane.dicom:
         from ..dicom import DicomFrame, render_frame
 
         frame = DicomFrame(values=plane.values, voi=plane.voi, padding=plane.padding,

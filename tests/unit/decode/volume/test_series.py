@@ -190,3 +190,33 @@ def test_volume_kind_names_a_series_archive(files: dict[str, bytes]) -> None:
     assert volume_kind(tar_of(files, gzipped=True)) == "DICOM series archive"
     assert volume_kind(zip_of({"a.txt": b"hello"})) is None
     assert volume_kind(next(iter(files.values()))) is None  # one classic slice: 2-D
+
+
+def test_a_sagittal_series_is_resliced_as_nibabel_reorients_its_voxels() -> None:
+    """Slices acquired sagittally (rows along -z, columns along +y (LPS), stacked along +x): every
+    axis equals nibabel's canonical layout of a NIfTI built from the files' own geometry."""
+    stored = phantom((16, 12, 10), seed=7)
+    sagittal = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
+    files = {f"S{9 - k}.dcm": ct_slice(stored[:, :, k], (-20.0 + 2.5 * k, -70.0, 60.0), 10 - k,
+                                       orientation=sagittal, spacing=(0.9, 0.8), window=None)
+             for k in range(10)}
+    hu = np.stack([apply_modality_lut(stored[:, :, k], pydicom.dcmread(io.BytesIO(files[f"S{9 - k}.dcm"])))
+                   for k in range(10)], axis=-1).astype(np.float32)
+    # index (row, column, k) -> LPS: rows along (0, 0, -1) * 0.9, columns along (0, 1, 0) * 0.8,
+    # k along (2.5, 0, 0) from (-20, -70, 60); RAS+ negates x and y.
+    affine = np.array([[0.0, 0.0, -2.5, 20.0],
+                       [0.0, -0.8, 0.0, 70.0],
+                       [-0.9, 0.0, 0.0, 60.0],
+                       [0.0, 0.0, 0.0, 1.0]])
+    nifti = nifti_bytes(hu, affine)
+    canonical = nibabel.as_closest_canonical(nibabel.Nifti1Image.from_bytes(nifti)).get_fdata()
+    for axis in ("axial", "coronal", "sagittal"):
+        options = SliceOptions.parse("all", axis, "-200/1800")
+        from_series = decode_slices(zip_of(files), options, DEFAULT_LIMITS)
+        from_nifti = decode_slices(nifti, options, DEFAULT_LIMITS)
+        assert from_series.slice_count == from_nifti.slice_count == canonical.shape[
+            {"sagittal": 0, "coronal": 1, "axial": 2}[axis]]
+        for index, (a, b) in enumerate(zip(from_series.images, from_nifti.images, strict=True)):
+            expected = linear(canonical_slice(canonical, axis, index), -200, 1800)
+            np.testing.assert_array_equal(a.pixels, expected)
+            np.testing.assert_array_equal(b.pixels, expected)
