@@ -52,10 +52,21 @@ slice shown also meets the 2-D limits (min_side, max_aspect_ratio, max_pixels). 
 item keeps `max_image_bytes`.
 """
 
+from importlib.metadata import version as _version
+
 from .decode import DecodedSlices, decode_slices
 from .kinds import MULTIFRAME, NIFTI, SERIES, volume_kind
 from .options import SliceOptions, Window, parse_window
 from .presets import PRESETS, WindowPreset
 
-__all__ = ["MULTIFRAME", "NIFTI", "PRESETS", "SERIES", "DecodedSlices", "SliceOptions", "Window", "WindowPreset",
-           "decode_slices", "parse_window", "volume_kind"]
+VOLUME_RULES_VERSION = "1"
+
+
+def volume_rules_identity() -> str:
+    """The volume rules' version and nibabel's version: one line for the vector identity of
+    volumes (the 2-D rules' line, `rules_identity()`, names the other decoder libraries)."""
+    return f"volume-rules:{VOLUME_RULES_VERSION} nibabel:{_version('nibabel')}"
+
+
+__all__ = ["MULTIFRAME", "NIFTI", "PRESETS", "SERIES", "VOLUME_RULES_VERSION", "DecodedSlices", "SliceOptions",
+           "Window", "WindowPreset", "decode_slices", "parse_window", "volume_kind", "volume_rules_identity"]

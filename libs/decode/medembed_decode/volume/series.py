@@ -82,6 +82,8 @@ def _image_dataset(name: str, member: bytes, limits: DecodeLimits) -> Dataset | 
 
 
 def _is_dicomdir(member: bytes) -> bool:
+    if _DICOMDIR_CLASS.encode() not in member[:2048]:  # its file meta names the class near the start
+        return False
     try:
         meta = pydicom.dcmread(io.BytesIO(member), stop_before_pixels=True, force=True,
                                specific_tags=["MediaStorageSOPClassUID", "SOPClassUID"])
