@@ -72,19 +72,29 @@ def decode_slices(data: bytes, options: SliceOptions, limits: DecodeLimits) -> D
 
 
 def _dicom(data: bytes, options: SliceOptions, limits: DecodeLimits, notes: list[str]) -> DecodedSlices:
-    """A DICOM file with options: one frame, or a multi-frame file as a volume."""
+    """A DICOM file with options: one frame (the first of a multi-frame file when neither rule nor
+    axis is asked), or a multi-frame file as a volume."""
+    check_volume_bytes("the DICOM file", len(data), limits)
     dataset = read_dataset(data, limits)
     count = frame_count(dataset)
-    if count == 1 or not (options.rule or options.axis):
-        check_bytes(len(data), limits)
-        select(options, 1 if count == 1 else count)
-        frame_notes: list[str] = []
-        frame = dicom_frame(dataset, 0, frame_notes)
-        plane = Plane(frame.values, frame.padding, frame.voi, None, frame.monochrome1, dicom=True)
-        return DecodedSlices((Decoded(checked(render(plane, options.windows(), frame_notes)), tuple(frame_notes)),),
-                             (0,), count, tuple(notes))
-    check_volume_bytes("the multi-frame DICOM", len(data), limits)
-    return _slices(read_multiframe(data, limits, notes), options, limits, notes)
+    if count > 1 and (options.rule or options.axis):
+        return _slices(read_multiframe(data, limits, notes), options, limits, notes)
+    check_bytes(len(data), limits)  # one frame: the 2-D byte limit
+    if count == 1:
+        select(options, 1)  # index:N > 0 is out of range
+    frame_notes: list[str] = []
+    frame = dicom_frame(dataset, 0, frame_notes)
+    plane = Plane(frame.values, frame.padding, frame.voi, None, frame.monochrome1, dicom=True)
+    _gray_for(plane, options, "DICOM image")
+    return DecodedSlices((Decoded(checked(render(plane, options.windows(), frame_notes)), tuple(frame_notes)),),
+                         (0,), count, tuple(notes))
+
+
+def _gray_for(plane: Plane, options: SliceOptions, what: str) -> None:
+    if options.windows() and plane.values.ndim == 3:
+        raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
+                          f"window {options.window!r} applies to gray values in modality units; this {what} is "
+                          "colour: leave the window empty for it")
 
 
 def _slices(volume: Volume, options: SliceOptions, limits: DecodeLimits, notes: list[str]) -> DecodedSlices:
@@ -92,16 +102,18 @@ def _slices(volume: Volume, options: SliceOptions, limits: DecodeLimits, notes: 
     count = volume.shape[axis]
     picks = select(options, count)
     height, width = (side for i, side in enumerate(volume.shape) if i != axis)
-    check_shape(width, height, 1, limits)
+    try:
+        check_shape(width, height, 1, limits)
+    except DecodeError as exc:
+        named = options.axis or ("axial" if orientation is not None else "stored")
+        raise DecodeError(exc.kind, f"{named} slices of the {volume.kind}: {exc}") from None
     windows = options.windows()
     images = []
     for pick in picks:
         slice_notes: list[str] = []
         plane = displayed(volume.plane(axis, array_index(pick, axis, count, orientation), slice_notes), axis,
                           orientation)
-        if windows and plane.values.ndim == 3:
-            raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
-                              f"window {options.window!r} applies to gray values; the {volume.kind} is colour")
+        _gray_for(plane, options, volume.kind)
         images.append(Decoded(checked(render(plane, windows, slice_notes)), tuple(slice_notes)))
     return DecodedSlices(tuple(images), picks, count, tuple(notes))
 
