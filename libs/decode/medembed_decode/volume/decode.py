@@ -84,7 +84,7 @@ def _dicom(data: bytes, options: SliceOptions, limits: DecodeLimits, notes: list
         select(options, 1)  # index:N > 0 is out of range
     frame_notes: list[str] = []
     frame = dicom_frame(dataset, 0, frame_notes)
-    plane = Plane(frame.values, frame.padding, frame.voi, None, frame.monochrome1, dicom=True)
+    plane = Plane(frame.values, frame.padding, frame.voi, None, frame.monochrome1)
     _gray_for(plane, options, "DICOM image")
     return DecodedSlices((Decoded(checked(render(plane, options.windows(), frame_notes)), tuple(frame_notes)),),
                          (0,), count, tuple(notes))

@@ -59,11 +59,11 @@ class DicomVolume:
         if axis == self.stack_axis:
             ref = self.frames[index]
             frame = dicom_frame(ref.dataset, ref.frame, notes)
-            return Plane(frame.values, frame.padding, frame.voi, None, frame.monochrome1, dicom=True)
+            return Plane(frame.values, frame.padding, frame.voi, None, frame.monochrome1)
         values, padding, voi, monochrome1 = self._volume(notes)
         take = (lambda array: array[index]) if axis == 0 else (lambda array: array[:, index])
         return Plane(np.ascontiguousarray(take(values)), None if padding is None else take(padding),
-                     voi, None, monochrome1, dicom=True)
+                     voi, None, monochrome1)
 
     def _volume(self, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None, Any, bool]:
         """values float64 [rows, columns, slices], padding bool (or None), and the middle frame's

@@ -18,7 +18,6 @@ class Plane:
     own_range: (low, high), the file's own display range when it is not a DICOM VOI (NIfTI
         cal_min / cal_max: low and below black, high and above white, linear between), else None.
     monochrome1: DICOM MONOCHROME1 (shown inverted).
-    dicom: a DICOM frame (or a reformat of DICOM frames): shown by the 2-D decode's render_frame.
     """
 
     values: np.ndarray
@@ -26,7 +25,6 @@ class Plane:
     voi: Any = None
     own_range: tuple[float, float] | None = None
     monochrome1: bool = False
-    dicom: bool = False
 
     def transformed(self, flip_rows: bool, flip_columns: bool, transpose: bool) -> Plane:
         """The same slice with its rows and/or columns reversed, then rows and columns swapped
@@ -39,7 +37,7 @@ class Plane:
             if flip_columns:
                 array = array[:, ::-1]
             return np.ascontiguousarray(np.swapaxes(array, 0, 1) if transpose else array)
-        return Plane(move(self.values), move(self.padding), self.voi, self.own_range, self.monochrome1, self.dicom)
+        return Plane(move(self.values), move(self.padding), self.voi, self.own_range, self.monochrome1)
 
 
 class Volume(Protocol):
