@@ -1,8 +1,8 @@
 """Which slices a rule picks, along which anatomical axis, and how a slice is turned for display.
 
 Display convention (the same for NIfTI and DICOM, so the same voxels give the same images): the
-radiological convention viewers use. With RAS+ world axes (x to the patient's Right... Left to
-Right, y Posterior to Anterior, z Inferior to Superior):
+radiological convention viewers use. With RAS+ world axes (x from the patient's left to Right, y
+from Posterior to Anterior, z from Inferior to Superior):
 - axial: the patient's right on the image's left, anterior at the top (a supine patient seen from
   the feet) — a standard axial DICOM slice (Image Orientation (Patient) 1\\0\\0\\0\\1\\0) as stored;
 - coronal: the patient's right on the left, superior at the top (the patient seen from the front);

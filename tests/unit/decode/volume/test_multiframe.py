@@ -74,3 +74,14 @@ def test_frames_without_positions_keep_stored_order_and_refuse_an_axis() -> None
 
 def test_volume_kind_names_a_multi_frame_file(enhanced: bytes) -> None:
     assert volume_kind(enhanced) == "multi-frame DICOM"
+
+
+def test_two_stacks_in_one_file_keep_stored_order_and_say_so() -> None:
+    stored = np.moveaxis(phantom((16, 16, 4), seed=6), -1, 0)
+    data = enhanced_ct(stored, [(0.0, 0.0, z) for z in (0.0, 2.5, 0.0, 2.5)])  # two time points
+    hu = frames_by_pydicom(data)
+    result = decode_slices(data, SliceOptions.parse("all", window="40/400"), DEFAULT_LIMITS)
+    assert result.slice_indices == (0, 1, 2, 3)
+    assert any("same position" in note and "stored order" in note for note in result.notes)
+    for index, decoded in enumerate(result.images):
+        np.testing.assert_array_equal(decoded.pixels, linear(hu[index], 40, 400))

@@ -220,3 +220,20 @@ def test_a_sagittal_series_is_resliced_as_nibabel_reorients_its_voxels() -> None
             expected = linear(canonical_slice(canonical, axis, index), -200, 1800)
             np.testing.assert_array_equal(a.pixels, expected)
             np.testing.assert_array_equal(b.pixels, expected)
+
+
+def test_without_positions_files_are_stacked_by_instance_number(stored: np.ndarray) -> None:
+    files = {}
+    for k in range(SHAPE[2]):
+        ds = pydicom.dcmread(io.BytesIO(ct_slice(stored[:, :, k], (0.0, 0.0, 0.0), k + 1)))
+        del ds.ImagePositionPatient
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        files[f"Z{SHAPE[2] - k:03d}.dcm"] = buffer.getvalue()  # names in reverse instance order
+    result = decode_slices(zip_of(files), SliceOptions.parse("all", window="lung"), DEFAULT_LIMITS)
+    assert any("Instance Number order" in note for note in result.notes)
+    for k, decoded in enumerate(result.images):
+        np.testing.assert_array_equal(decoded.pixels, linear(stored[:, :, k].astype(float) - 1024, -600, 1500))
+    with pytest.raises(DecodeError) as caught:
+        decode_slices(zip_of(files), SliceOptions.parse(axis="coronal"), DEFAULT_LIMITS)
+    assert "no patient orientation" in str(caught.value)
