@@ -68,25 +68,26 @@ def is_tar(data: bytes) -> bool:
     return data[257:262] == b"ustar"
 
 
-def archive_members(data: bytes, limits: DecodeLimits) -> Iterator[tuple[str, bytes]]:
-    """(name, bytes) of each regular file in the zip or tar (optionally gzip-compressed) `data`.
+def archive_members(data: bytes, limits: DecodeLimits) -> tuple[int, Iterator[tuple[str, bytes]]]:
+    """The number of regular files in the zip or tar (optionally gzip-compressed) `data`, and an
+    iterator of their (name, bytes), extracted one at a time.
 
-    Before extraction: the member count against `max_archive_members`, and the members' declared
-    sizes together against `max_volume_bytes` (TOO_LARGE naming the number and the limit); a
-    gzip-compressed tar is inflated under the same byte cap. Damaged archives are DECODE_ERROR.
+    Before anything is extracted: the member count against `max_archive_members`, and the
+    members' declared sizes together against `max_volume_bytes` (TOO_LARGE naming the number and
+    the limit); a gzip-compressed tar is inflated under the same byte cap. Damaged archives are
+    DECODE_ERROR.
     """
     if data[:4] in ZIP_MAGIC:
-        yield from _zip_members(data, limits)
-        return
+        return _zip_members(data, limits)
     if data[:2] == GZIP_MAGIC:
         data = inflate(data, limits.max_volume_bytes, "the gzip-compressed archive")
     if not is_tar(data):
         raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
                           "not a zip or tar archive: send a DICOM series as a zip or a tar (optionally gzipped)")
-    yield from _tar_members(data, limits)
+    return _tar_members(data, limits)
 
 
-def _zip_members(data: bytes, limits: DecodeLimits) -> Iterator[tuple[str, bytes]]:
+def _zip_members(data: bytes, limits: DecodeLimits) -> tuple[int, Iterator[tuple[str, bytes]]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = [info for info in archive.infolist() if not info.is_dir()]
@@ -94,35 +95,48 @@ def _zip_members(data: bytes, limits: DecodeLimits) -> Iterator[tuple[str, bytes
         raise DecodeError(DecodeErrorKind.DECODE_ERROR, f"damaged zip archive: {library_message(exc)}") from None
     _check_count(len(infos), limits)
     _check_total(sum(info.file_size for info in infos), limits)
-    for info in infos:
-        try:
-            yield info.filename, archive.read(info)
-        except NotImplementedError as exc:
-            raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
-                              f"zip member {info.filename!r}: {library_message(exc)}") from None
-        except RuntimeError as exc:  # encrypted
-            raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
-                              f"zip member {info.filename!r} is encrypted: {library_message(exc)}") from None
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
-            raise DecodeError(DecodeErrorKind.DECODE_ERROR,
-                              f"zip member {info.filename!r} is damaged: {library_message(exc)}") from None
+
+    def extract() -> Iterator[tuple[str, bytes]]:
+        for info in infos:
+            try:
+                yield info.filename, archive.read(info)
+            except NotImplementedError as exc:
+                raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
+                                  f"zip member {info.filename!r}: {library_message(exc)}") from None
+            except RuntimeError as exc:  # encrypted
+                raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
+                                  f"zip member {info.filename!r} is encrypted: {library_message(exc)}") from None
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
+                raise DecodeError(DecodeErrorKind.DECODE_ERROR,
+                                  f"zip member {info.filename!r} is damaged: {library_message(exc)}") from None
+
+    return len(infos), extract()
 
 
-def _tar_members(data: bytes, limits: DecodeLimits) -> Iterator[tuple[str, bytes]]:
+def _tar_members(data: bytes, limits: DecodeLimits) -> tuple[int, Iterator[tuple[str, bytes]]]:
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
-            infos: list[tarfile.TarInfo] = []
-            for info in archive:
-                if info.isfile():
-                    infos.append(info)
-                    _check_count(len(infos), limits, "at least ")
-            _check_total(sum(info.size for info in infos), limits)
-            for info in infos:
-                member = archive.extractfile(info)
-                if member is not None:
-                    yield info.name, member.read()
+        archive = tarfile.open(fileobj=io.BytesIO(data), mode="r:")  # noqa: SIM115 (read by extract())
+        infos: list[tarfile.TarInfo] = []
+        for info in archive:
+            if info.isfile():
+                infos.append(info)
+                _check_count(len(infos), limits, "at least ")
     except tarfile.TarError as exc:
         raise DecodeError(DecodeErrorKind.DECODE_ERROR, f"damaged tar archive: {library_message(exc)}") from None
+    _check_total(sum(info.size for info in infos), limits)
+
+    def extract() -> Iterator[tuple[str, bytes]]:
+        with archive:
+            for info in infos:
+                try:
+                    member = archive.extractfile(info)
+                    data = member.read() if member is not None else b""
+                except tarfile.TarError as exc:
+                    raise DecodeError(DecodeErrorKind.DECODE_ERROR,
+                                      f"tar member {info.name!r} is damaged: {library_message(exc)}") from None
+                yield info.name, data
+
+    return len(infos), extract()
 
 
 def _check_count(count: int, limits: DecodeLimits, bound: str = "") -> None:

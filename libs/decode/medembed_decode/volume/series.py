@@ -34,7 +34,8 @@ def read_series(data: bytes, limits: DecodeLimits, notes: list[str]) -> DicomVol
     skipped: list[str] = []
     series: dict[str, str] = {}
     size: tuple[int, int] | None = None
-    for name, member in archive_members(data, limits):
+    files, members = archive_members(data, limits)
+    for name, member in members:
         dataset = _image_dataset(name, member, limits)
         if dataset is None:
             skipped.append(posixpath.basename(name) or name)
@@ -48,6 +49,10 @@ def read_series(data: bytes, limits: DecodeLimits, notes: list[str]) -> DicomVol
                               f"{size[1]}x{size[0]}: not one volume")
         size = shape
         count = frame_count(dataset)
+        if len(frames) + count > limits.max_volume_slices:  # stop reading headers: the archive is too deep
+            raise DecodeError(DecodeErrorKind.TOO_LARGE,
+                              f"DICOM series of more than {limits.max_volume_slices} slices (the archive holds "
+                              f"{files} files) is over max_volume_slices = {limits.max_volume_slices}")
         check_volume("DICOM series", (shape[0], shape[1], len(frames) + count), len(frames) + count, limits)
         instance = _instance_number(dataset)
         for index in range(count):

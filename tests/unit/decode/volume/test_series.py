@@ -171,6 +171,7 @@ def test_a_2000_slice_series_is_too_large_before_any_pixel_is_read() -> None:
     with pytest.raises(DecodeError) as caught:
         decode_slices(archive.getvalue(), SliceOptions(), DEFAULT_LIMITS)
     assert caught.value.kind == DecodeErrorKind.TOO_LARGE
+    assert "(the archive holds 2000 files)" in str(caught.value)
     assert f"over max_volume_slices = {DEFAULT_LIMITS.max_volume_slices}" in str(caught.value)
 
 
