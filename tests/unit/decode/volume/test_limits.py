@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import struct
+import tarfile
 from dataclasses import replace
 
 import numpy as np
@@ -61,3 +62,16 @@ def test_a_damaged_gzip_is_a_decode_error() -> None:
     with pytest.raises(DecodeError) as caught:
         decode_slices(data[:-40], SliceOptions(), DEFAULT_LIMITS)
     assert caught.value.kind == DecodeErrorKind.DECODE_ERROR and "truncated" in str(caught.value)
+
+
+def test_a_gzipped_tar_bomb_is_too_large_before_it_is_listed() -> None:
+    header = io.BytesIO()
+    with tarfile.open(fileobj=header, mode="w") as archive:
+        info = tarfile.TarInfo("IM0001.dcm")
+        info.size = 32 << 20
+        archive.addfile(info)  # the header only: the zeros follow
+    bomb = gzip_of_zeros(header.getvalue(), (32 << 20) + 2048)
+    with pytest.raises(DecodeError) as caught:
+        decode_slices(bomb, SliceOptions(), replace(DEFAULT_LIMITS, max_volume_bytes=4 << 20))
+    assert caught.value.kind == DecodeErrorKind.TOO_LARGE
+    assert "the gzip-compressed archive inflates to more than max_volume_bytes" in str(caught.value)

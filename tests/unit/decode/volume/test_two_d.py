@@ -66,3 +66,11 @@ def test_a_preset_applies_to_a_single_ct_slice() -> None:
     np.testing.assert_array_equal(result.images[0].pixels, linear(stored.astype(float) - 1024, 50, 350))
     own = decode_slices(data, SliceOptions.parse("middle"), DEFAULT_LIMITS)  # no window: the file's own
     np.testing.assert_array_equal(own.images[0].pixels, decode(data, DEFAULT_LIMITS).pixels)
+
+
+def test_volume_kind_is_none_for_2d_items() -> None:
+    from medembed_decode.volume import volume_kind
+
+    for case in CORPUS:
+        if case.expected is not None and frames(case.data) == 1:
+            assert volume_kind(case.data) is None, case.name
