@@ -24,7 +24,9 @@ from .geometry import frame_geometry
 from .limits import check_volume
 
 _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"  # Media Storage Directory Storage (PS3.10)
-_PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00")  # Pixel Data, Float, Double Float
+# (7FE0,0010) Pixel Data, (7FE0,0008) Float and (7FE0,0009) Double Float Pixel Data, little endian;
+# Pixel Data big endian (the retired Explicit VR Big Endian syntax)
+_PIXEL_TAGS = (b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00", b"\x7f\xe0\x00\x10")
 
 
 def read_series(data: bytes, limits: DecodeLimits, notes: list[str]) -> DicomVolume:
