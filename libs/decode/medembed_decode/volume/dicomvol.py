@@ -106,7 +106,7 @@ def _ordered(kind: str, frames: list[FrameRef], notes: list[str],
                           f"the {kind}'s frames have different Image Orientation (Patient): not one volume "
                           "(send each stack as its own item)")
     if not located:
-        notes.append(f"the {kind} lacks Image Position / Orientation (Patient) on some frames: frames taken in "
+        notes.append(f"the {kind} lacks Image Position / Orientation (Patient) on one or more frames: frames taken in "
                      f"{'stored' if kind != 'DICOM series' else 'Instance Number'} order, without orientation")
         return frames, None
     distances = [float(np.dot(normal, g.position)) for g in geometries]
