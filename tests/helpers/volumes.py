@@ -139,3 +139,21 @@ def nifti_bytes(data: np.ndarray, affine: np.ndarray, *, version: int = 1, gzipp
         image.header[key] = value
     raw = image.to_bytes()
     return gzip.compress(raw, mtime=0) if gzipped else raw
+
+
+def linear(values: np.ndarray, center: float, width: float) -> np.ndarray:
+    """DICOM PS3.3 C.11.2.1.2.1, LINEAR, output range 0..255, rounded."""
+    low, high = center - 0.5 - (width - 1) / 2, center - 0.5 + (width - 1) / 2
+    shown = ((values - (center - 0.5)) / (width - 1) + 0.5) * 255
+    shown = np.where(values <= low, 0, np.where(values > high, 255, shown))
+    return np.clip(np.round(shown), 0, 255).astype(np.uint8)
+
+
+def canonical_slice(canonical: np.ndarray, axis: str, index: int) -> np.ndarray:
+    """A slice of nibabel's RAS+ canonical array, shown radiologically: axial and coronal with the
+    patient's right on the image's left, sagittal with anterior on the left; superior / anterior up."""
+    if axis == "axial":
+        return canonical[::-1, ::-1, index].T
+    if axis == "coronal":
+        return canonical[::-1, index, ::-1].T
+    return canonical[index, ::-1, ::-1].T

@@ -11,11 +11,9 @@ import pytest
 from pydicom.pixels import apply_modality_lut
 
 from helpers.dicom import dicom_bytes
-from helpers.volumes import enhanced_ct, phantom
+from helpers.volumes import enhanced_ct, linear, phantom
 from medembed_decode import DEFAULT_LIMITS, DecodeError, DecodeErrorKind, decode
 from medembed_decode.volume import SliceOptions, decode_slices, volume_kind
-
-from .test_nifti import linear
 
 FRAMES = 9
 Z = [12.5, -2.5, 5.0, 0.0, 10.0, 2.5, 7.5, -5.0, 15.0]  # stored order is not position order

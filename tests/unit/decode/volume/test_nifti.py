@@ -9,7 +9,7 @@ import nibabel
 import numpy as np
 import pytest
 
-from helpers.volumes import nifti_bytes
+from helpers.volumes import canonical_slice, linear, nifti_bytes
 from medembed_decode import DEFAULT_LIMITS, DecodeError, DecodeErrorKind
 from medembed_decode.volume import SliceOptions, decode_slices, volume_kind
 
@@ -19,24 +19,6 @@ PERMUTED = np.array([[0.0, 0.0, -0.9, 40.0],
                      [-1.1, 0.0, 0.0, 30.0],
                      [0.0, -1.3, 0.0, 20.0],
                      [0.0, 0.0, 0.0, 1.0]])
-
-
-def linear(values: np.ndarray, center: float, width: float) -> np.ndarray:
-    """DICOM PS3.3 C.11.2.1.2.1, LINEAR, output range 0..255, rounded."""
-    low, high = center - 0.5 - (width - 1) / 2, center - 0.5 + (width - 1) / 2
-    shown = ((values - (center - 0.5)) / (width - 1) + 0.5) * 255
-    shown = np.where(values <= low, 0, np.where(values > high, 255, shown))
-    return np.clip(np.round(shown), 0, 255).astype(np.uint8)
-
-
-def canonical_slice(canonical: np.ndarray, axis: str, index: int) -> np.ndarray:
-    """A slice of nibabel's RAS+ canonical array, shown radiologically: axial and coronal with the
-    patient's right on the image's left, sagittal with anterior on the left; superior / anterior up."""
-    if axis == "axial":
-        return canonical[::-1, ::-1, index].T
-    if axis == "coronal":
-        return canonical[::-1, index, ::-1].T
-    return canonical[index, ::-1, ::-1].T
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers.volumes import nifti_bytes
+from helpers.volumes import linear, nifti_bytes
 from medembed_decode import DEFAULT_LIMITS
 from medembed_decode.volume import PRESETS, SliceOptions, decode_slices
-
-from .test_nifti import linear
 
 
 def test_default_options_have_no_identity_so_existing_keys_stay() -> None:

@@ -14,11 +14,9 @@ import pydicom
 import pytest
 from pydicom.pixels import apply_modality_lut
 
-from helpers.volumes import ct_slice, nifti_bytes, phantom, series_files, tar_of, zip_of
+from helpers.volumes import canonical_slice, ct_slice, linear, nifti_bytes, phantom, series_files, tar_of, zip_of
 from medembed_decode import DEFAULT_LIMITS, DecodeError, DecodeErrorKind
 from medembed_decode.volume import SliceOptions, decode_slices, volume_kind
-
-from .test_nifti import canonical_slice, linear
 
 SHAPE = (16, 16, 9)
 

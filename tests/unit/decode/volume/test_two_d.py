@@ -10,11 +10,9 @@ import pydicom
 import pytest
 
 from helpers.decode_corpus import CORPUS, Case
-from helpers.volumes import ct_slice
+from helpers.volumes import ct_slice, linear
 from medembed_decode import DEFAULT_LIMITS, DecodeError, DecodeErrorKind, decode
 from medembed_decode.volume import SliceOptions, decode_slices
-
-from .test_nifti import linear
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=lambda case: case.name)
