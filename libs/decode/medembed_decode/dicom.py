@@ -60,13 +60,17 @@ _FRAME_MACROS = ("PixelValueTransformationSequence", "FrameVOILUTSequence", "Pix
 
 @dataclass(frozen=True)
 class VoiTransform:
-    """A frame's own VOI (PS3.3 C.11.2): a VOI LUT table (`lut`, one VOI LUT Sequence item, shown
-    over 0..`lut_top`), else a window (`center`, `width`, `function` LINEAR / LINEAR_EXACT / SIGMOID)."""
+    """A frame's own VOI (PS3.3 C.11.2): a VOI LUT table, else a window (`center`, `width`,
+    `function` LINEAR / LINEAR_EXACT / SIGMOID).
+
+    The table: `lut` [entries] as pydicom's apply_voi reads the first VOI LUT Sequence item (input
+    value `lut_first` maps to entry 0), shown over 0..`lut_top` (its real range)."""
 
     center: float = 0.0
     width: float = 0.0
     function: str = "LINEAR"
-    lut: Dataset | None = None
+    lut: np.ndarray | None = None
+    lut_first: int = 0
     lut_top: int = 0
 
 
@@ -115,9 +119,9 @@ def read_dataset(data: bytes, limits: DecodeLimits) -> Dataset:
     """The data set of a DICOM file (preamble or not, or a bare data set), its image header checked:
     Rows and Columns present, width x height x frames within `limits`.
 
-    Raises DecodeError: DECODE_ERROR for an unreadable header, UNSUPPORTED_FORMAT for a DICOM
-    object without pixel data (a DICOMDIR, a structured report ... named), TOO_LARGE / TOO_SMALL
-    from the limits.
+    Raises DecodeError: DECODE_ERROR for an unreadable header or an image object without its pixel
+    data, UNSUPPORTED_FORMAT for a DICOM object of a kind without pixel data (a DICOMDIR, a
+    structured report ... named), TOO_LARGE / TOO_SMALL from the limits.
     """
     dataset = _read(data)
     rows, columns, frames = _unsigned(dataset, "Rows"), _unsigned(dataset, "Columns"), _frames(dataset, [])
@@ -204,8 +208,8 @@ def _read(data: bytes) -> Dataset:
         dataset = pydicom.dcmread(io.BytesIO(stream), force=force)
     except Exception as exc:  # pydicom raises many types for malformed headers
         raise _decode_error(f"cannot read the DICOM header: {library_message(exc)}") from None
-    if not any(keyword in dataset for keyword in _PIXEL_KEYWORDS):  # a valid file, of another kind
-        raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT, _not_an_image(dataset))
+    if not any(keyword in dataset for keyword in _PIXEL_KEYWORDS):
+        raise _not_an_image(dataset)
     if "TransferSyntaxUID" not in dataset.file_meta:
         implicit, little = dataset.original_encoding
         dataset.file_meta.TransferSyntaxUID = (
@@ -213,15 +217,21 @@ def _read(data: bytes) -> Dataset:
     return dataset
 
 
-def _not_an_image(dataset: Dataset) -> str:
-    """The message for a DICOM object without pixel data, naming what it is."""
+def _not_an_image(dataset: Dataset) -> DecodeError:
+    """The error for a DICOM object without pixel data, naming what it is: UNSUPPORTED_FORMAT for
+    an object of a kind that holds none (a DICOMDIR, a report, a plan ...), DECODE_ERROR for an
+    image object (its SOP class an image storage, or Rows present) whose pixels are missing."""
     sop_class = str(dataset.file_meta.get("MediaStorageSOPClassUID", "") or dataset.get("SOPClassUID", "") or "")
     if sop_class == MediaStorageDirectoryStorage or "DirectoryRecordSequence" in dataset:
-        return ("a DICOMDIR (the index of a DICOM folder or disc), not an image: "
-                "send the image files it lists instead")
+        return DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
+                           "a DICOMDIR (the index of a DICOM folder or disc), not an image: "
+                           "send the image files it lists instead")
     name = UID(sop_class).name if sop_class else ""
     what = f"DICOM {name} object" if name and name != sop_class else "DICOM data set"
-    return f"{what} has no (7FE0,0010) Pixel Data: not an image"
+    if "Image" in name or "Rows" in dataset:
+        return _decode_error(f"{what} has no (7FE0,0010) Pixel Data: the file is truncated, or its pixels "
+                             "were removed")
+    return DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT, f"{what} has no (7FE0,0010) Pixel Data: not an image")
 
 
 def _frame_view(dataset: Dataset, index: int) -> Dataset:
@@ -392,7 +402,7 @@ def _voi_table(dataset: Dataset, notes: list[str]) -> VoiTransform | None:
         notes.append(f"{_tag('VOILUTSequence')}: its LUT Descriptor declares {declared}-bit entries, the entries "
                      f"are {used}-bit (largest {int(table.max())}): shown over 0..{2**used - 1}")
         declared = used
-    return VoiTransform(lut=item, lut_top=2**declared - 1)
+    return VoiTransform(lut=table, lut_first=first, lut_top=2**declared - 1)
 
 
 def _window(dataset: Dataset, notes: list[str]) -> VoiTransform | None:
@@ -429,17 +439,13 @@ def _windowed(values: np.ndarray, voi: VoiTransform) -> np.ndarray:
 
 
 def _lut(values: np.ndarray, voi: VoiTransform) -> np.ndarray:
-    """pydicom's apply_voi with the table's output range 0..lut_top mapped to 0..255. Values are
-    clipped to the table's input range first (apply_voi clips too, after an integer cast)."""
+    """The VOI LUT applied as pydicom's apply_voi does (inputs below the first mapped value take
+    entry 0, above the last the last entry), its output range 0..lut_top mapped to 0..255."""
     assert voi.lut is not None
-    entries, first, _bits = (int(value) for value in voi.lut.LUTDescriptor)
-    entries = entries or 2**16
-    holder = Dataset()
-    holder.VOILUTSequence = [voi.lut]
-    if hasattr(voi.lut, "file_meta"):
-        holder.file_meta = voi.lut.file_meta
-    indices = np.clip(np.nan_to_num(np.round(values), nan=first), first, first + entries - 1).astype(np.int64)
-    shown = apply_voi(indices, holder, index=0).astype(np.float64) * (255.0 / max(voi.lut_top, 1))
+    finite = np.nan_to_num(np.round(values), nan=voi.lut_first, posinf=voi.lut_first + len(voi.lut),
+                           neginf=voi.lut_first)
+    indices = np.clip(finite - voi.lut_first, 0, len(voi.lut) - 1).astype(np.int64)
+    shown = voi.lut[indices].astype(np.float64) * 255.0 / max(voi.lut_top, 1)
     return np.clip(np.round(shown), 0, 255).astype(np.uint8)
 
 

@@ -28,7 +28,7 @@ _LOSSLESS = frozenset({0xC3, 0xC7, 0xCB, 0xCF})
 _SOF_JPEG_LS = 0xF7
 _START_OF_SCAN = 0xDA
 
-_JPEG_SYNTAXES = (uid.JPEGExtended12Bit, uid.JPEGLossless, uid.JPEGLosslessSV1)
+_JPEG_SYNTAXES = (uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit, uid.JPEGLossless, uid.JPEGLosslessSV1)
 _JPEG_LS_SYNTAXES = (uid.JPEGLSLossless, uid.JPEGLSNearLossless)
 _JPEG_2000_SYNTAXES = (uid.JPEG2000Lossless, uid.JPEG2000, uid.HTJ2KLossless, uid.HTJ2KLosslessRPCL, uid.HTJ2K)
 _CODECS = {**{syntax: "JPEG8" for syntax in _JPEG_SYNTAXES}, **{syntax: "JPEGLS" for syntax in _JPEG_LS_SYNTAXES},
@@ -84,12 +84,29 @@ def frame_header(data: bytes) -> FrameHeader | None:
     return None
 
 
+def check_complete(data: bytes) -> None:
+    """Raise ValueError when JPEG or JPEG-LS data has no end-of-image marker after its first scan:
+    libjpeg-turbo only warns about data that ends early, and fills the missing lines. (Neither
+    format's entropy-coded data can hold FF D9: a coded FF is followed by 00, or < 80 in JPEG-LS.)"""
+    scan = data.find(b"\xff\xda")
+    if scan < 0 or data.find(b"\xff\xd9", scan) < 0:
+        raise ValueError("the data ends before its end-of-image marker: truncated")
+
+
 def decode_plain(data: bytes, header: FrameHeader) -> np.ndarray:
     """Samples of a plain JPEG-LS, lossless or >8-bit JPEG file at their stored depth: [H, W] or
-    [H, W, components] (uint8 or uint16). Raises what imagecodecs raises for damaged data."""
+    [H, W, components] (uint8 or uint16). Raises ValueError for truncated data, and what
+    imagecodecs raises for damaged data."""
+    check_complete(data)
     if header.marker == _SOF_JPEG_LS:
         return np.asarray(imagecodecs.jpegls_decode(data))
     return np.asarray(imagecodecs.jpeg8_decode(data))
+
+
+def codec_missing(header: FrameHeader) -> str:
+    """"" when imagecodecs here can decode what `header` describes, else what is missing."""
+    codec = "JPEGLS" if header.marker == _SOF_JPEG_LS else "JPEG8"
+    return "" if getattr(imagecodecs, codec).available else f"imagecodecs built with its {codec} codec"
 
 
 def is_available(syntax: str) -> bool:
@@ -102,6 +119,8 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
     """pydicom plugin interface: one encoded frame to its samples as bytes, the runner told the
     container size and the colour space of what OpenJPEG / CharLS / libjpeg-turbo return."""
     syntax = runner.transfer_syntax
+    if syntax not in _JPEG_2000_SYNTAXES:
+        check_complete(src)
     if syntax in _JPEG_2000_SYNTAXES:
         samples = np.asarray(imagecodecs.jpeg2k_decode(src))
         if runner.photometric_interpretation in (PhotometricInterpretation.YBR_ICT,

@@ -51,7 +51,7 @@ def to_uint8(values: np.ndarray, notes: list[str], valid: np.ndarray | None = No
         raise DecodeError(DecodeErrorKind.DECODE_ERROR, "no finite pixel value in the image data")
     counted_values = data if all_finite and valid is None else data[counted]
     low, high = float(counted_values.min()), float(counted_values.max())
-    scaled = np.zeros(data.shape, dtype=np.float64) if high <= low else (data - low) * (255.0 / (high - low))
+    scaled = np.zeros(data.shape, dtype=np.float64) if high <= low else (data - low) * 255.0 / (high - low)
     if not all_finite:
         scaled[np.isnan(data) | (data == -np.inf)] = 0.0
         scaled[data == np.inf] = 255.0

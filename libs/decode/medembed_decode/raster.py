@@ -2,8 +2,9 @@
 
 Decoders: Pillow reads every header (size, EXIF) and the 8-bit images; imagecodecs (libpng) the
 16-bit PNGs, which Pillow cuts to their high byte in every colour type but gray; tifffile (with
-imagecodecs) the TIFFs deeper than 8 bits, signed or float; simplejpeg (libjpeg-turbo) the JPEGs,
-with libjpeg's warnings as errors, since Pillow silently fills scan lines missing from a file.
+imagecodecs) the TIFFs deeper than 8 bits, signed or float, and every gray or RGB BigTIFF;
+simplejpeg (libjpeg-turbo) the 8-bit JPEGs, with libjpeg's warnings as errors, since Pillow
+silently fills scan lines missing from a file; imagecodecs the 12-bit, lossless and JPEG-LS ones.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import simplejpeg
 import tifffile
 from PIL import BmpImagePlugin, ImageFile, JpegImagePlugin, PngImagePlugin, TiffImagePlugin, WebPImagePlugin
 
+from .jpeg_family import FrameHeader, codec_missing, decode_plain, frame_header
 from .limits import DecodeError, DecodeErrorKind, DecodeLimits, check_shape
 from .pixels import drop_alpha, library_message, orient, to_uint8
 from .sniff import is_bigtiff
@@ -49,6 +51,10 @@ def decode_raster(data: bytes, fmt: str, limits: DecodeLimits, notes: list[str])
         if deep is not None:
             return deep
         fmt = "BigTIFF" if bigtiff else fmt
+    if fmt == "JPEG":
+        frame = frame_header(data)
+        if frame is not None and frame.needs_imagecodecs:
+            return _jpeg_family(data, frame, limits, notes)
     try:
         header = _PILLOW_CLASSES["TIFF" if fmt == "BigTIFF" else fmt](io.BytesIO(data))
     except Exception as exc:  # Pillow raises many types for a malformed header
@@ -71,6 +77,22 @@ def decode_raster(data: bytes, fmt: str, limits: DecodeLimits, notes: list[str])
     except Exception as exc:
         raise _failed(fmt, exc) from None
     return orient(pixels, orientation)
+
+
+def _jpeg_family(data: bytes, frame: FrameHeader, limits: DecodeLimits, notes: list[str]) -> np.ndarray:
+    """A >8-bit, lossless or JPEG-LS file, by imagecodecs, its size checked from the frame header
+    first; deep samples follow the min-max rule. No EXIF orientation: Pillow cannot open these."""
+    check_shape(frame.width, frame.height, 1, limits)
+    missing = codec_missing(frame)
+    if missing:
+        raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
+                          f"{frame.kind} needs a decoder this server lacks: {missing}")
+    try:
+        samples = decode_plain(data, frame)
+    except Exception as exc:  # imagecodecs raises its codec's error types for damaged data
+        raise DecodeError(DecodeErrorKind.DECODE_ERROR,
+                          f"corrupt or truncated {frame.kind} data: {library_message(exc)}") from None
+    return to_uint8(drop_alpha(samples, single_channel=frame.components < 3), notes)
 
 
 def _png16(data: bytes, notes: list[str]) -> np.ndarray:
