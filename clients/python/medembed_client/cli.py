@@ -7,6 +7,7 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,8 @@ import numpy as np
 from . import security
 from .aio import DEFAULT_TARGET
 from .client import Client
+from .files import folder_files
 from .health import check_health
-from .inputs import IMAGE_SUFFIXES
 from .models import ModelInfo
 from .redact import redact
 from .results import EmbedError
@@ -23,6 +24,7 @@ from .retry import RetryPolicy
 
 UNREACHABLE_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 CONNECT_TIMEOUT_S = 10.0
+KNOWN_FORMATS = "PNG, JPEG, TIFF, BMP, WEBP, DICOM (with or without a suffix) or NIfTI"
 START_HINT = ("is the encoder running? Start it with `medembed-encoder serve --models ID` "
               "(`medembed-encoder catalog` lists the ids), or point --target / MEDEMBED_TARGET at it")
 
@@ -35,22 +37,42 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
-def image_files(paths: list[str]) -> list[Path]:
-    """Files as given; directories expanded recursively to their image files, sorted."""
+def image_files(paths: list[str], report: Callable[[str], None] | None = None) -> list[Path]:
+    """Files as given; directories expanded recursively to their samples, sorted: files known by
+    their content, hidden and system files never (the rule of medembed_client.files).
+
+    What a folder leaves out is passed to `report` (one line per DICOMDIR, one summary line).
+    Raises CliError for a missing path or a folder without samples.
+    """
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                raise CliError(f"no image files in {raw} (searched its sub-folders too for files ending in "
-                               f"{', '.join(sorted(IMAGE_SUFFIXES))})")
-            files += found
+            found = folder_files(path)
+            summary = found.summary(path)
+            if not found.samples:
+                left_out = [summary] if summary else []
+                left_out += [f"skipped {skip.path}: {skip.reason}" for skip in found.skipped]
+                raise CliError(f"no image files in {raw} (searched its sub-folders too; files are known by their "
+                               f"content: {KNOWN_FORMATS}; hidden and system files never count)"
+                               + "".join(f"; {line}" for line in left_out))
+            if report is not None:
+                for skip in found.skipped:
+                    report(f"skipped {skip.path}: {skip.reason}")
+                if summary:
+                    report(f"{raw}: {summary}")
+            files += found.samples
         elif path.is_file():
             files.append(path)
         else:
             raise CliError(f"no such file or directory: {raw}")
     return files
+
+
+def write_file_list(path: Path, files: list[Path]) -> None:
+    """One path a line, as the file system's bytes (os.fsencode), so that names which are not valid
+    UTF-8 are written and read back unchanged."""
+    path.write_bytes(b"".join(os.fsencode(f) + b"\n" for f in files))
 
 
 def served_models(target: str, channel_security: security.ChannelSecurity) -> list[ModelInfo]:
@@ -130,7 +152,7 @@ def _volume_args(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
-    files = image_files(args.inputs)
+    files = image_files(args.inputs, report=lambda line: print(f"medembed: {line}", file=sys.stderr))
     channel_security = security.from_args(args)
     info = served_model(args.target, args.model, args.spec, channel_security)  # before any progress bar
     if info.random_weights:
@@ -144,7 +166,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     rows_path = side.pop("rows.tsv")
     vectors_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(vectors_path, result.vectors)
-    side["files.txt"].write_text("".join(f"{f}\n" for f in files))
+    write_file_list(side["files.txt"], files)
     errors = {str(files[i]): {"index": i, "code": e.code, "message": e.message} for i, e in result.errors.items()}
     side["errors.json"].write_text(json.dumps(errors, indent=1))
     provenance = dataclasses.asdict(result.provenance) if result.provenance else None

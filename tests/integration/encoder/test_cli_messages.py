@@ -31,15 +31,18 @@ def test_no_server_fails_at_once_naming_the_target_and_how_to_start_one(tmp_path
     assert not (tmp_path / "f.npy").exists()
 
 
-def test_an_empty_folder_is_named_with_the_accepted_suffixes(tiny_server, tmp_path):
+def test_an_empty_folder_is_named_with_the_accepted_formats_and_what_it_holds(tiny_server, tmp_path):
     (tmp_path / "empty" / "sub").mkdir(parents=True)
     (tmp_path / "empty" / "sub" / "notes.txt").write_text("no image")
+    (tmp_path / "empty" / "._scan.png").write_bytes(b"\x00\x05\x16\x07")
     completed = medembed("--target", tiny_server.target, "embed", str(tmp_path / "empty"), "--model", "tiny-clip",
                          "--out", str(tmp_path / "f.npy"))
     assert completed.returncode == 2
     assert completed.stderr.strip() == (
-        f"medembed: no image files in {tmp_path / 'empty'} (searched its sub-folders too for files ending in "
-        ".bmp, .dcm, .jpeg, .jpg, .png, .tif, .tiff, .webp)")
+        f"medembed: no image files in {tmp_path / 'empty'} (searched its sub-folders too; files are known by "
+        "their content: PNG, JPEG, TIFF, BMP, WEBP, DICOM (with or without a suffix) or NIfTI; hidden and system "
+        "files never count); left out 1 hidden or system file(s) or folder(s) (names starting with '.', "
+        "__MACOSX, Thumbs.db, desktop.ini) and 1 file(s) that are neither images nor volumes (sub/notes.txt)")
 
 
 def test_an_unknown_model_is_refused_before_any_progress_bar(tiny_server, tmp_path):

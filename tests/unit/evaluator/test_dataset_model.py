@@ -70,6 +70,6 @@ def test_unknown_kind_and_unknown_option_name_the_problem(tmp_path) -> None:
 
 def test_registry_has_the_generic_and_study_kinds() -> None:
     assert set(DATASET_KINDS) == {
-        "imagefolder", "medmnist", "csv", "phantoms",
+        "imagefolder", "medmnist", "csv", "phantoms", "volumes",
         "brainmr", "sarscov2ct", "pneumoniamnist", "busi", "breakhis", "hicervix", "deepdrid", "isic2019",
     }  # fmt: skip

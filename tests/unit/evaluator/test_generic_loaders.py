@@ -39,7 +39,8 @@ def test_imagefolder_errors_name_the_folder(tmp_path) -> None:
     with pytest.raises(DatasetError, match="folder not found: .*missing"):
         load_dataset(DatasetEntry(name="f", kind="imagefolder", path="missing"), tmp_path)
     (tmp_path / "f" / "empty_class").mkdir(parents=True)
-    with pytest.raises(DatasetError, match=r"no images in folder .*empty_class \(image files end in .*\.dcm.*\.png"):
+    with pytest.raises(DatasetError, match=r"no images in folder .*empty_class \(files are known by their content: "
+                                           r"PNG, JPEG, TIFF, BMP, WEBP, DICOM \(with or without a suffix\) or NIfTI"):
         load_dataset(DatasetEntry(name="f", kind="imagefolder"), tmp_path)
 
 

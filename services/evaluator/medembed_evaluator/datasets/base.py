@@ -34,6 +34,10 @@ class Dataset:
     name: str
     class_names: list[str]
     samples: list[Sample]
+    volume_options: dict[str, str] = field(default_factory=dict)
+    """What each volume sample yields, as the plan set it: `slices`, `axis`, `window` (only those
+    given; datasets.volumes). Sent with every request of the dataset and part of its content hash;
+    empty for 2-D datasets."""
     _content_hash: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -49,7 +53,9 @@ class Dataset:
         return {name: int(counts[i]) for i, name in enumerate(self.class_names)}
 
     def content_hash(self) -> str:
-        """sha256 over every sample's (key, label, sha256 of its bytes), in order.
+        """sha256 over every sample's (key, label, sha256 of its bytes), in order, then the volume
+        options when there are any (so two slice rules of one folder never share stored features;
+        a 2-D dataset's hash is unchanged by them).
 
         Reads every image once; the result is cached on the instance.
         """
@@ -58,6 +64,9 @@ class Dataset:
             for sample in self.samples:
                 image_digest = hashlib.sha256(sample.load_bytes()).hexdigest()
                 digest.update(f"{sample.key}\t{sample.label}\t{image_digest}\n".encode())
+            if self.volume_options:
+                options = " ".join(f"{name}={value}" for name, value in sorted(self.volume_options.items()))
+                digest.update(f"volume\t{options}\n".encode())
             self._content_hash = digest.hexdigest()
         return self._content_hash
 

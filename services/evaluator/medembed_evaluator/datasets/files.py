@@ -1,18 +1,27 @@
-"""File-system helpers shared by the loaders: image listing, file samples, CSV reading."""
+"""File-system helpers shared by the loaders: image listing, file samples, CSV reading.
+
+Which files of a folder are samples is the client's rule (medembed_client.files), the one
+`medembed embed DIR` follows: files known by their content (DICOM without a suffix included), a
+DICOMDIR skipped and named in the log, hidden and system files (`._*`, `.DS_Store`,
+`.ipynb_checkpoints/`, `__MACOSX/`, `Thumbs.db`, `desktop.ini`) never samples.
+"""
 
 from __future__ import annotations
 
 import csv
+import logging
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 
-from medembed_client.inputs import IMAGE_SUFFIXES
+from medembed_client.files import folder_files
 from medembed_evaluator.datasets.base import Sample
 from medembed_evaluator.errors import DatasetError
 
-ACCEPTED_SUFFIXES = ", ".join(sorted(IMAGE_SUFFIXES))
+log = logging.getLogger(__name__)
+KNOWN_FORMATS = "PNG, JPEG, TIFF, BMP, WEBP, DICOM (with or without a suffix) or NIfTI"
 _MASK_STEM = re.compile(r"_mask(_\d+)?$", re.IGNORECASE)
 
 
@@ -35,17 +44,24 @@ def require_file(path: Path, what: str) -> Path:
     return path
 
 
-def is_image(path: Path) -> bool:
-    """Whether `path` is a visible file with an image suffix the client sends (medembed_client.inputs)."""
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+def list_images(folder: Path, *, exclude: Callable[[Path], bool] | None = None, what: str = "") -> list[Path]:
+    """The samples under `folder` by the client's rule (medembed_client.files.folder_files), sorted by
+    relative path so keys and order are stable; `exclude` drops more. What was left out (a DICOMDIR,
+    hidden, system and other files) is logged, prefixed with `what` (the dataset kind)."""
+    found = folder_files(folder)
+    prefix = f"{what} " if what else ""
+    for skip in found.skipped:
+        log.info("%s%s: skipped %s: %s", prefix, folder, skip.path.relative_to(folder).as_posix(), skip.reason)
+    if summary := found.summary(folder):
+        log.info("%s%s: %s", prefix, folder, summary)
+    return [p for p in found.samples if not (exclude and exclude(p))]
 
 
-def list_images(folder: Path, *, exclude: Callable[[Path], bool] | None = None) -> list[Path]:
-    """Image files anywhere under `folder`, sorted by relative path so keys and order are stable."""
-    return sorted(
-        (p for p in folder.rglob("*") if is_image(p) and not (exclude and exclude(p))),
-        key=lambda p: p.relative_to(folder).as_posix(),
-    )
+def sample_key(path: Path, base: Path) -> str:
+    """`path` relative to `base`, `/`-separated: a sample's key. Bytes of a name that are not valid
+    UTF-8 (Latin-1 names from archives and network shares) are written as `\\xNN` escapes, so the key
+    is always text that encodes and stores (a valid UTF-8 name is unchanged)."""
+    return os.fsencode(path.relative_to(base).as_posix()).decode("utf-8", "backslashreplace")
 
 
 def file_sample(path: Path, *, key: str, label: int, metadata: Mapping[str, str] | None = None) -> Sample:
@@ -72,12 +88,11 @@ def class_folder_samples(
     samples: list[Sample] = []
     for label, class_dir in enumerate(class_dirs):
         folder = require_dir(root / class_dir, what)
-        images = list_images(folder, exclude=exclude)
+        images = list_images(folder, exclude=exclude, what=what)
         if not images:
-            raise DatasetError(f"{what}: no images in folder {folder} (image files end in {ACCEPTED_SUFFIXES})")
-        samples.extend(
-            file_sample(p, key=p.relative_to(key_base).as_posix(), label=label, metadata=metadata) for p in images
-        )
+            raise DatasetError(f"{what}: no images in folder {folder} (files are known by their content: "
+                               f"{KNOWN_FORMATS}; hidden and system files never count)")
+        samples.extend(file_sample(p, key=sample_key(p, key_base), label=label, metadata=metadata) for p in images)
     return samples
 
 

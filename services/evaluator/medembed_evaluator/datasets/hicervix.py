@@ -1,4 +1,15 @@
-"""HiCervix: a CSV (`image_name`, `class_name`, `level_1..3`) next to its image folder; 29 classes."""
+"""HiCervix: a CSV (`image_name`, `class_name`, `class_id`, `level_1..3`) next to its image folder; 26 classes.
+
+The public CSVs (train/val/test.csv, 28,160 + 4,018 + 8,051 = 40,229 cells; github.com/Scu-sen/HiCervix,
+dataset/hierarchy_classification/version2023) label each cell with its finest annotated class in
+`class_name`: 26 values (`class_id` 0-25), the same 26 in every split. They are the 21 level-2
+classes, the 4 level-3 ones (AGC-ECC-NOS, AGC-EMC-NOS, ADC-ECC, ADC-EMC) and AGC, for cells
+annotated at level 1 only. The HiCervix paper (Cai et al., IEEE TMI 2024) speaks of "29 annotated
+classes", and the study repeats it: 29 counts every node of the three-level tree, 4 level-1 classes
+(negative, ASC, AGC, microbe) + 21 level-2 + 4 level-3, i.e. the values the level_1..3 columns take,
+not the classes a cell is labelled with. A probe on `class_name` (the default) has 26 classes;
+`label_column: level_1` probes the 4 coarse ones. The level columns are kept as metadata.
+"""
 
 from __future__ import annotations
 

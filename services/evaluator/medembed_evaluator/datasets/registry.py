@@ -27,6 +27,7 @@ from medembed_evaluator.datasets.study_folders import (
     load_busi,
     load_sarscov2ct,
 )
+from medembed_evaluator.datasets.volumes import VolumeOptions, load_volumes
 from medembed_evaluator.errors import DatasetError, EvaluatorError
 from medembed_evaluator.plan.schema import DatasetEntry
 from medembed_evaluator.plan.typed import read_settings
@@ -62,6 +63,7 @@ _KINDS = (
     DatasetKind("deepdrid", load_deepdrid, DeepDridOptions),
     DatasetKind("isic2019", load_isic2019, NoOptions),
     DatasetKind("phantoms", load_phantoms, PhantomOptions, needs_path=False),
+    DatasetKind("volumes", load_volumes, VolumeOptions),
 )
 DATASET_KINDS: dict[str, DatasetKind] = {kind.name: kind for kind in _KINDS}
 
