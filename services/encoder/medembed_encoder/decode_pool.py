@@ -18,10 +18,19 @@ from typing import Any, TypeVar
 import pebble
 from PIL import Image
 
-from medembed_decode import Decoded, DecodeError, DecodeErrorKind, DecodeLimits, decode
+from medembed_decode import Decoded, DecodeError, DecodeErrorKind, DecodeLimits
 from medembed_decode.volume import DecodedSlices, SliceOptions, decode_slices
 
 T = TypeVar("T")
+DEFAULT_SLICES = SliceOptions()
+
+
+def decode_item(data: bytes, limits: DecodeLimits) -> Decoded:
+    """One item without volume options: a 2-D item as medembed_decode.decode reads it, a volume's
+    default slice (the middle one; a multi-frame DICOM file's first frame). Raises DecodeError."""
+    decoded = decode_slices(data, DEFAULT_SLICES, limits)
+    (image,) = decoded.images
+    return Decoded(image.pixels, image.notes + decoded.notes) if decoded.notes else image
 
 
 class DecodeTimeout(Exception):
@@ -42,8 +51,8 @@ class DecodePool:
         self._pool = pebble.ProcessPool(max_workers=workers, context=context)
 
     async def decode(self, data: bytes, limits: DecodeLimits) -> Decoded:
-        """One image (medembed_decode.decode). Raises DecodeError (the input's fault) or DecodeTimeout."""
-        return await self._run(decode, data, limits)
+        """One image (decode_item). Raises DecodeError (the input's fault) or DecodeTimeout."""
+        return await self._run(decode_item, data, limits)
 
     async def decode_slices(self, data: bytes, options: SliceOptions, limits: DecodeLimits) -> DecodedSlices:
         """The slices `options` choose (medembed_decode.volume.decode_slices), within the same time
