@@ -86,7 +86,8 @@ class EmbedPipeline:
         self._cache = cache
         self._flights = SingleFlight()
         self._limits = DecodeLimits(settings.max_image_bytes, settings.max_pixels, settings.min_side,
-                                    settings.max_aspect_ratio)
+                                    settings.max_aspect_ratio, settings.max_volume_bytes, settings.max_volume_voxels,
+                                    settings.max_volume_slices, settings.max_archive_members)
         self.draining = False
 
     @property
