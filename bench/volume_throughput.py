@@ -1,8 +1,8 @@
 """Slices/s for a CT series through the service beside an in-process decode + forward of the same
 slices, in one run, and the service's memory peak.
 
-The series is synthetic (300 axial 512 x 512 signed 16-bit slices with a rescale, one zip, files in
-shuffled order); the service embeds it as one item with `slices: all` and a window, the in-process
+The series is synthetic (300 axial 512 x 512 signed 16-bit slices with a rescale and Pixel Padding,
+one deflated zip, files in shuffled order; tests/helpers/volumes.py writes it); the service embeds it as one item with `slices: all` and a window, the in-process
 side decodes the same slices with medembed_decode.volume.decode_slices and runs the same model's
 preprocessing and forward in batches of the service's max batch size.
 
@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from helpers.volumes import ct_series_datasets, series_zip  # noqa: E402
+from helpers.volumes import series_files, zip_of  # noqa: E402
 
 from medembed_client import AsyncClient  # noqa: E402
 from medembed_decode import DecodeLimits  # noqa: E402
@@ -116,7 +116,8 @@ def main() -> None:
     args = parser.parse_args()
     volume = {"slices": "all", "window": args.window}
     print(f"building a {args.slices} x {args.side}^2 CT series ...", flush=True)
-    data = series_zip(ct_series_datasets(synthetic_ct(args.slices, args.side).astype(np.float64)))
+    stored = np.transpose(synthetic_ct(args.slices, args.side) + 1024, (1, 2, 0)).astype(np.int16)  # rescale -1024
+    data = zip_of(series_files(stored))
     print(f"model {args.model}; series zip {len(data) / 2**20:.0f} MiB; volume options {volume}; "
           f"torch threads {torch.get_num_threads()}", flush=True)
     ours_in_process, count = in_process(args.model, data, SliceOptions.parse(rule="all", window=args.window),

@@ -33,7 +33,7 @@ from .pixels import Decoded, checked
 from .raster import decode_raster
 from .sniff import describe_unknown, sniff_format
 
-DECODE_RULES_VERSION = "3"
+DECODE_RULES_VERSION = "4"
 _DECODER_LIBRARIES = ("numpy", "pillow", "pydicom", "imagecodecs", "tifffile", "simplejpeg")
 
 # Decoder libraries log what they skip; the result (an error or a note) says what matters, so their

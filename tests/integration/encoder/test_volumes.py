@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from helpers.servers import start_server
-from helpers.volumes import ct_series_datasets, nifti_bytes, series_zip
+from helpers.volumes import nifti_bytes, phantom, series_files, zip_of
 from medembed_client import Client, EmbedError, RetryPolicy
 from medembed_decode import DecodeLimits
 from medembed_decode.volume import SliceOptions, decode_slices
@@ -34,14 +34,9 @@ def cached_volume_server(private_redis, server_dir):
     server.stop()
 
 
-def ct_volume(slices: int = 5, side: int = 24, seed: int = 0) -> np.ndarray:
-    """HU values [slices, rows, columns]: air around a body of soft tissue with a bright lesion."""
-    rng = np.random.default_rng(seed)
-    hu = np.full((slices, side, side), -1000.0)
-    hu[:, 4:-4, 4:-4] = rng.normal(40, 30, size=(slices, side - 8, side - 8))
-    for index in range(slices):
-        hu[index, 8:12, 6 + index:10 + index] = 900.0
-    return np.round(hu)
+def ct_series(slices: int = 5, seed: int = 0) -> bytes:
+    """A zip of one CT series (24 x 24 x `slices`, shuffled file names, signed pixels, padding)."""
+    return zip_of(series_files(phantom((24, 24, slices), seed=seed)))
 
 
 def png_of(pixels: np.ndarray) -> bytes:
@@ -57,7 +52,7 @@ def slice_pngs(data: bytes, **options: str) -> list[bytes]:
 
 
 def test_every_slice_is_a_row_equal_to_that_slice_sent_as_an_image(volume_server):
-    series = series_zip(ct_series_datasets(ct_volume()))
+    series = ct_series()
     with Client(volume_server.target) as client:
         result = client.embed([series], MODEL, volume={"slices": "all", "window": "abdomen"})
         alone = client.embed(slice_pngs(series, rule="all", window="abdomen"), MODEL)
@@ -69,7 +64,7 @@ def test_every_slice_is_a_row_equal_to_that_slice_sent_as_an_image(volume_server
 
 
 def test_mean_is_the_mean_of_the_slice_rows_and_every_k_picks_every_kth(volume_server):
-    volume = nifti_bytes(np.transpose(ct_volume(slices=6), (2, 1, 0)).astype(np.int16))
+    volume = nifti_bytes(phantom((24, 24, 6), seed=3), np.diag([0.8, 0.8, 2.5, 1.0]), gzipped=True)
     with Client(volume_server.target) as client:
         rows = client.embed([volume], MODEL, volume={"slices": "all"})
         pooled = client.embed([volume], MODEL, volume={"slices": "mean"})
@@ -84,7 +79,7 @@ def test_mean_is_the_mean_of_the_slice_rows_and_every_k_picks_every_kth(volume_s
 
 
 def test_two_rules_never_share_a_cache_entry(cached_volume_server, private_redis):
-    series = series_zip(ct_series_datasets(ct_volume()))
+    series = ct_series()
     with Client(cached_volume_server.target, retry=RetryPolicy(max_attempts=1)) as client:
         served = next(spec.vector_identity for m in client.list_models() if m.id == MODEL for spec in m.specs
                       if spec.name == m.default_spec)
@@ -126,7 +121,7 @@ def test_bad_volume_options_refuse_the_request_naming_the_field(volume_server):
 
 
 def test_a_slice_outside_the_volume_fails_that_item_alone(volume_server):
-    series = series_zip(ct_series_datasets(ct_volume()))
+    series = ct_series()
     with Client(volume_server.target) as client:
         result = client.embed([series, png_of(np.zeros((32, 32), np.uint8))], MODEL, volume={"slices": "index:9"})
     assert list(result.errors) == [0] and result.errors[0].code == "decode_error"

@@ -1,0 +1,135 @@
+"""NIfTI volumes against nibabel: the slices of a volume with a non-identity affine equal nibabel's
+own canonical (RAS+) layout, shown in the radiological display convention."""
+
+from __future__ import annotations
+
+import struct
+
+import nibabel
+import numpy as np
+import pytest
+
+from helpers.volumes import nifti_bytes
+from medembed_decode import DEFAULT_LIMITS, DecodeError, DecodeErrorKind
+from medembed_decode.volume import SliceOptions, decode_slices, volume_kind
+
+# Array axes permuted and flipped: i runs along -y (anterior to posterior), j along -z (superior to
+# inferior), k along -x (right to left): the axial axis is the array's second.
+PERMUTED = np.array([[0.0, 0.0, -0.9, 40.0],
+                     [-1.1, 0.0, 0.0, 30.0],
+                     [0.0, -1.3, 0.0, 20.0],
+                     [0.0, 0.0, 0.0, 1.0]])
+
+
+def linear(values: np.ndarray, center: float, width: float) -> np.ndarray:
+    """DICOM PS3.3 C.11.2.1.2.1, LINEAR, output range 0..255, rounded."""
+    low, high = center - 0.5 - (width - 1) / 2, center - 0.5 + (width - 1) / 2
+    shown = ((values - (center - 0.5)) / (width - 1) + 0.5) * 255
+    shown = np.where(values <= low, 0, np.where(values > high, 255, shown))
+    return np.clip(np.round(shown), 0, 255).astype(np.uint8)
+
+
+def canonical_slice(canonical: np.ndarray, axis: str, index: int) -> np.ndarray:
+    """A slice of nibabel's RAS+ canonical array, shown radiologically: axial and coronal with the
+    patient's right on the image's left, sagittal with anterior on the left; superior / anterior up."""
+    if axis == "axial":
+        return canonical[::-1, ::-1, index].T
+    if axis == "coronal":
+        return canonical[::-1, index, ::-1].T
+    return canonical[index, ::-1, ::-1].T
+
+
+@pytest.fixture(scope="module")
+def volume() -> np.ndarray:
+    return np.random.default_rng(3).integers(-1000, 1500, size=(12, 10, 9)).astype(np.int16)
+
+
+@pytest.mark.parametrize("axis", ["axial", "coronal", "sagittal"])
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_every_slice_equals_nibabels_canonical_volume_windowed(volume: np.ndarray, axis: str, gzipped: bool) -> None:
+    data = nifti_bytes(volume, PERMUTED, gzipped=gzipped)
+    image = nibabel.Nifti1Image.from_bytes(nifti_bytes(volume, PERMUTED))
+    canonical = nibabel.as_closest_canonical(image)
+    assert nibabel.aff2axcodes(canonical.affine) == ("R", "A", "S")
+    expected_volume = canonical.get_fdata()
+    count = expected_volume.shape[{"sagittal": 0, "coronal": 1, "axial": 2}[axis]]
+
+    result = decode_slices(data, SliceOptions.parse("all", axis, "-100/900"), DEFAULT_LIMITS)
+
+    assert result.slice_count == count and result.slice_indices == tuple(range(count))
+    for index, decoded in enumerate(result.images):
+        np.testing.assert_array_equal(decoded.pixels, linear(canonical_slice(expected_volume, axis, index), -100, 900))
+
+
+def test_the_default_is_the_middle_axial_slice_min_max_scaled(volume: np.ndarray) -> None:
+    data = nifti_bytes(volume, PERMUTED)
+    canonical = nibabel.as_closest_canonical(nibabel.Nifti1Image.from_bytes(data)).get_fdata()
+    result = decode_slices(data, SliceOptions(), DEFAULT_LIMITS)
+    middle = (canonical.shape[2] - 1) // 2
+    assert result.slice_indices == (middle,) and result.slice_count == canonical.shape[2]
+    expected = canonical_slice(canonical, "axial", middle)
+    scaled = np.round((expected - expected.min()) * 255.0 / (expected.max() - expected.min())).astype(np.uint8)
+    np.testing.assert_array_equal(result.images[0].pixels, scaled)
+
+
+def test_nifti2_and_nifti1_of_the_same_voxels_give_the_same_slices(volume: np.ndarray) -> None:
+    options = SliceOptions.parse("every:3", "coronal", "lung")
+    one = decode_slices(nifti_bytes(volume, PERMUTED), options, DEFAULT_LIMITS)
+    two = decode_slices(nifti_bytes(volume, PERMUTED, version=2), options, DEFAULT_LIMITS)
+    assert one.slice_indices == two.slice_indices == (0, 3, 6, 9)
+    for a, b in zip(one.images, two.images, strict=True):
+        np.testing.assert_array_equal(a.pixels, b.pixels)
+
+
+def test_scl_slope_and_inter_are_applied_as_nibabel_applies_them(volume: np.ndarray) -> None:
+    raw = bytearray(nifti_bytes(volume, np.eye(4)))
+    struct.pack_into("<ff", raw, 112, 2.0, -1024.0)  # scl_slope, scl_inter (nifti1.h offsets)
+    image = nibabel.Nifti1Image.from_bytes(bytes(raw))
+    assert image.dataobj.slope == 2.0 and image.dataobj.inter == -1024.0
+    values = image.get_fdata()
+    result = decode_slices(bytes(raw), SliceOptions.parse("index:4", "axial", "40/400"), DEFAULT_LIMITS)
+    np.testing.assert_array_equal(result.images[0].pixels, linear(values[::-1, ::-1, 4].T, 40, 400))
+
+
+def test_cal_min_and_cal_max_are_the_files_own_display_range() -> None:
+    values = np.arange(16 * 16 * 3, dtype=np.float32).reshape(16, 16, 3)
+    data = nifti_bytes(values, np.eye(4), cal_min=100.0, cal_max=400.0)
+    shown = decode_slices(data, SliceOptions.parse("index:0"), DEFAULT_LIMITS).images[0].pixels
+    plane = values[::-1, ::-1, 0].T.astype(np.float64)
+    expected = np.clip(np.round((plane - 100.0) / 300.0 * 255.0), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(shown, expected)
+
+
+def test_a_4d_file_yields_its_first_volume_and_says_so(volume: np.ndarray) -> None:
+    four = np.stack([volume, volume[::-1]], axis=-1)
+    result = decode_slices(nifti_bytes(four, np.eye(4)), SliceOptions.parse("middle", window="0/2000"), DEFAULT_LIMITS)
+    np.testing.assert_array_equal(result.images[0].pixels, linear(volume[::-1, ::-1, 4].T.astype(float), 0, 2000))
+    assert any("first 3-D volume" in note for note in result.notes)
+
+
+def test_volume_kind_names_nifti_raw_and_gzipped(volume: np.ndarray) -> None:
+    assert volume_kind(nifti_bytes(volume, np.eye(4))) == "NIfTI"
+    assert volume_kind(nifti_bytes(volume, np.eye(4), gzipped=True)) == "NIfTI"
+    assert volume_kind(nifti_bytes(volume, np.eye(4), version=2)) == "NIfTI"
+
+
+def test_a_truncated_file_is_a_decode_error_naming_the_sizes(volume: np.ndarray) -> None:
+    data = nifti_bytes(volume, np.eye(4))
+    with pytest.raises(DecodeError) as caught:
+        decode_slices(data[:-100], SliceOptions(), DEFAULT_LIMITS)
+    assert caught.value.kind == DecodeErrorKind.DECODE_ERROR and "truncated NIfTI" in str(caught.value)
+
+
+def test_a_header_of_a_pair_is_refused_with_the_next_step(volume: np.ndarray) -> None:
+    data = bytearray(nifti_bytes(volume, np.eye(4)))
+    data[344:348] = b"ni1\0"
+    with pytest.raises(DecodeError) as caught:
+        decode_slices(bytes(data[:352]), SliceOptions(), DEFAULT_LIMITS)
+    assert caught.value.kind == DecodeErrorKind.UNSUPPORTED_FORMAT and "single-file .nii" in str(caught.value)
+
+
+def test_index_out_of_range_names_the_slice_count(volume: np.ndarray) -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode_slices(nifti_bytes(volume, PERMUTED), SliceOptions.parse("index:10"), DEFAULT_LIMITS)
+    assert caught.value.kind == DecodeErrorKind.DECODE_ERROR
+    assert "index:10 is out of range: the item has 10 slices" in str(caught.value)
