@@ -149,7 +149,7 @@ class EmbedPipeline:
         try:
             return SliceOptions.parse(options.slices, options.axis, options.window)
         except ValueError as exc:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "bad_volume_options", f"volume options: {exc}") from None
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "bad_volume_options", f"EmbedRequest.volume: {exc}") from None
 
     # -- hash ------------------------------------------------------------------------------
     async def hash(self, request: pb.EmbedRequest) -> Records:

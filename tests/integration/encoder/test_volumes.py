@@ -97,7 +97,7 @@ def test_two_rules_never_share_a_cache_entry(cached_volume_server, private_redis
     assert not index.cache_hits[0]  # ... yet computed again: its rule has its own key
     assert not np.allclose(middle.vectors, lung.vectors)
     keys = sorted(private_redis.client().keys("medembed:v1:*"))
-    assert len(keys) == 3 and len({key.split(b":")[3] for key in keys}) == 3
+    assert len(keys) == 3 and len({key.split(b":")[4] for key in keys}) == 3  # sha256:<identity>
     assert again.cache_hits.all() and again.slice_indices == [(2,)] and again.slice_counts.tolist() == [5]
     np.testing.assert_array_equal(again.vectors, middle.vectors)
 
@@ -117,13 +117,14 @@ def test_bad_volume_options_refuse_the_request_naming_the_field(volume_server):
             client.embed([png_of(np.zeros((32, 32), np.uint8))], MODEL, volume={"slices": "every:0"})
         with pytest.raises(ValueError, match="unknown"):
             client.embed([b"x"], MODEL, volume={"slice": "all"})
-    assert refused.value.code == "INVALID_ARGUMENT" and "slices" in refused.value.message
+    assert refused.value.code == "INVALID_ARGUMENT"
+    assert "EmbedRequest.volume" in refused.value.message and "every:0" in refused.value.message
 
 
 def test_a_slice_outside_the_volume_fails_that_item_alone(volume_server):
     series = ct_series()
     with Client(volume_server.target) as client:
-        result = client.embed([series, png_of(np.zeros((32, 32), np.uint8))], MODEL, volume={"slices": "index:9"})
+        result = client.embed([series, ct_series(slices=12, seed=1)], MODEL, volume={"slices": "index:9"})
     assert list(result.errors) == [0] and result.errors[0].code == "decode_error"
     assert "5" in result.errors[0].message  # names the slice count
-    assert result.ok.tolist() == [False, True]
+    assert result.ok.tolist() == [False, True] and result.slice_indices[1] == (9,)
