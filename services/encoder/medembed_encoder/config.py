@@ -80,6 +80,14 @@ class Settings:
     max_aspect_ratio: float = setting(DEFAULT_LIMITS.max_aspect_ratio,
                                       "long side / short side one image may have, read from its header (the "
                                       "model's resize grows the long side with the short one); more = too_large")
+    max_volume_bytes: int = setting(DEFAULT_LIMITS.max_volume_bytes,
+                                    "bytes a volume item (NIfTI, DICOM series archive) may inflate to: gzip output "
+                                    "and an archive's declared member sizes, read before extraction")
+    max_volume_voxels: int = setting(DEFAULT_LIMITS.max_volume_voxels, "voxels one volume may have, from its headers")
+    max_volume_slices: int = setting(DEFAULT_LIMITS.max_volume_slices,
+                                     "images one volume may stack (DICOM files or frames, NIfTI slices)")
+    max_archive_members: int = setting(DEFAULT_LIMITS.max_archive_members,
+                                       "files one DICOM series archive may hold, counted before extraction")
     decode_workers: int = setting(0, "processes that decode items to 8-bit pixels (0 = one per CPU core)")
     decode_timeout_s: float = setting(20.0, "seconds one item's decode may take; a slower one fails alone with "
                                             "`timeout` and its decode process is replaced")
@@ -106,7 +114,8 @@ class Settings:
             raise ConfigError("no models: pass --models ID[,ID...] or set MEDEMBED_MODELS "
                               "(`medembed-encoder catalog` lists the ids)")
         positive = ("max_batch_size", "max_queue_items", "max_items_per_request", "max_image_bytes",
-                    "max_request_bytes", "max_pixels", "min_side", "stream_window")
+                    "max_request_bytes", "max_pixels", "min_side", "stream_window", "max_volume_bytes",
+                    "max_volume_voxels", "max_volume_slices", "max_archive_members")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{described(name)} must be more than 0, got {getattr(self, name)}")

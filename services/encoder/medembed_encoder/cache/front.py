@@ -16,6 +16,7 @@ import numpy as np
 
 from ..logs import event
 from ..metrics import EncoderMetrics
+from ..slices import SliceVectors, checked_slice_vectors
 from .backends import CacheBackend
 from .breaker import CircuitBreaker
 from .keys import KeyScope
@@ -92,15 +93,17 @@ class CacheFront:
         self._breaker.record_success()
         return result
 
-    async def lookup(self, scope: KeyScope, digests: list[str], dim: int) -> dict[str, np.ndarray]:
-        """One MGET for the distinct digests; returns the valid hits by digest."""
+    async def lookup(self, scope: KeyScope, digests: list[str], dim: int,
+                     volume: bool = False) -> dict[str, np.ndarray] | dict[str, SliceVectors]:
+        """One MGET for the distinct digests; returns the valid hits by digest: [dim] vectors, or
+        with `volume` (a request with volume options) SliceVectors."""
         if self.backend is None or not digests:
             return {}
         backend = self.backend
         values = await self._guarded("get", lambda: backend.get_many([scope.key(d) for d in digests]))
         stored = {digest: value for digest, value in zip(digests, values or [None] * len(digests), strict=True)
                   if value is not None}
-        hits, problems = checked_vectors(stored, dim)
+        hits, problems = checked_slice_vectors(stored, dim) if volume else checked_vectors(stored, dim)
         for problem in problems.values():  # never hand out a vector we cannot vouch for; the fresh one overwrites it
             self._metrics.cache_errors.labels("get", problem).inc()
         self._metrics.cache_hits.labels(scope.model_id).inc(len(hits))
@@ -109,7 +112,8 @@ class CacheFront:
 
     def store(self, scope: KeyScope, vectors: dict[str, np.ndarray]) -> None:
         """Pipelined SET EX in the background, off the response path; dropped (and counted) when
-        the write backlog is full."""
+        the write backlog is full. `vectors`: the float32 value per digest ([dim], or a volume
+        result's SliceVectors.packed())."""
         if self.backend is None or not vectors:
             return
         if self._pending_items + len(vectors) > MAX_PENDING_WRITE_ITEMS:
