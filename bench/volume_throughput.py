@@ -33,7 +33,7 @@ from medembed_encoder.catalog import load_catalog  # noqa: E402
 from medembed_encoder.families import load_encoder  # noqa: E402
 from medembed_encoder.testing import start_local_encoder  # noqa: E402
 
-ITEM_BYTES = 1 << 30
+ITEM_BYTES = 256 << 20  # the series travels as one item; gRPC caps messages below 2 GiB
 
 
 def synthetic_ct(slices: int, side: int) -> np.ndarray:
