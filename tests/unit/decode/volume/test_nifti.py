@@ -132,3 +132,22 @@ def test_a_cifti_file_is_refused_naming_its_kind(gzipped: bool) -> None:
             decode_slices(data, SliceOptions.parse(rule), DecodeLimits(min_side=1))
         assert caught.value.kind == DecodeErrorKind.UNSUPPORTED_FORMAT
         assert "CIFTI-2 dense scalar (.dscalar.nii)" in str(caught.value) and "wb_command" in str(caught.value)
+
+
+@pytest.mark.parametrize("srow_z", [(0.0, 0.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0), (0.0, 0.0, float("nan"), 0.0),
+                                    (0.0, 0.0, float("inf"), 0.0)], ids=["zero", "parallel", "nan", "inf"])
+@pytest.mark.parametrize("axis", ["", "sagittal"])
+def test_an_affine_that_gives_an_axis_no_direction_is_a_decode_error(volume: np.ndarray, srow_z: tuple[float, ...],
+                                                                    axis: str) -> None:
+    """A damaged sform (its third row a zero, parallel or non-finite vector; the 3 x 3 part then has
+    a zero, parallel or non-finite column): nibabel's own as_closest_canonical refuses it too."""
+    raw = bytearray(nifti_bytes(volume, np.eye(4)))
+    struct.pack_into("<4f", raw, 312, *srow_z)  # srow_z (nifti1.h offset); sform_code stays 2
+    image = nibabel.Nifti1Image.from_bytes(bytes(raw))
+    assert image.header.get_sform(coded=True)[1] == 2
+    with pytest.raises((nibabel.orientations.OrientationError, np.linalg.LinAlgError)):
+        nibabel.as_closest_canonical(image)
+    with pytest.raises(DecodeError) as caught:
+        decode_slices(bytes(raw), SliceOptions.parse("middle", axis), DEFAULT_LIMITS)
+    assert caught.value.kind == DecodeErrorKind.DECODE_ERROR
+    assert "gives an array axis no direction" in str(caught.value) and "NIfTI volume" in str(caught.value)
