@@ -17,6 +17,7 @@ import zipfile
 import imagecodecs
 import nibabel
 import numpy as np
+import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder, pack_bits, pixel_array
@@ -369,3 +370,16 @@ def test_what_is_not_an_image_is_named_with_the_next_step(data: bytes, fragment:
     error = refused(data)
     assert error.kind.value == "unsupported_format"
     assert fragment in str(error), str(error)
+
+
+def test_a_dicom_object_without_pixels_whose_sop_class_element_is_damaged_is_still_named_rightly() -> None:
+    """Found on nibabel's decimal_rescale.dcm with three bytes changed: (0002,0002) with the unknown
+    VR "Ud" and no Pixel Data. pydicom reads the file and raises NotImplementedError only when the
+    element is read; the refusal was an internal error."""
+    ds = dicom_dataset(E)
+    del ds.PixelData
+    data = to_bytes(ds).replace(b"\x02\x00\x02\x00UI", b"\x02\x00\x02\x00Ud", 1)
+    with pytest.raises(NotImplementedError):
+        pydicom.dcmread(io.BytesIO(data)).file_meta.MediaStorageSOPClassUID  # noqa: B018
+    error = refused(data)
+    assert error.kind.value == "decode_error" and "no (7FE0,0010) Pixel Data" in str(error), str(error)
