@@ -383,3 +383,15 @@ def test_a_dicom_object_without_pixels_whose_sop_class_element_is_damaged_is_sti
         pydicom.dcmread(io.BytesIO(data)).file_meta.MediaStorageSOPClassUID  # noqa: B018
     error = refused(data)
     assert error.kind.value == "decode_error" and "no (7FE0,0010) Pixel Data" in str(error), str(error)
+
+
+@pytest.mark.parametrize("data, fragment", [
+    (nibabel.AnalyzeHeader().binaryblock, "an ANALYZE 7.5 header (.hdr"),
+    (nibabel.MGHImage(np.zeros((4, 5, 6), np.float32), np.eye(4)).to_bytes(), "an MGH volume (.mgh"),
+    (gzip.compress(nibabel.MGHImage(np.zeros((4, 5, 6), np.int16), np.eye(4)).to_bytes()), "an MGH volume (.mgz"),
+], ids=["ANALYZE", "MGH", "MGZ"])
+def test_a_volume_in_another_neuroimaging_format_is_named_with_the_next_step(data: bytes, fragment: str) -> None:
+    """Written by nibabel; each is a volume nibabel reads and this service does not: convert to NIfTI."""
+    error = refused(data)
+    assert error.kind.value == "unsupported_format"
+    assert fragment in str(error) and "single-file NIfTI" in str(error), str(error)
