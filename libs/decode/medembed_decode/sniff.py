@@ -150,7 +150,10 @@ def describe_unknown(data: bytes) -> str:
 
 
 def _describe_other_volume(data: bytes, compressed: bool = False) -> str:
-    """The message for a neuroimaging volume in a format other than NIfTI, else ""."""
+    """The message for a neuroimaging volume in a format other than NIfTI, else "". DICM at byte
+    128 wins here too (nibabel's siemens_dwi_*.dcm carry sizeof_hdr 348 in their preamble)."""
+    if data[128:132] == b"DICM":
+        return ""
     name = next((name for magic, name in _OTHER_VOLUMES if data.startswith(magic)), "")
     if _analyze_header(data):
         name = "an ANALYZE 7.5 header (.hdr; its voxels are in the .img file)"

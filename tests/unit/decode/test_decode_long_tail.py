@@ -395,3 +395,12 @@ def test_a_volume_in_another_neuroimaging_format_is_named_with_the_next_step(dat
     error = refused(data)
     assert error.kind.value == "unsupported_format"
     assert fragment in str(error) and "single-file NIfTI" in str(error), str(error)
+
+
+def test_dicm_at_byte_128_wins_over_a_preamble_that_reads_as_an_analyze_header() -> None:
+    """nibabel's siemens_dwi_*.dcm hold 348 (ANALYZE's sizeof_hdr) in their first preamble bytes."""
+    data = bytearray(to_bytes(dicom_dataset(E)))
+    data[:4] = (348).to_bytes(4, "little")
+    assert sniff_format(bytes(data)) == "DICOM"
+    error = refused(gzip.compress(bytes(data)))
+    assert error.kind.value == "unsupported_format" and "a gzip-compressed DICOM file" in str(error), str(error)
