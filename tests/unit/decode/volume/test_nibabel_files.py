@@ -13,8 +13,9 @@ rendered by the README's rules, written here from their sources: the radiologica
 (axial: the patient's right on the image's left, anterior up; coronal: right on the left,
 superior up; sagittal: anterior on the left, superior up), a window by DICOM's LINEAR function
 (PS3.3 C.11.2.1.2.1), cal_min black to cal_max white (nifti1.h), else min-max over the finite
-values (NaN and -inf black, +inf white). Files that are no image or volume this service reads get
-the right refusal, never an internal error.
+values (NaN and -inf black, +inf white). Files that are not an image or volume this service reads
+get the right refusal naming what they are, and damaged copies of every file are read or refused,
+never an internal error.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ OTHER_FILES = sorted(path for folder in (DATA, NICOM) for path in folder.iterdir
 # (rule, axis, window) through decode_slices, for each file.
 OPTIONS = [("", "", ""), ("middle", "", ""), ("all", "axial", ""), ("all", "coronal", ""), ("all", "sagittal", ""),
            ("index:1", "coronal", ""), ("every:3", "sagittal", ""), ("middle", "", f"{WINDOW[0]:g}/{WINDOW[1]:g}"),
-           ("index:0", "axial", CHANNELS)]
+           ("index:0", "axial", CHANNELS), ("mean", "sagittal", "")]
 
 
 def ident(path: Path) -> str:
@@ -110,7 +111,8 @@ def shown_slice(canonical: np.ndarray, axis: str, index: int) -> np.ndarray:
 
 
 def picked(rule: str, count: int) -> tuple[int, ...]:
-    """The slices a rule picks (the package docstring): middle = (n - 1) // 2, index:N, every:K, all."""
+    """The slices a rule picks (the package docstring): middle = (n - 1) // 2, index:N, every:K, all
+    and mean (every slice)."""
     kind, _, number = rule.partition(":")
     if kind in ("", "middle"):
         return ((count - 1) // 2,)
