@@ -227,7 +227,10 @@ def _not_an_image(dataset: Dataset) -> DecodeError:
     """The error for a DICOM object without pixel data, naming what it is: UNSUPPORTED_FORMAT for
     an object of a kind that holds none (a DICOMDIR, a report, a plan ...), DECODE_ERROR for an
     image object (its SOP class an image storage, or Rows present) whose pixels are missing."""
-    sop_class = str(dataset.file_meta.get("MediaStorageSOPClassUID", "") or dataset.get("SOPClassUID", "") or "")
+    try:
+        sop_class = str(dataset.file_meta.get("MediaStorageSOPClassUID", "") or dataset.get("SOPClassUID", "") or "")
+    except Exception:  # a damaged element (pydicom raises e.g. NotImplementedError for an unknown VR): unnamed
+        sop_class = ""
     if sop_class == MediaStorageDirectoryStorage or "DirectoryRecordSequence" in dataset:
         return DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
                            "a DICOMDIR (the index of a DICOM folder or disc), not an image: "

@@ -27,7 +27,19 @@ _KNOWN_OTHERS = (
     (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "JPEG XL"),
     (b"NRRD000", "an NRRD volume"),
     (b"ObjectType = Image", "a MetaImage volume (.mha)"),
+    (b"TRACK\x00", "a TrackVis tractography file (.trk: streamlines, not an image)"),
+    (b"mrtrix tracks", "an MRtrix tractography file (.tck: streamlines, not an image)"),
 )
+# Neuroimaging volumes in formats other than NIfTI (the ones nibabel reads), named with the next step.
+_OTHER_VOLUMES = (
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file (a MINC-2 volume, .mnc?)"),
+    (b"CDF\x01", "a netCDF file (a MINC-1 volume, .mnc?)"),
+    (b"CDF\x02", "a netCDF file (a MINC-1 volume, .mnc?)"),
+    (b"MATRIX7", "an ECAT 7 PET volume (.v)"),
+    (b"# === DATA DESCRIPTION FILE", "a Philips PAR header (.PAR; its voxels are in the .REC file)"),
+    (b"\ntype = ", "an AFNI header (.HEAD; its voxels are in the .BRIK file)"),
+)
+_TO_NIFTI = "convert it to a single-file NIfTI (.nii, .nii.gz; nibabel reads it) and send that"
 _HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"mif1": "HEIF", b"avif": "AVIF", b"avis": "AVIF"}
 _HTML = (b"<!doctype html", b"<html", b"<?xml")
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/"
@@ -107,9 +119,12 @@ def describe_unknown(data: bytes) -> str:
     volume = _describe_volume(data)
     if volume:
         return volume
+    volume = _describe_other_volume(data)
+    if volume:
+        return volume
     if data.startswith(_GZIP):
         inner = _gunzip_head(data)
-        volume = _describe_volume(inner, compressed=True)
+        volume = _describe_volume(inner, compressed=True) or _describe_other_volume(inner, compressed=True)
         if volume:
             return volume
         if _is_tar(inner):
@@ -132,6 +147,35 @@ def describe_unknown(data: bytes) -> str:
                 f"login or error page?); {_READ}")
     shown = data[:8].hex(" ")
     return f"not a PNG, JPEG, TIFF, BMP, WEBP or DICOM file (first bytes: {shown})"
+
+
+def _describe_other_volume(data: bytes, compressed: bool = False) -> str:
+    """The message for a neuroimaging volume in a format other than NIfTI, else "". DICM at byte
+    128 wins here too (nibabel's siemens_dwi_*.dcm carry sizeof_hdr 348 in their preamble)."""
+    if data[128:132] == b"DICM":
+        return ""
+    name = next((name for magic, name in _OTHER_VOLUMES if data.startswith(magic)), "")
+    if _analyze_header(data):
+        name = "an ANALYZE 7.5 header (.hdr; its voxels are in the .img file)"
+    elif _mgh_header(data):
+        name = f"an MGH volume ({'.mgz' if compressed else '.mgh'}, FreeSurfer)"
+    return f"{name} is not read: {_TO_NIFTI}" if name else ""
+
+
+def _mgh_header(data: bytes) -> bool:
+    """FreeSurfer's MGH header (big-endian): version 1, four positive dimensions, a voxel type of
+    0, 1, 3 or 4 (uchar, int, float, short), as nibabel.freesurfer.mghformat reads it."""
+    if len(data) < 284 or data[:4] != b"\x00\x00\x00\x01":
+        return False
+    dims = struct.unpack_from(">4i", data, 4)
+    return min(dims) > 0 and struct.unpack_from(">i", data, 20)[0] in (0, 1, 3, 4)
+
+
+def _analyze_header(data: bytes) -> bool:
+    """An ANALYZE 7.5 header: NIfTI-1's layout without its magic (sizeof_hdr 348 in either byte
+    order: the Mayo Clinic ANALYZE 7.5 format, as nibabel.analyze reads it)."""
+    return (len(data) >= 348 and not nifti_version(data)
+            and 348 in (struct.unpack_from("<i", data)[0], struct.unpack_from(">i", data)[0]))
 
 
 def _describe_volume(data: bytes, compressed: bool = False) -> str:

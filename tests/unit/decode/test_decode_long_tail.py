@@ -17,6 +17,7 @@ import zipfile
 import imagecodecs
 import nibabel
 import numpy as np
+import pydicom
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder, pack_bits, pixel_array
@@ -369,3 +370,37 @@ def test_what_is_not_an_image_is_named_with_the_next_step(data: bytes, fragment:
     error = refused(data)
     assert error.kind.value == "unsupported_format"
     assert fragment in str(error), str(error)
+
+
+def test_a_dicom_object_without_pixels_whose_sop_class_element_is_damaged_is_still_named_rightly() -> None:
+    """Found on nibabel's decimal_rescale.dcm with three bytes changed: (0002,0002) with the unknown
+    VR "Ud" and no Pixel Data. pydicom reads the file and raises NotImplementedError only when the
+    element is read; the refusal was an internal error."""
+    ds = dicom_dataset(E)
+    del ds.PixelData
+    data = to_bytes(ds).replace(b"\x02\x00\x02\x00UI", b"\x02\x00\x02\x00Ud", 1)
+    with pytest.raises(NotImplementedError):
+        pydicom.dcmread(io.BytesIO(data)).file_meta.MediaStorageSOPClassUID  # noqa: B018
+    error = refused(data)
+    assert error.kind.value == "decode_error" and "no (7FE0,0010) Pixel Data" in str(error), str(error)
+
+
+@pytest.mark.parametrize("data, fragment", [
+    (nibabel.AnalyzeHeader().binaryblock, "an ANALYZE 7.5 header (.hdr"),
+    (nibabel.MGHImage(np.zeros((4, 5, 6), np.float32), np.eye(4)).to_bytes(), "an MGH volume (.mgh"),
+    (gzip.compress(nibabel.MGHImage(np.zeros((4, 5, 6), np.int16), np.eye(4)).to_bytes()), "an MGH volume (.mgz"),
+], ids=["ANALYZE", "MGH", "MGZ"])
+def test_a_volume_in_another_neuroimaging_format_is_named_with_the_next_step(data: bytes, fragment: str) -> None:
+    """Written by nibabel; each is a volume nibabel reads and this service does not: convert to NIfTI."""
+    error = refused(data)
+    assert error.kind.value == "unsupported_format"
+    assert fragment in str(error) and "single-file NIfTI" in str(error), str(error)
+
+
+def test_dicm_at_byte_128_wins_over_a_preamble_that_reads_as_an_analyze_header() -> None:
+    """nibabel's siemens_dwi_*.dcm hold 348 (ANALYZE's sizeof_hdr) in their first preamble bytes."""
+    data = bytearray(to_bytes(dicom_dataset(E)))
+    data[:4] = (348).to_bytes(4, "little")
+    assert sniff_format(bytes(data)) == "DICOM"
+    error = refused(gzip.compress(bytes(data)))
+    assert error.kind.value == "unsupported_format" and "a gzip-compressed DICOM file" in str(error), str(error)

@@ -4,7 +4,8 @@ Item forms (known by content, never by file name; `volume_kind(data)` names them
 - NIfTI-1 / NIfTI-2 single file, raw (.nii) or gzip-compressed (.nii.gz): the header magic "n+1"
   at byte 344 or "n+2" at byte 4. Read with nibabel (scl_slope / scl_inter applied); the
   orientation is nibabel's affine (sform, else qform). A 4-D file yields its first volume (noted).
-  A .hdr/.img pair ("ni1") is refused: send the single-file .nii.
+  A .hdr/.img pair ("ni1") is refused: send the single-file .nii. A CIFTI-2 file (.dconn.nii,
+  .dscalar.nii ...: intent code 3000-3099, brainordinates, not voxels) is refused naming its kind.
 - DICOM series as ONE item: a zip, or a tar (optionally gzipped), of the files of one
   SeriesInstanceUID. Files are ordered by position along the slice normal (Image Orientation
   (Patient) row x column cosines, dot Image Position (Patient)), never by file name; without

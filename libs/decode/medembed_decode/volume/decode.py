@@ -78,7 +78,7 @@ def _dicom(data: bytes, options: SliceOptions, limits: DecodeLimits, notes: list
     dataset = read_dataset(data, limits)
     count = frame_count(dataset)
     if count > 1 and (options.rule or options.axis):
-        return _slices(read_multiframe(data, limits, notes), options, limits, notes)
+        return _slices(read_multiframe(data, limits, notes, dataset), options, limits, notes)
     check_bytes(len(data), limits)  # one frame: the 2-D byte limit
     if count == 1:
         select(options, 1)  # index:N > 0 is out of range

@@ -52,6 +52,7 @@ class DicomVolume:
         self.shape = (rows, columns, len(frames))
         self.frames, self.affine = _ordered(kind, frames, notes, shared_positions_ok)
         self._stack: tuple[np.ndarray, np.ndarray | None, Any, bool] | None = None
+        self._voi_notes: tuple[str, ...] = ()
 
     def plane(self, axis: int, index: int, notes: list[str]) -> Plane:
         """Frame `index` in position order (axis 2, with its own VOI), or a reformatted plane of the
@@ -62,8 +63,9 @@ class DicomVolume:
             return Plane(frame.values, frame.padding, frame.voi, None, frame.monochrome1)
         values, padding, voi, monochrome1 = self._volume(notes)
         take = (lambda array: array[index]) if axis == 0 else (lambda array: array[:, index])
+        voi_notes, self._voi_notes = self._voi_notes, ()  # said once per item, with the first plane shown
         return Plane(np.ascontiguousarray(take(values)), None if padding is None else take(padding),
-                     voi, None, monochrome1)
+                     voi, None, monochrome1, voi_notes)
 
     def _volume(self, notes: list[str]) -> tuple[np.ndarray, np.ndarray | None, Any, bool]:
         """values float64 [rows, columns, slices], padding bool (or None), and the middle frame's
@@ -87,9 +89,9 @@ class DicomVolume:
                 vois.add(repr(frame.voi))
                 if position == middle:
                     voi, monochrome1 = frame.voi, frame.monochrome1
-            if len(vois) > 1:
-                notes.append(f"the {self.kind}'s frames carry {len(vois)} different windows: a reformatted slice "
-                             "is shown with the middle frame's")
+            if len(vois) > 1:  # moot where the request asks a window (see Plane.own_window_notes)
+                self._voi_notes = (f"the {self.kind}'s frames carry {len(vois)} different windows: a reformatted "
+                                   "slice is shown with the middle frame's",)
             self._stack = (values, padding, voi, monochrome1)
         return self._stack
 

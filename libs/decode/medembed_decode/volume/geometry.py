@@ -20,7 +20,7 @@ _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 class FrameGeometry:
     """position: Image Position (Patient) [3] in mm (LPS), orientation: the 6 direction cosines of
     Image Orientation (Patient) (row direction, then column direction), spacing: Pixel Spacing
-    (between rows, between columns) in mm; each None when absent or unreadable."""
+    (between rows, between columns) in mm, > 0; each None when absent or unreadable."""
 
     position: np.ndarray | None
     orientation: np.ndarray | None
@@ -43,7 +43,14 @@ def frame_geometry(dataset: Dataset, index: int) -> FrameGeometry:
     return FrameGeometry(
         position=_find(groups, dataset, "PlanePositionSequence", "ImagePositionPatient", 3),
         orientation=_find(groups, dataset, "PlaneOrientationSequence", "ImageOrientationPatient", 6),
-        spacing=_find(groups, dataset, "PixelMeasuresSequence", "PixelSpacing", 2))
+        spacing=_positive(_find(groups, dataset, "PixelMeasuresSequence", "PixelSpacing", 2)))
+
+
+def _positive(spacing: np.ndarray | None) -> np.ndarray | None:
+    """Pixel Spacing is the physical distance between pixel centres (PS3.3 10.7.1.3), so > 0; a zero
+    or negative value is unreadable, as an absent one (1 mm): it would give an axis no direction, or
+    reverse it. Slices are never resampled, so the spacing changes no pixel, only the affine's scale."""
+    return spacing if spacing is not None and (spacing > 0).all() else None
 
 
 def _item(dataset: Dataset, keyword: str, index: int) -> Dataset | None:

@@ -8,6 +8,8 @@ groups through the 2-D decode's `dicom_frame`.
 
 from __future__ import annotations
 
+from pydicom.dataset import Dataset
+
 from ..dicom import frame_count, read_dataset
 from ..limits import DecodeError, DecodeErrorKind, DecodeLimits
 from .dicomvol import DicomVolume, FrameRef
@@ -16,9 +18,11 @@ from .geometry import frame_geometry
 KIND = "multi-frame DICOM"
 
 
-def read_multiframe(data: bytes, limits: DecodeLimits, notes: list[str]) -> DicomVolume:
-    """The frames of the DICOM file `data` as a volume; header checked against `limits` first."""
-    dataset = read_dataset(data, limits)
+def read_multiframe(data: bytes, limits: DecodeLimits, notes: list[str], dataset: Dataset | None = None) -> DicomVolume:
+    """The frames of the DICOM file `data` as a volume; header checked against `limits` first.
+    `dataset`: `data` as `read_dataset` already read it (an Enhanced header of hundreds of
+    functional group items takes a second to parse), else it is read here."""
+    dataset = read_dataset(data, limits) if dataset is None else dataset
     count = frame_count(dataset)
     rows, columns = int(dataset.get("Rows", 0) or 0), int(dataset.get("Columns", 0) or 0)
     if not rows or not columns:

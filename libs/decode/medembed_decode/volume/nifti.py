@@ -6,6 +6,11 @@ NIfTI-2 header definitions, nifti1.h / nifti2.h, https://nifti.nimh.nih.gov), gz
 orientation is nibabel's best affine (sform, else qform). A 4-D file yields its first volume (noted).
 cal_min / cal_max, when set (cal_max > cal_min), are the file's own display range ("display
 intensities <= cal_min black, >= cal_max white", nifti1.h), as a DICOM window is.
+
+A CIFTI-2 file (.dconn.nii, .dtseries.nii, .dscalar.nii ...) is a NIfTI-2 container whose values
+are a matrix over brainordinates (surface vertices and voxels), not an image in voxel space: it is
+UNSUPPORTED_FORMAT naming it. Known as nibabel knows it: intent code 3000-3099 (the CIFTI-2
+standard's NIFTI_INTENT_CONNECTIVITY_* codes, nibabel.cifti2) or a CIFTI extension (ecode 32).
 """
 
 from __future__ import annotations
@@ -21,6 +26,13 @@ from .containers import GZIP_MAGIC, inflate, inflate_head
 from .limits import check_volume
 from .planes import Plane
 
+# CIFTI-2 intent code -> what the file holds and its file name ending (CIFTI-2 standard, appendix A).
+_CIFTI_KINDS = {3001: "dense connectivity (.dconn.nii)", 3002: "dense data series (.dtseries.nii)",
+                3003: "parcellated connectivity (.pconn.nii)", 3004: "parcellated data series (.ptseries.nii)",
+                3006: "dense scalar (.dscalar.nii)", 3007: "dense label (.dlabel.nii)",
+                3008: "parcellated scalar (.pscalar.nii)", 3009: "parcellated-dense connectivity (.pdconn.nii)",
+                3010: "dense-parcellated connectivity (.dpconn.nii)"}
+_CIFTI_EXTENSION = 32
 _PAIR_HEADER = "a NIfTI header of a .hdr/.img pair (magic {magic!r}) holds no voxels: send the single-file .nii"
 
 
@@ -66,6 +78,7 @@ class NiftiVolume:
             raise DecodeError(DecodeErrorKind.DECODE_ERROR,
                               f"cannot read the NIfTI header: {library_message(exc)}") from None
         header = image.header
+        _refuse_cifti(header)
         dims = tuple(int(side) for side in image.shape)
         if not dims or min(dims) < 1:
             raise DecodeError(DecodeErrorKind.DECODE_ERROR, f"NIfTI volume of shape {dims} holds no voxels")
@@ -104,6 +117,18 @@ class NiftiVolume:
                               f"cannot read the NIfTI voxels: {library_message(exc)}") from None
         return Plane(values.reshape([side for i, side in enumerate(self.shape) if i != axis]),
                      own_range=self._own_range)
+
+
+def _refuse_cifti(header: nibabel.Nifti1Header) -> None:
+    """UNSUPPORTED_FORMAT for a CIFTI-2 file, naming its kind (module docstring)."""
+    code = int(header["intent_code"])
+    if not (3000 <= code < 3100 or any(ext.get_code() == _CIFTI_EXTENSION for ext in header.extensions)):
+        return
+    kind = _CIFTI_KINDS.get(code, f"intent code {code}")
+    raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
+                      f"a CIFTI-2 {kind} file: a matrix over brainordinates (surface vertices and voxels) in a "
+                      "NIfTI-2 container, not an image in voxel space; export its volume part as a NIfTI first "
+                      "(Connectome Workbench: wb_command -cifti-separate ... -volume-all OUT.nii) and send that")
 
 
 def read_nifti(data: bytes, limits: DecodeLimits, notes: list[str]) -> NiftiVolume:

@@ -18,6 +18,8 @@ class Plane:
     own_range: (low, high), the file's own display range when it is not a DICOM VOI (NIfTI
         cal_min / cal_max: low and below black, high and above white, linear between), else None.
     monochrome1: DICOM MONOCHROME1 (shown inverted).
+    own_window_notes: fallbacks taken only where the plane is shown with the file's own window
+        (`voi`), noted then; a window asked by the request makes them moot.
     """
 
     values: np.ndarray
@@ -25,6 +27,7 @@ class Plane:
     voi: Any = None
     own_range: tuple[float, float] | None = None
     monochrome1: bool = False
+    own_window_notes: tuple[str, ...] = ()
 
     def transformed(self, flip_rows: bool, flip_columns: bool, transpose: bool) -> Plane:
         """The same slice with its rows and/or columns reversed, then rows and columns swapped
@@ -37,7 +40,8 @@ class Plane:
             if flip_columns:
                 array = array[:, ::-1]
             return np.ascontiguousarray(np.swapaxes(array, 0, 1) if transpose else array)
-        return Plane(move(self.values), move(self.padding), self.voi, self.own_range, self.monochrome1)
+        return Plane(move(self.values), move(self.padding), self.voi, self.own_range, self.monochrome1,
+                     self.own_window_notes)
 
 
 class Volume(Protocol):

@@ -28,6 +28,8 @@ def _gray(plane: Plane, window: tuple[float, float] | None, notes: list[str]) ->
     """One window, or the plane's own display: NIfTI cal_min / cal_max here, everything else (DICOM
     VOI, min-max with padding excluded, a LINEAR window) by the 2-D decode's render_frame, so the
     same values render the same from NIfTI and from DICOM."""
+    if window is None:
+        notes.extend(plane.own_window_notes)
     if window is None and plane.own_range is not None:
         low, high = plane.own_range
         shown = np.nan_to_num((plane.values - low) / (high - low) * 255.0, nan=0.0)

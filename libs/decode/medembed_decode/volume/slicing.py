@@ -31,7 +31,9 @@ def slice_axis(volume: Volume, axis: str) -> tuple[int, np.ndarray | None]:
 
     The orientation is nibabel's io_orientation of the affine ([3, 2]: world axis and direction of
     each array axis), or None when the volume has no geometry: then its stored image stack is the
-    only axis, taken in stored order, and an explicit axis is DECODE_ERROR saying why.
+    only axis, taken in stored order, and an explicit axis is DECODE_ERROR saying why. An affine
+    that gives some array axis no direction (zero, parallel or non-finite columns: as nibabel's
+    `as_closest_canonical` refuses it) is DECODE_ERROR naming it.
     """
     if volume.affine is None:
         if axis:
@@ -40,9 +42,27 @@ def slice_axis(volume: Volume, axis: str) -> tuple[int, np.ndarray | None]:
                               f"(Patient)), so the {axis} axis cannot be found; leave the axis empty to take "
                               "its frames in stored order")
         return volume.stack_axis, None
-    orientation = io_orientation(volume.affine)
+    orientation = _orientation(volume.affine)
+    if orientation is None:
+        raise DecodeError(DecodeErrorKind.DECODE_ERROR,
+                          f"the {volume.kind}'s affine (voxel index to patient mm) "
+                          f"{np.round(volume.affine[:3], 3).tolist()} gives an array axis no direction (a zero, "
+                          "parallel or non-finite column: damaged orientation, e.g. a NIfTI sform/qform), so the "
+                          f"{axis or 'axial'} axis cannot be found; fix the file's orientation and send it again")
     world = _WORLD_AXIS[axis or "axial"]
     return int(np.flatnonzero(orientation[:, 0] == world)[0]), orientation
+
+
+def _orientation(affine: np.ndarray) -> np.ndarray | None:
+    """nibabel's io_orientation of `affine`, or None where it gives some array axis no world axis
+    (a NaN row: a zero or parallel column) or cannot be computed (non-finite values)."""
+    if not np.isfinite(affine).all():
+        return None
+    try:
+        orientation = io_orientation(affine)
+    except np.linalg.LinAlgError:
+        return None
+    return None if np.isnan(orientation).any() else orientation
 
 
 def array_index(slice_index: int, array_axis: int, count: int, orientation: np.ndarray | None) -> int:

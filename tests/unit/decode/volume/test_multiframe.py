@@ -83,3 +83,32 @@ def test_two_stacks_in_one_file_keep_stored_order_and_say_so() -> None:
     assert any("same position" in note and "stored order" in note for note in result.notes)
     for index, decoded in enumerate(result.images):
         np.testing.assert_array_equal(decoded.pixels, linear(hu[index], 40, 400))
+
+
+def per_frame_windows(data: bytes, centers: list[float]) -> bytes:
+    """The file with its Frame VOI LUT moved from the Shared to the Per-frame Functional Groups, one
+    Window Center per frame (width 400)."""
+    ds = pydicom.dcmread(io.BytesIO(data))
+    del ds.SharedFunctionalGroupsSequence[0].FrameVOILUTSequence
+    for item, center in zip(ds.PerFrameFunctionalGroupsSequence, centers, strict=True):
+        voi = pydicom.Dataset()
+        voi.WindowCenter, voi.WindowWidth = f"{center:g}", "400"
+        item.FrameVOILUTSequence = pydicom.Sequence([voi])
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def test_the_note_on_frames_of_different_windows_is_given_once_and_only_when_their_window_is_shown(
+        enhanced: bytes) -> None:
+    data = per_frame_windows(enhanced, [float(10 * i) for i in range(FRAMES)])
+
+    def notes(window: str) -> list[str]:
+        result = decode_slices(data, SliceOptions.parse("all", "coronal", window), DEFAULT_LIMITS)
+        assert len(result.images) == 16
+        return [note for image in result.images for note in image.notes] + list(result.notes)
+
+    assert [note for note in notes("") if "different windows" in note] == [
+        f"the multi-frame DICOM's frames carry {FRAMES} different windows: a reformatted slice is shown with the "
+        "middle frame's"]
+    assert not [note for note in notes("lung") if "different windows" in note]

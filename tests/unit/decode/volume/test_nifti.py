@@ -3,6 +3,7 @@ own canonical (RAS+) layout, shown in the radiological display convention."""
 
 from __future__ import annotations
 
+import gzip
 import struct
 
 import nibabel
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers.volumes import canonical_slice, linear, nifti_bytes
-from medembed_decode import DEFAULT_LIMITS, DecodeError, DecodeErrorKind
+from medembed_decode import DEFAULT_LIMITS, DecodeError, DecodeErrorKind, DecodeLimits
 from medembed_decode.volume import SliceOptions, decode_slices, volume_kind
 
 # Array axes permuted and flipped: i runs along -y (anterior to posterior), j along -z (superior to
@@ -115,3 +116,38 @@ def test_index_out_of_range_names_the_slice_count(volume: np.ndarray) -> None:
         decode_slices(nifti_bytes(volume, PERMUTED), SliceOptions.parse("index:10"), DEFAULT_LIMITS)
     assert caught.value.kind == DecodeErrorKind.DECODE_ERROR
     assert "index:10 is out of range: the item has 10 slices" in str(caught.value)
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_cifti_file_is_refused_naming_its_kind(gzipped: bool) -> None:
+    """CIFTI-2 (nibabel.cifti2): brainordinate values in a NIfTI-2 container whose spatial dims are
+    1 x 1 x 1, known by its intent code (3006: dense scalar). Read as a volume it was a 1 x 1 image."""
+    image = nibabel.Nifti2Image(np.arange(40, dtype=np.float32).reshape(1, 1, 1, 1, 2, 20), np.eye(4))
+    image.header.set_intent(3006)
+    raw = image.to_bytes()
+    assert nibabel.Nifti2Image.from_bytes(raw).header.get_intent()[0] == "ConnDenseScalar"
+    data = gzip.compress(raw) if gzipped else raw
+    for rule in ("", "all"):
+        with pytest.raises(DecodeError) as caught:
+            decode_slices(data, SliceOptions.parse(rule), DecodeLimits(min_side=1))
+        assert caught.value.kind == DecodeErrorKind.UNSUPPORTED_FORMAT
+        assert "CIFTI-2 dense scalar (.dscalar.nii)" in str(caught.value) and "wb_command" in str(caught.value)
+
+
+@pytest.mark.parametrize("srow_z", [(0.0, 0.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0), (0.0, 0.0, float("nan"), 0.0),
+                                    (0.0, 0.0, float("inf"), 0.0)], ids=["zero", "parallel", "nan", "inf"])
+@pytest.mark.parametrize("axis", ["", "sagittal"])
+def test_an_affine_that_gives_an_axis_no_direction_is_a_decode_error(volume: np.ndarray, srow_z: tuple[float, ...],
+                                                                    axis: str) -> None:
+    """A damaged sform (its third row a zero, parallel or non-finite vector; the 3 x 3 part then has
+    a zero, parallel or non-finite column): nibabel's own as_closest_canonical refuses it too."""
+    raw = bytearray(nifti_bytes(volume, np.eye(4)))
+    struct.pack_into("<4f", raw, 312, *srow_z)  # srow_z (nifti1.h offset); sform_code stays 2
+    image = nibabel.Nifti1Image.from_bytes(bytes(raw))
+    assert image.header.get_sform(coded=True)[1] == 2
+    with pytest.raises((nibabel.orientations.OrientationError, np.linalg.LinAlgError)), np.errstate(invalid="ignore"):
+        nibabel.as_closest_canonical(image)
+    with pytest.raises(DecodeError) as caught:
+        decode_slices(bytes(raw), SliceOptions.parse("middle", axis), DEFAULT_LIMITS)
+    assert caught.value.kind == DecodeErrorKind.DECODE_ERROR
+    assert "gives an array axis no direction" in str(caught.value) and "NIfTI volume" in str(caught.value)

@@ -236,3 +236,17 @@ def test_without_positions_files_are_stacked_by_instance_number(stored: np.ndarr
     with pytest.raises(DecodeError) as caught:
         decode_slices(zip_of(files), SliceOptions.parse(axis="coronal"), DEFAULT_LIMITS)
     assert "no patient orientation" in str(caught.value)
+
+
+@pytest.mark.parametrize("spacing", [(0.0, 0.0), (0.8, 0.0), (-0.8, 0.7)], ids=["zero", "one zero", "negative"])
+@pytest.mark.parametrize("axis", ["axial", "coronal", "sagittal"])
+def test_an_invalid_pixel_spacing_neither_fails_nor_turns_the_slices(stored: np.ndarray, spacing: tuple[float, float],
+                                                                    axis: str) -> None:
+    """Pixel Spacing is a distance (> 0): zero gave the affine a zero column (an internal error),
+    a negative one reversed an axis. Read as absent, the slices are those of the valid series."""
+    valid = decode_slices(zip_of(series_files(stored)), SliceOptions.parse("all", axis), DEFAULT_LIMITS)
+    invalid = decode_slices(zip_of(series_files(stored, spacing=spacing)), SliceOptions.parse("all", axis),
+                            DEFAULT_LIMITS)
+    assert invalid.slice_indices == valid.slice_indices
+    for got, expected in zip(invalid.images, valid.images, strict=True):
+        np.testing.assert_array_equal(got.pixels, expected.pixels)
