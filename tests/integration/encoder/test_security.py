@@ -121,6 +121,39 @@ def test_token_file_rotation_needs_no_restart(tls_token_server, ca):
     assert new_token not in tls_token_server.log() and FILE_TOKEN not in tls_token_server.log()
 
 
+def test_a_removed_token_stops_working_whatever_else_the_file_holds(tls_token_server, ca):
+    """Revocation holds: the file is applied line by line, so an invalid line elsewhere neither keeps
+    the removed token alive nor blocks the new one; the warning names the line, never its text."""
+    new_token = "file-token-after-revocation-cccc"
+    bad_line = "short token"
+    tls_token_server.token_file.write_text(f"# rotated\n{bad_line}\n{new_token}\n")
+    try:
+        give_up = time.monotonic() + 10
+        while True:
+            try:
+                embed_one(tls_token_server.target, ChannelSecurity(tls_ca=str(ca.cert), token=new_token))
+                break
+            except EmbedError:
+                assert time.monotonic() < give_up, "the new token was never accepted"
+                time.sleep(0.3)
+        assert refused(tls_token_server.target, ChannelSecurity(tls_ca=str(ca.cert), token=FILE_TOKEN)).code \
+            == "UNAUTHENTICATED"
+        skipped = [json.loads(line) for line in tls_token_server.log().splitlines()
+                   if '"token_file_lines_skipped"' in line]
+        assert skipped and skipped[-1]["lines"] == [2]
+        assert bad_line not in tls_token_server.log() and new_token not in tls_token_server.log()
+    finally:
+        tls_token_server.token_file.write_text(f"{FILE_TOKEN}\n")
+    give_up = time.monotonic() + 10
+    while True:  # leave the fixture as it was for the tests after this one
+        try:
+            embed_one(tls_token_server.target, ChannelSecurity(tls_ca=str(ca.cert), token=FILE_TOKEN))
+            break
+        except EmbedError:
+            assert time.monotonic() < give_up, "the restored token was never accepted"
+            time.sleep(0.3)
+
+
 def test_health_is_open_and_the_health_port_is_plaintext(tls_token_server, ca):
     assert check_health(tls_token_server.target, security=ChannelSecurity(tls_ca=str(ca.cert))) == "SERVING"
     assert check_health(f"127.0.0.1:{tls_token_server.health_port}", service=MODEL) == "SERVING"
