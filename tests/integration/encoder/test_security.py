@@ -294,3 +294,25 @@ def test_a_plan_cannot_hold_a_token_value(tmp_path):
     plan = evaluator_plan(tmp_path / "plan.yaml", "localhost:1", security={"token": "value-in-a-file-0000"})
     with pytest.raises(PlanError, match="security.token: a token's value never goes in a plan"):
         load_plan(plan)
+
+
+def test_item_messages_from_a_file_with_control_bytes_are_one_printable_line(tiny_server):
+    """A DICOM whose transfer syntax UID holds a newline, a terminal escape, a bell and UTF-8: the
+    decoder names the UID in its message; the message on the wire is one line of printable ASCII."""
+    from helpers.dicom import dicom_bytes
+    from medembed_proto.v1 import encoder_pb2 as pb
+    from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
+
+    clean = dicom_bytes(np.zeros((16, 16), np.uint16))
+    uid = b"1.2.840.10008.1.2.1\x00"  # explicit VR little endian, as pydicom writes it in the file meta
+    hostile = b"1.2.840.10\n\xc3\xa9\x1b[31m\x071"
+    assert clean.count(uid) == 1 and len(hostile) == len(uid)
+    with grpc.insecure_channel(tiny_server.target) as channel:
+        response = pb_grpc.EncoderStub(channel).Embed(pb.EmbedRequest(
+            model=MODEL, items=[pb.Item(data=clean.replace(uid, hostile)), pb.Item(data=png(3))]), timeout=30)
+    bad, good = response.results
+    message = bad.status.message
+    assert bad.status.code == pb.ITEM_CODE_UNSUPPORTED_FORMAT and good.status.code == pb.ITEM_CODE_OK
+    assert message.isascii() and message.isprintable() and "\n" not in message, repr(message)
+    assert "transfer syntax 1.2.840.10\\n\\xc3\\xa9\\x1b[31m\\x071" in message
+    assert len(message) <= 450
