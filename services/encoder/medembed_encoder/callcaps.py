@@ -5,7 +5,10 @@ comes after the memory is spent. Here every handler is served in request-streami
 runs it before reading anything, and reads only when it asks for a message), so:
 
 - a slot is taken before the request is read: beyond `max_rpcs`, RESOURCE_EXHAUSTED with the body
-  never read (the health service has OPEN_SLOTS slots of its own, so probes pass a busy server);
+  never read. The health service, open to callers without a token, has OPEN_SLOTS slots of its
+  own for Check and as many for Watch (so probes pass a busy server, and watchers cannot starve
+  probes), and its messages may hold at most OPEN_MAX_MESSAGE_BYTES (a health request is a service
+  name): so what an unauthenticated caller can make the server read is bounded by those slots;
 - the request message's size is known once gRPC has it and before it is parsed: a message that
   would take the bytes held by RPCs in flight past `max_bytes` is dropped unparsed with
   RESOURCE_EXHAUSTED — unless nothing else is in flight, so one request of any allowed size always
@@ -28,7 +31,8 @@ from typing import Any
 import grpc
 
 OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/",)
-OPEN_SLOTS = 8
+OPEN_SLOTS = 4
+OPEN_MAX_MESSAGE_BYTES = 64 * 1024
 Refuse = Callable[[str, grpc.StatusCode, str, str], None]  # (method, code, reason, message)
 
 
@@ -79,7 +83,9 @@ class Held:
     size: int
 
 
-OVER_BUDGET = object()  # what the deserializer hands over instead of a message it dropped unparsed
+# What the deserializer hands over instead of a message it dropped unparsed, by reason.
+OVER_BUDGET = "request_bytes"
+TOO_LARGE = "message_too_large"
 
 
 def refusing_handler(handler: grpc.RpcMethodHandler,
@@ -96,14 +102,16 @@ def refusing_handler(handler: grpc.RpcMethodHandler,
 
 
 class CallCaps(grpc.aio.ServerInterceptor):
-    """The interceptor that serves every unary-unary and stream-stream handler under the caps: at most
-    `max_rpcs` at once (counted before the request is read) and `max_bytes` request bytes held.
-    Handlers of other shapes (health's Watch) pass unchanged. `on_refused(method, code, reason,
-    message)` counts and logs each refusal (reasons `concurrent_rpcs`, `request_bytes`)."""
+    """The interceptor that serves every async handler with a unary or streaming request under the
+    caps: at most `max_rpcs` at once (counted before the request is read) and `max_bytes` request
+    bytes held. Sync handlers and client-streaming ones (none here) pass unchanged.
+    `on_refused(method, code, reason, message)` counts and logs each refusal (reasons
+    `concurrent_rpcs`, `request_bytes`)."""
 
     def __init__(self, max_rpcs: int, max_bytes: int, on_refused: Refuse) -> None:
         self.slots = Slots(max_rpcs)
         self.open_slots = Slots(OPEN_SLOTS)
+        self.open_stream_slots = Slots(OPEN_SLOTS)
         self.budget = ByteBudget(max_bytes)
         self._on_refused = on_refused
 
@@ -115,19 +123,25 @@ class CallCaps(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
-        slots = self.open_slots if method.startswith(OPEN_METHOD_PREFIXES) else self.slots
+        is_open = method.startswith(OPEN_METHOD_PREFIXES)
+        largest = OPEN_MAX_MESSAGE_BYTES if is_open else None
         if not handler.request_streaming and not handler.response_streaming \
                 and iscoroutinefunction(handler.unary_unary):
-            return self._capped_unary(handler, method, slots)
+            return self._capped_unary(handler, method, self.open_slots if is_open else self.slots, largest)
+        if not handler.request_streaming and handler.response_streaming \
+                and isasyncgenfunction(handler.unary_stream):
+            return self._capped_unary(handler, method, self.open_stream_slots if is_open else self.slots, largest)
         if handler.request_streaming and handler.response_streaming and isasyncgenfunction(handler.stream_stream):
-            return self._capped_stream(handler, method, slots)
+            return self._capped_stream(handler, method, self.open_slots if is_open else self.slots, largest)
         return handler
 
-    def _deserializer(self, handler: grpc.RpcMethodHandler) -> Callable[[bytes], object]:
+    def _deserializer(self, handler: grpc.RpcMethodHandler, largest: int | None) -> Callable[[bytes], object]:
         parse = handler.request_deserializer
 
         def read(raw: bytes) -> object:
             size = len(raw)
+            if largest is not None and size > largest:
+                return TOO_LARGE
             if not self.budget.take(size):
                 return OVER_BUDGET  # dropped unparsed: the raw bytes go as soon as grpc lets go of them
             try:
@@ -142,35 +156,66 @@ class CallCaps(grpc.aio.ServerInterceptor):
         if reason == "concurrent_rpcs":
             message = (f"server busy: {self.slots.limit} RPCs in progress (--max-concurrent-rpcs); retry with "
                        "backoff or send from fewer connections")
+        elif reason == TOO_LARGE:
+            message = f"a request to this method may hold at most {OPEN_MAX_MESSAGE_BYTES} bytes"
         else:
             message = (f"server busy: this request's {self.budget.limit // 2**20} MiB of request bytes in flight "
                        "are taken (--max-inflight-request-bytes); retry with backoff or send smaller requests")
         self._on_refused(method, grpc.StatusCode.RESOURCE_EXHAUSTED, reason, message)
         await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
 
-    def _capped_unary(self, handler: grpc.RpcMethodHandler, method: str, slots: Slots) -> grpc.RpcMethodHandler:
+    def _capped_unary(self, handler: grpc.RpcMethodHandler, method: str, slots: Slots,
+                      largest: int | None) -> grpc.RpcMethodHandler:
+        """`handler` (unary request; unary or streamed response) in request-streaming shape, under the caps."""
+
+        async def admitted(requests: AsyncIterator[object], context: grpc.aio.ServicerContext) -> Held:
+            held = await anext(aiter(requests), None)  # a unary request: one message
+            if held in (OVER_BUDGET, TOO_LARGE):
+                await self._refuse(context, method, str(held))
+            if not isinstance(held, Held):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no request message")
+            return held
+
+        codecs = {"request_deserializer": self._deserializer(handler, largest),
+                  "response_serializer": handler.response_serializer}
+        if handler.response_streaming:
+            streamed = handler.unary_stream
+
+            async def stream_behavior(requests: AsyncIterator[object],
+                                      context: grpc.aio.ServicerContext) -> AsyncIterator[object]:
+                if not slots.take():
+                    await self._refuse(context, method, "concurrent_rpcs")
+                held: Held | None = None
+                try:
+                    held = await admitted(requests, context)
+                    async for response in streamed(held.message, context):
+                        yield response
+                finally:
+                    slots.release()
+                    if held is not None:
+                        self.budget.release(held.size)
+
+            return grpc.stream_stream_rpc_method_handler(stream_behavior, **codecs)
+
         original = handler.unary_unary
 
         async def behavior(requests: AsyncIterator[object], context: grpc.aio.ServicerContext) -> object:
             if not slots.take():
                 await self._refuse(context, method, "concurrent_rpcs")
-            held: object = None
+            held: Held | None = None
             try:
-                held = await anext(aiter(requests), None)  # a unary request: one message
-                if held is OVER_BUDGET:
-                    await self._refuse(context, method, "request_bytes")
-                if not isinstance(held, Held):
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no request message")
+                held = await admitted(requests, context)
                 return await original(held.message, context)
             finally:
                 slots.release()
-                if isinstance(held, Held):
+                if held is not None:
                     self.budget.release(held.size)
 
-        return grpc.stream_unary_rpc_method_handler(behavior, request_deserializer=self._deserializer(handler),
-                                                    response_serializer=handler.response_serializer)
+        return grpc.stream_unary_rpc_method_handler(behavior, **codecs)
 
-    def _capped_stream(self, handler: grpc.RpcMethodHandler, method: str, slots: Slots) -> grpc.RpcMethodHandler:
+    def _capped_stream(self, handler: grpc.RpcMethodHandler, method: str, slots: Slots,
+                       largest: int | None) -> grpc.RpcMethodHandler:
+        """`handler` (streams both ways, one response per request) under the caps."""
         original = handler.stream_stream
 
         async def behavior(requests: AsyncIterator[object],
@@ -182,7 +227,7 @@ class CallCaps(grpc.aio.ServerInterceptor):
             async def messages() -> AsyncIterator[object]:
                 async for held in requests:
                     if not isinstance(held, Held):
-                        await self._refuse(context, method, "request_bytes")
+                        await self._refuse(context, method, str(held))
                         return
                     sizes.append(held.size)
                     yield held.message
@@ -196,5 +241,6 @@ class CallCaps(grpc.aio.ServerInterceptor):
                 slots.release()
                 self.budget.release(sum(sizes))
 
-        return grpc.stream_stream_rpc_method_handler(behavior, request_deserializer=self._deserializer(handler),
-                                                     response_serializer=handler.response_serializer)
+        return grpc.stream_stream_rpc_method_handler(
+            behavior, request_deserializer=self._deserializer(handler, largest),
+            response_serializer=handler.response_serializer)

@@ -157,3 +157,19 @@ def test_request_bytes_beyond_the_cap_are_dropped_unparsed_and_resource_exhauste
         assert embed_code(server.target, alone) == grpc.StatusCode.OK
     finally:
         server.stop()
+
+
+def test_the_open_health_service_answers_and_refuses_outsized_requests(token_server):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(token_server.target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        assert health.Check(health_pb2.HealthCheckRequest(service=MODEL), timeout=10).status == \
+            health_pb2.HealthCheckResponse.SERVING
+        watch = health.Watch(health_pb2.HealthCheckRequest(service=MODEL), timeout=10)
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING  # Watch streams, without a token
+        watch.cancel()
+        with pytest.raises(grpc.RpcError) as caught:
+            health.Check(health_pb2.HealthCheckRequest(service="x" * 2**20), timeout=10)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert token_server.metric("medembed_rejected_requests_total", reason="message_too_large") == 1
