@@ -76,3 +76,29 @@ def test_short_secrets_are_refused():
         CacheSealer(b"too short")
     with pytest.raises(ValueError, match="needs a current one"):
         CacheSealer(None, PREVIOUS)
+
+
+def test_the_secret_settings_are_checked_at_start_naming_the_setting(tmp_path):
+    from medembed_encoder import config
+    from medembed_encoder.cache import cache_sealer
+
+    def settings(**env: str) -> config.Settings:
+        return config.from_sources(environ={"MEDEMBED_MODELS": "tiny", **env})
+
+    short = tmp_path / "short"
+    short.write_text("only-20-characters!!\n")
+    with pytest.raises(config.ConfigError, match=r"--cache-mac-key-file .*fewer than 32"):
+        cache_sealer(settings(MEDEMBED_CACHE_MAC_KEY_FILE=str(short)))
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    with pytest.raises(config.ConfigError, match=r"--cache-mac-key-file .* is empty"):
+        cache_sealer(settings(MEDEMBED_CACHE_MAC_KEY_FILE=str(empty)))
+    with pytest.raises(config.ConfigError, match=r"MEDEMBED_CACHE_MAC_KEY: .*fewer than 32"):
+        cache_sealer(settings(MEDEMBED_CACHE_MAC_KEY="short"))
+    with pytest.raises(config.ConfigError, match=r"is for a rotation"):
+        settings(MEDEMBED_CACHE_MAC_PREVIOUS_KEY=PREVIOUS.decode())
+    good = tmp_path / "good"
+    good.write_text(SECRET.decode() + "\nignored second line\n")
+    sealer = cache_sealer(settings(MEDEMBED_CACHE_MAC_KEY_FILE=str(good), MEDEMBED_CACHE_MAC_KEY="x" * 40))
+    assert sealer.seal(KEY, IDENTITY, b"") == CacheSealer(SECRET).seal(KEY, IDENTITY, b"")  # the file wins
+    assert not cache_sealer(settings()).authenticated
