@@ -106,7 +106,7 @@ class CallCaps(grpc.aio.ServerInterceptor):
     caps: at most `max_rpcs` at once (counted before the request is read) and `max_bytes` request
     bytes held. Sync handlers and client-streaming ones (none here) pass unchanged.
     `on_refused(method, code, reason, message)` counts and logs each refusal (reasons
-    `concurrent_rpcs`, `request_bytes`)."""
+    `concurrent_rpcs`, `request_bytes`, `message_too_large`)."""
 
     def __init__(self, max_rpcs: int, max_bytes: int, on_refused: Refuse) -> None:
         self.slots = Slots(max_rpcs)
@@ -154,13 +154,13 @@ class CallCaps(grpc.aio.ServerInterceptor):
 
     async def _refuse(self, context: grpc.aio.ServicerContext, method: str, reason: str) -> None:
         if reason == "concurrent_rpcs":
-            message = (f"server busy: {self.slots.limit} RPCs in progress (--max-concurrent-rpcs); retry with "
-                       "backoff or send from fewer connections")
+            message = ("server busy: as many RPCs in progress as it serves at once (--max-concurrent-rpcs, "
+                       f"{self.slots.limit}); retry with backoff")
         elif reason == TOO_LARGE:
             message = f"a request to this method may hold at most {OPEN_MAX_MESSAGE_BYTES} bytes"
         else:
-            message = (f"server busy: this request's {self.budget.limit // 2**20} MiB of request bytes in flight "
-                       "are taken (--max-inflight-request-bytes); retry with backoff or send smaller requests")
+            message = (f"server busy: the {self.budget.limit / 2**20:g} MiB of request bytes it holds at once are "
+                       "taken (--max-inflight-request-bytes); retry with backoff, or send smaller requests")
         self._on_refused(method, grpc.StatusCode.RESOURCE_EXHAUSTED, reason, message)
         await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
 
