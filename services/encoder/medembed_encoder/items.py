@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from medembed_client.redact import shorten
 from medembed_decode import DecodeErrorKind
 from medembed_proto.v1 import encoder_pb2 as pb
 
@@ -30,6 +31,17 @@ ITEM_CODES = {
 SHAREABLE_CODES = frozenset({pb.ITEM_CODE_OK, pb.ITEM_CODE_DECODE_ERROR, pb.ITEM_CODE_UNSUPPORTED_FORMAT,
                              pb.ITEM_CODE_TOO_LARGE, pb.ITEM_CODE_TOO_SMALL})
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+MAX_MESSAGE_CHARS = 400
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
+
+
+def item_message(text: str) -> str:
+    """`text` as an ItemStatus message: one line of printable ASCII, at most about MAX_MESSAGE_CHARS
+    characters. Anything else — newlines, control bytes, escape sequences, non-ASCII that came from
+    a file — is written as a Python escape (`\\n`, `\\x1b`, `\\xe9`), so the text stays readable
+    and nothing in it can break a log line or a terminal."""
+    escaped = _NOT_PRINTABLE_ASCII.sub(lambda match: ascii(match.group())[1:-1], text)
+    return shorten(escaped, MAX_MESSAGE_CHARS)
 
 
 class ItemRecord(NamedTuple):
@@ -64,8 +76,9 @@ class ItemRecord(NamedTuple):
         return self.code != pb.ITEM_CODE_UNSPECIFIED
 
     def failed(self, code: int, message: str) -> "ItemRecord":
-        """This item, settled with an error code and a one-line reason."""
-        return self._replace(code=code, message=message, data=b"", tensor=None)
+        """This item, settled with an error code and its reason, made one printable line (item_message):
+        the one place an item's message is set."""
+        return self._replace(code=code, message=item_message(message), data=b"", tensor=None)
 
     def succeeded(self, vector: np.ndarray | SliceVectors, cache_hit: bool = False) -> "ItemRecord":
         """This item, settled with its [dim] vector (SliceVectors under volume options)."""

@@ -34,7 +34,7 @@ from .items import ITEM_CODES, ItemRecord, read_items
 from .logs import event
 from .metrics import EncoderMetrics
 from .runtime import ModelRuntime
-from .slices import SliceInputs, SliceVectors
+from .slices import SliceInputs, SliceVectors, stored_value
 
 log = logging.getLogger(__name__)
 MAX_FLIGHT_ROUNDS = 3
@@ -331,8 +331,7 @@ class EmbedPipeline:
     # -- store -----------------------------------------------------------------------------
     def store(self, admitted: Admitted, computed: ByDigest) -> None:
         """Fresh vectors to the cache, in the background (never delays the response)."""
-        self._cache.store(admitted.scope, {d: r.vector.packed() if isinstance(r.vector, SliceVectors) else r.vector
-                                           for d, r in computed.items() if r.vector is not None})
+        self._cache.store(admitted.scope, {d: stored_value(r.vector) for d, r in computed.items() if r.vector is not None})
 
     # -- respond ---------------------------------------------------------------------------
     def account(self, admitted: Admitted, records: Sequence[ItemRecord]) -> None:

@@ -90,3 +90,8 @@ def checked_slice_vectors(values: dict[str, bytes], dim: int) -> tuple[dict[str,
         else:
             results[digest] = result
     return results, problems
+
+
+def stored_value(vector: np.ndarray | SliceVectors) -> np.ndarray:
+    """What the cache stores for a result: the [dim] vector, or a volume result packed (module docstring)."""
+    return vector.packed() if isinstance(vector, SliceVectors) else vector
