@@ -2,9 +2,10 @@
 slices, in one run, and the service's memory peak.
 
 The series is synthetic (300 axial 512 x 512 signed 16-bit slices with a rescale and Pixel Padding,
-one deflated zip, files in shuffled order; tests/helpers/volumes.py writes it); the service embeds it as one item with `slices: all` and a window, the in-process
-side decodes the same slices with medembed_decode.volume.decode_slices and runs the same model's
-preprocessing and forward in batches of the service's max batch size.
+one deflated zip, files in shuffled order; tests/helpers/volumes.py writes it); the service embeds
+it as one item with `slices: all` and a window, the in-process side decodes the same slices with
+medembed_decode.volume.decode_slices and runs the same model's preprocessing and forward in
+batches of the service's max batch size.
 
     python bench/volume_throughput.py [--slices 300] [--side 512] [--window lung] [--model efficientnet-lite0-imagenet]
 """
@@ -25,7 +26,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from helpers.volumes import series_files, zip_of  # noqa: E402
-
 from medembed_client import AsyncClient  # noqa: E402
 from medembed_decode import DecodeLimits  # noqa: E402
 from medembed_decode.volume import SliceOptions, decode_slices  # noqa: E402

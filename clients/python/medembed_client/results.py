@@ -119,7 +119,8 @@ class ResultAssembler:
             self.sha256[index] = result.content_sha256
             self.cache_hits[index] = result.cache_hit
             if result.status.code == pb.ITEM_CODE_OK:
-                self.rows[index] = np.frombuffer(result.vector, dtype="<f4").astype(np.float32).reshape(-1, response.dim)
+                rows = np.frombuffer(result.vector, dtype="<f4").astype(np.float32)
+                self.rows[index] = rows.reshape(-1, response.dim)
                 self.slice_indices[index] = tuple(result.slice_indices)
                 self.slice_counts[index] = result.slice_count
             else:

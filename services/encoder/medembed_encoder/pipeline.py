@@ -149,7 +149,8 @@ class EmbedPipeline:
         try:
             return SliceOptions.parse(options.slices, options.axis, options.window)
         except ValueError as exc:
-            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "bad_volume_options", f"EmbedRequest.volume: {exc}") from None
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "bad_volume_options",
+                           f"EmbedRequest.volume: {exc}") from None
 
     # -- hash ------------------------------------------------------------------------------
     async def hash(self, request: pb.EmbedRequest) -> Records:
@@ -331,7 +332,8 @@ class EmbedPipeline:
     # -- store -----------------------------------------------------------------------------
     def store(self, admitted: Admitted, computed: ByDigest) -> None:
         """Fresh vectors to the cache, in the background (never delays the response)."""
-        self._cache.store(admitted.scope, {d: stored_value(r.vector) for d, r in computed.items() if r.vector is not None})
+        fresh = {digest: stored_value(r.vector) for digest, r in computed.items() if r.vector is not None}
+        self._cache.store(admitted.scope, fresh)
 
     # -- respond ---------------------------------------------------------------------------
     def account(self, admitted: Admitted, records: Sequence[ItemRecord]) -> None:

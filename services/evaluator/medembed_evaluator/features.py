@@ -17,13 +17,13 @@ from tqdm import tqdm
 
 import medembed_decode
 from medembed_client import Client, EmbedError
-from medembed_proto import volume_identity
 from medembed_evaluator.datasets import Dataset
 from medembed_evaluator.errors import EncoderUnavailable, EvaluatorError
 from medembed_evaluator.feature_store import ChunkFeatures, DatasetFeatures, FeatureStore
 from medembed_evaluator.pair_result import PairFailed, PairFailure, row_label
 from medembed_evaluator.plan.schema import ModelEntry
 from medembed_evaluator.raw_pixels import DIM, raw_pixel_vector
+from medembed_proto import volume_identity
 
 CHUNK_ITEMS = 128
 """Images per stored chunk: the unit a resumed run skips or recomputes."""
