@@ -3,7 +3,8 @@
 One package per model library, each holding its family modules and the one-model helpers they use:
 open_clip/ (family.py; conch.py, CONCH's tower), timm/ (family.py; efficientnet_keys.py),
 torchvision/ (classifiers.py; flair.py, FLAIR's ResNet50), hf/ (one module per checkpoint format:
-llava.py, llm2clip.py, cxr_clip.py; checkpoint.py, processing.py and the llava_* helpers they share).
+llava.py, llm2clip.py, cxr_clip.py, vision_backbone.py; checkpoint.py, processing.py and the llava_* helpers
+they share).
 Where the weights come from is weights/, beside this package.
 
 `FAMILIES` maps a family name to its module, or, for a family whose architectures are built by
@@ -48,6 +49,7 @@ FAMILIES: dict[str, str | Mapping[str, str]] = {
         "llava": "medembed_encoder.families.hf.llava",
         "clip_vision_projection": "medembed_encoder.families.hf.llm2clip",
         "cxr_clip_swin": "medembed_encoder.families.hf.cxr_clip",
+        "vision_backbone": "medembed_encoder.families.hf.vision_backbone",
     },
 }
 
