@@ -48,13 +48,16 @@ def llm2clip(ctx: CaseContext) -> BuiltCase:
 # as its model card does, on the PIL backend of the image processor its preprocessor_config.json names.
 
 TINY_SIGLIP_TEXT = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
-                    "vocab_size": 64, "max_position_embeddings": 16}
+                    "vocab_size": 64, "max_position_embeddings": 16, "bos_token_id": 0, "eos_token_id": 1,
+                    "pad_token_id": 1}
 
 
 def _processor(entry: dict):
+    """The PIL image processor of the entry's preprocessor config, on the RGB image (the cards open images with
+    `.convert("RGB")`; ViTImageProcessor has no RGB conversion of its own)."""
     spec = entry["options"]["image_processor"]
     processor = getattr(transformers, f"{spec['type']}Pil")(**spec["config"])
-    return spec["type"], lambda image: processor(images=image, return_tensors="pt")["pixel_values"]
+    return spec["type"], lambda image: processor(images=image.convert("RGB"), return_tensors="pt")["pixel_values"]
 
 
 def _backbone(ctx: CaseContext, model_id: str, seed: int, save) -> tuple[dict, object, str, str]:
