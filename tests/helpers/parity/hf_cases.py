@@ -69,6 +69,8 @@ def _backbone(ctx: CaseContext, model_id: str, seed: int, save) -> tuple[dict, o
     folder = plant(ctx.hub_cache, entry["weights"]["ref"], "config.json").parent
     transformers.set_seed(seed)
     save(config, folder)
+    spec = entry["options"]["image_processor"]  # the repo's preprocessor_config.json, which the server checks
+    getattr(transformers, f"{spec['type']}Pil")(**spec["config"]).save_pretrained(folder)
     return entry, folder, note
 
 

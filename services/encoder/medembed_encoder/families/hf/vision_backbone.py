@@ -13,10 +13,13 @@ Serves releases whose model card loads them with transformers (`AutoModel.from_p
   (`torch.cat([cls_token, patch_tokens.mean(dim=1)], dim=1)`), i.e. DINOv2's linear evaluation on the
   last layer; `pooler`, `pooler_output` (SigLIP's attention-pooling head: `SiglipModel.get_image_features`).
   With `cls_patch_mean`, the spec `cls` is offered too.
-Weights: the repo's checkpoint (safetensors, sharded or not, or pytorch_model.bin); only the tensors of
+Weights: the repo's checkpoint (safetensors, sharded or not, or pytorch_model.bin), after the repo's own
+config.json and preprocessor_config.json are found to agree with the catalog (repo_configs.py); only the tensors of
 the vision model are read (a whole SiglipModel checkpoint keeps them under `vision_model.`, the layout
 SiglipVisionModel itself has), and ViT's unused `pooler.*` head (TRIDENT loads Phikon with
-`add_pooling_layer=False`) is neither required nor read. Every other name and shape must fit.
+`add_pooling_layer=False`) is neither required nor read. They go through transformers' own loader
+(checkpoint.load_hf_model), which maps the names older transformers versions wrote onto the current
+modules; every other name and shape must fit.
 """
 
 from __future__ import annotations
@@ -30,12 +33,12 @@ from transformers import Dinov2Config, Dinov2Model, SiglipVisionConfig, SiglipVi
 
 from ...catalog import CatalogEntry
 from ...load_errors import ModelLoadError
-from ...weights.checkpoints import load_exact
 from ...weights.hub import weights_source
 from ..base import DEFAULT_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
 from ..options import CatalogOptions, ImageProcessorOptions, check_config_keys
-from .checkpoint import open_hf_checkpoint
+from .checkpoint import load_hf_model, open_hf_checkpoint
 from .processing import HFImagePreprocess, pil_image_processor
+from .repo_configs import check_image_processor, check_model_config
 
 CODE_VERSION = 1
 CODE_NAME = "medembed_encoder.families.hf.vision_backbone"  # see interface.Family
@@ -119,14 +122,17 @@ def _model_type(entry: CatalogEntry, options: VisionBackboneOptions) -> ModelTyp
     return model_type
 
 
-def _build(entry: CatalogEntry, model_type: ModelType, config: Any, device: torch.device) -> torch.nn.Module:
+def _build(entry: CatalogEntry, options: VisionBackboneOptions, model_type: ModelType, config: Any,
+           device: torch.device) -> torch.nn.Module:
     if entry.weights.is_random:
         with building_on(entry, device):
             return model_type.model(config, **model_type.kwargs)
-    checkpoint = open_hf_checkpoint(weights_source(entry.weights, entry.id))  # a missing checkpoint fails first
+    source = weights_source(entry.weights, entry.id)
+    checkpoint = open_hf_checkpoint(source)  # a missing checkpoint fails first
+    check_model_config(source, entry.id, options.config, model_type.config().to_dict(), nested="vision_config")
+    check_image_processor(source, entry.id, options.image_processor.as_dict())
     state = checkpoint.read(name for name in checkpoint.names() if model_type.read(name))
-    model = model_type.model(config, **model_type.kwargs)
-    load_exact(model, state, checkpoint.description)
+    model = load_hf_model(model_type.model, config, state, checkpoint.description, **model_type.kwargs)
     return model.to(device)
 
 
@@ -156,6 +162,6 @@ def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
     options = VisionBackboneOptions.from_entry(entry)
     model_type = _model_type(entry, options)
     config = model_type.config(**options.config)
-    model = _build(entry, model_type, config, device)
+    model = _build(entry, options, model_type, config, device)
     prefix_tokens = 1 + int(getattr(config, "num_register_tokens", 0) or 0)
     return make_encoder(entry, model, preprocessing(entry), _specs(model, options.embedding, prefix_tokens))
