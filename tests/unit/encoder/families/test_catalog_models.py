@@ -87,6 +87,8 @@ PUBLISHED_PARAMS = {
     "dinov2-vit-b-14": _torchvision_params("vit_b_16"),  # ViT-B/14 (DINOv2 README: 86M)
     "medsiglip-448": SO400M,  # MedSigLIP: the SigLIP-400M tower (448 px position table)
     "siglip2-so400m-14-384": SO400M,
+    # a ViT-L/16 at 224 plus CONCH's pooler (query 768, to_q 768x768, to_kv 1024x1536, to_out 768x768, 3 LayerNorms)
+    "conch-v1.5": _torchvision_params("vit_l_16") + 768 + 768 * 768 + 1024 * 1536 + 768 * 768 + 2 * (1024 + 768 + 768),
 }
 
 LLAVA_SPECS = {"default": 4096, "pre_projection": 1024, "layer:-2:patch_mean": 1024}
@@ -127,6 +129,7 @@ SPEC_DIMS = {
     "dinov2-vit-b-14": {"default": 1536, "cls": 768},
     "medsiglip-448": {"default": 1152},
     "siglip2-so400m-14-384": {"default": 1152},
+    "conch-v1.5": {"default": 768},
 }
 
 NO_NORMALIZATION = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
@@ -169,6 +172,7 @@ OFFICIAL_PREPROCESSING = {
     "dinov2-vit-b-14": (224, IMAGENET_MEAN, IMAGENET_STD),
     "medsiglip-448": (448, INCEPTION_MEAN, INCEPTION_STD),  # SigLIP's (x - 0.5) / 0.5
     "siglip2-so400m-14-384": (384, INCEPTION_MEAN, INCEPTION_STD),
+    "conch-v1.5": (448, IMAGENET_MEAN, IMAGENET_STD),  # TRIDENT conchv1_5 create_model_from_pretrained
 }
 
 
