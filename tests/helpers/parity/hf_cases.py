@@ -169,3 +169,19 @@ def medsiglip_448(ctx: CaseContext) -> BuiltCase:
 @parity_case("siglip2-so400m-14-384", "hf")
 def siglip2_so400m(ctx: CaseContext) -> BuiltCase:
     return _siglip(ctx, "siglip2-so400m-14-384", 86)
+
+
+@parity_case("hibou-l", "hf")
+def hibou_l(ctx: CaseContext) -> BuiltCase:
+    """Hibou-L's card loads its repo's remote code (AutoModel with trust_remote_code, DINOv2 with registers), which
+    no machine here can fetch; the reference is transformers' own Dinov2WithRegistersModel (the same architecture:
+    class token, 4 registers, patches at the 224 px position table, no interpolation) with `pooler_output`, as
+    TRIDENT's HibouLInferenceEncoder reads it. The real checkpoint's names, shapes and config.json are checked
+    against this at load."""
+    entry, folder, note = _backbone(ctx, "hibou-l", 87, lambda config, folder: transformers.Dinov2WithRegistersModel(
+        transformers.Dinov2WithRegistersConfig(**config)).save_pretrained(folder))
+    model = transformers.Dinov2WithRegistersModel.from_pretrained(folder).eval()
+    processor, pixels = _processor(entry)
+    return BuiltCase(entry, {"default": Reference(
+        f"transformers Dinov2WithRegistersModel.from_pretrained; {processor}Pil; outputs.pooler_output",
+        lambda image: model(pixel_values=pixels(image)).pooler_output[0])}, note)

@@ -87,6 +87,7 @@ PUBLISHED_PARAMS = {
     "dinov2-vit-b-14": _torchvision_params("vit_b_16"),  # ViT-B/14 (DINOv2 README: 86M)
     "medsiglip-448": SO400M,  # MedSigLIP: the SigLIP-400M tower (448 px position table)
     "siglip2-so400m-14-384": SO400M,
+    "hibou-l": _torchvision_params("vit_l_16"),  # ViT-L (SwiGLU at mlp_ratio 4 has 2/3 the MLP width: same size)
     # a ViT-L/16 at 224 plus CONCH's pooler (query 768, to_q 768x768, to_kv 1024x1536, to_out 768x768, 3 LayerNorms)
     "conch-v1.5": _torchvision_params("vit_l_16") + 768 + 768 * 768 + 1024 * 1536 + 768 * 768 + 2 * (1024 + 768 + 768),
 }
@@ -129,6 +130,7 @@ SPEC_DIMS = {
     "dinov2-vit-b-14": {"default": 1536, "cls": 768},
     "medsiglip-448": {"default": 1152},
     "siglip2-so400m-14-384": {"default": 1152},
+    "hibou-l": {"default": 1024},
     "conch-v1.5": {"default": 768},
 }
 
@@ -172,6 +174,7 @@ OFFICIAL_PREPROCESSING = {
     "dinov2-vit-b-14": (224, IMAGENET_MEAN, IMAGENET_STD),
     "medsiglip-448": (448, INCEPTION_MEAN, INCEPTION_STD),  # SigLIP's (x - 0.5) / 0.5
     "siglip2-so400m-14-384": (384, INCEPTION_MEAN, INCEPTION_STD),
+    "hibou-l": (224, (0.7068, 0.5755, 0.722), (0.195, 0.2316, 0.1816)),  # TRIDENT HIBOU_MEAN / HIBOU_STD
     "conch-v1.5": (448, IMAGENET_MEAN, IMAGENET_STD),  # TRIDENT conchv1_5 create_model_from_pretrained
 }
 

@@ -2,8 +2,10 @@
 
 Serves releases whose model card loads them with transformers (`AutoModel.from_pretrained(repo)` and
 `AutoImageProcessor.from_pretrained(repo)`): Phikon (ViTModel), Phikon-v2, RAD-DINO and DINOv2
-(Dinov2Model), MedSigLIP and SigLIP 2 (the vision tower of SiglipModel). Options:
-- `model_type`: the transformers config class, MODEL_TYPES (`dinov2`, `vit`, `siglip_vision_model`);
+(Dinov2Model), Hibou-L (DINOv2 with 4 registers: its repo's remote code, built here by transformers'
+own Dinov2WithRegistersModel), MedSigLIP and SigLIP 2 (the vision tower of SiglipModel). Options:
+- `model_type`: the transformers config class, MODEL_TYPES (`dinov2`, `dinov2_with_registers`, `vit`,
+  `siglip_vision_model`);
 - `config`: the repo's config.json fields (for SigLIP, its `vision_config`), checked against that class;
 - `image_processor`: the repo's preprocessor_config.json (`{type, config}`; its PIL backend is used);
 - `embedding`: what `default` is (EMBEDDINGS):
@@ -29,7 +31,16 @@ from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple
 
 import torch
-from transformers import Dinov2Config, Dinov2Model, SiglipVisionConfig, SiglipVisionModel, ViTConfig, ViTModel
+from transformers import (
+    Dinov2Config,
+    Dinov2Model,
+    Dinov2WithRegistersConfig,
+    Dinov2WithRegistersModel,
+    SiglipVisionConfig,
+    SiglipVisionModel,
+    ViTConfig,
+    ViTModel,
+)
 
 from ...catalog import CatalogEntry
 from ...load_errors import ModelLoadError
@@ -59,6 +70,8 @@ class ModelType(NamedTuple):
 MODEL_TYPES = {
     "dinov2": ModelType(Dinov2Config, Dinov2Model, {}, lambda name: True,
                         (CLS, CLS_PATCH_MEAN)),
+    "dinov2_with_registers": ModelType(Dinov2WithRegistersConfig, Dinov2WithRegistersModel, {}, lambda name: True,
+                                       (CLS, CLS_PATCH_MEAN)),
     "vit": ModelType(ViTConfig, ViTModel, {"add_pooling_layer": False}, lambda name: not name.startswith("pooler."),
                      (CLS, CLS_PATCH_MEAN)),
     "siglip_vision_model": ModelType(SiglipVisionConfig, SiglipVisionModel, {},
