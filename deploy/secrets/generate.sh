@@ -4,6 +4,8 @@
 #   redis_password, redis_results_password   Redis: the encoders' cache user, the results stream user
 #   medembed_token                           a bearer token for the clients (evaluator, your pipelines)
 #   medembed_tokens                          the tokens the encoders accept (rotation: add, roll, remove)
+#   cache_mac_key                            the secret the encoders' cache values are authenticated with
+#                                            (the same for every replica; rotation: README, "Security")
 #   ca.crt, ca.key                           a private CA (keep ca.key off the servers)
 #   encoder.crt, encoder.key                 the encoders' (and Redis's) certificate, signed by that CA
 # Needs openssl. Use your own PKI instead where you have one: the servers only read PEM files.
@@ -18,6 +20,7 @@ random() { openssl rand -hex 32; }
 [ -s redis_password ] || random > redis_password
 [ -s redis_results_password ] || random > redis_results_password
 [ -s medembed_token ] || random > medembed_token
+[ -s cache_mac_key ] || random > cache_mac_key
 [ -s medembed_tokens ] || { echo "# accepted bearer tokens, one a line"; cat medembed_token; } > medembed_tokens
 
 if [ ! -s ca.crt ]; then
@@ -40,4 +43,4 @@ if [ ! -s encoder.crt ]; then
   rm -f encoder.csr encoder.ext ca.srl
   chmod 644 encoder.key  # read inside the containers (their users differ); the folder keeps others out
 fi
-echo "secrets in $(pwd): redis_password redis_results_password medembed_token medembed_tokens ca.crt encoder.crt encoder.key"
+echo "secrets in $(pwd): redis_password redis_results_password medembed_token medembed_tokens cache_mac_key ca.crt encoder.crt encoder.key"

@@ -37,8 +37,8 @@ from .test_compose import _compose_cli
 COMPOSE_TLS = DEPLOY / "compose.tls.yml"
 CLIENT_SOURCE = ROOT / "clients" / "python" / "medembed_client"
 SECRETS = DEPLOY / "secrets"
-GENERATED = {"redis_password", "redis_results_password", "medembed_token", "medembed_tokens", "ca.crt", "encoder.crt",
-             "encoder.key"}
+GENERATED = {"redis_password", "redis_results_password", "medembed_token", "medembed_tokens", "cache_mac_key", "ca.crt",
+             "encoder.crt", "encoder.key"}
 needs_kustomize = pytest.mark.skipif(kustomize_command() is None, reason="no kustomize or kubectl binary here")
 Doc = dict[str, Any]
 
@@ -98,6 +98,37 @@ def test_encoder_settings_with_tls_pass_the_servers_validation(compose, tmp_path
             assert service["healthcheck"]["test"] == ["CMD", "python", "-m", "medembed_client.healthcheck"]
             url = urlparse(settings.cache_url)
             assert url.scheme == "rediss" and parse_qs(url.query)["ssl_ca_certs"], name
+
+
+def test_every_encoder_authenticates_its_cache_values_with_the_one_shared_secret(compose, tmp_path):
+    from medembed_encoder.cache import cache_sealer
+
+    stand_in = tmp_path / "secret"
+    stand_in.write_text("placeholder-secret-value-0123456789abcdef\n")
+    sources = set()
+    for name, service in encoder_services(compose).items():
+        env = {k: v for k, v in environment(service).items() if v is not None}
+        key_file = env[config.env_var("cache_mac_key_file")]
+        sources.add(secret_mounts(compose, service)[key_file])
+        settings = config.from_sources(environ={**with_secrets_as_files(env, compose, service, stand_in),
+                                                config.env_var("catalog"): str(DEPLOY / "catalog.yaml")})
+        assert cache_sealer(settings).authenticated, name
+    assert sources == {SECRETS / "cache_mac_key"}  # one secret: every replica serves the others' values
+    assert "cache_mac_key" not in {s if isinstance(s, str) else s["source"]
+                                   for s in compose["services"]["evaluator"].get("secrets", [])}
+
+
+def test_make_secrets_writes_a_cache_mac_key_once(tmp_path):
+    directory = tmp_path / "secrets"
+
+    def generate() -> str:
+        subprocess.run(["sh", str(SECRETS / "generate.sh"), str(directory)], check=True, capture_output=True,
+                       timeout=60)
+        return (directory / "cache_mac_key").read_text()
+
+    first = generate()
+    assert re.fullmatch(r"[0-9a-f]{64}\n", first)  # 32 random bytes, hex
+    assert generate() == first  # kept on a second run: replicas and old values keep working
 
 
 def test_the_tls_evaluator_trusts_the_encoders_ca_and_sends_a_token(tmp_path):
@@ -190,6 +221,20 @@ def test_network_policy_lets_only_encoders_and_the_results_user_reach_redis(buil
     for name, pod in pods.items():
         if name.startswith("encoder"):
             assert _redis_secret_keys(pod["spec"]) == ["password"], name
+
+
+@needs_kustomize
+def test_every_encoder_pod_reads_the_cache_mac_secret_and_nothing_else_does(built):
+    for name, pod in _pods(built):
+        container = pod["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        secrets = {v["name"]: v["secret"]["secretName"] for v in pod["spec"].get("volumes", []) if "secret" in v}
+        if not name.startswith("encoder"):
+            assert "medembed-cache-mac" not in secrets.values(), name
+            continue
+        key_file = Path(env[config.env_var("cache_mac_key_file")])
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        assert secrets[mounts[str(key_file.parent)]] == "medembed-cache-mac" and key_file.name == "key", name
 
 
 @needs_kustomize

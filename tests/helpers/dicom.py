@@ -9,6 +9,7 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, SecondaryCaptureImageStorage, generate_uid
 
@@ -85,3 +86,49 @@ def to_bytes(ds: Dataset) -> bytes:
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def pydicom_rendering(ds: Dataset, frame: np.ndarray) -> np.ndarray:
+    """The README's decode rules with pydicom's functions, on a frame pydicom decoded: modality LUT,
+    VOI LUT (its declared range) or first window (from apply_windowing's output range) to 0..255,
+    else min-max; MONOCHROME1 inverted; palette through apply_color_lut; deep colour min-max."""
+    photometric = ds.PhotometricInterpretation
+    if photometric in ("MONOCHROME1", "MONOCHROME2"):
+        values = apply_modality_lut(frame, ds)
+        if ds.get("VOILUTSequence"):
+            top = 2 ** ds.VOILUTSequence[0].LUTDescriptor[2] - 1
+            shown = apply_voi_lut(values, ds).astype(np.float64) * 255 / top
+        elif "WindowCenter" in ds:
+            # apply_windowing's output range: the stored range, through the rescale when there is one
+            low, high = ((0, 2**ds.BitsStored - 1) if ds.PixelRepresentation == 0
+                         else (-(2 ** (ds.BitsStored - 1)), 2 ** (ds.BitsStored - 1) - 1))
+            if "RescaleSlope" in ds and "RescaleIntercept" in ds:
+                low, high = (low * ds.RescaleSlope + ds.RescaleIntercept, high * ds.RescaleSlope + ds.RescaleIntercept)
+            shown = (apply_voi_lut(values, ds).astype(np.float64) - low) * 255 / (high - low)
+        else:
+            values = values.astype(np.float64)
+            spread = values.max() - values.min()
+            shown = (values - values.min()) * 255 / spread if spread else np.zeros(values.shape)
+        gray = np.clip(np.round(shown), 0, 255).astype(np.uint8)
+        return 255 - gray if photometric == "MONOCHROME1" else gray
+    rgb = apply_color_lut(frame, ds) if photometric == "PALETTE COLOR" else frame
+    if rgb.dtype == np.uint8:
+        return rgb
+    if photometric == "PALETTE COLOR":  # the tables' entries at their full bit depth
+        return np.round(rgb * 255.0 / np.iinfo(rgb.dtype).max).astype(np.uint8)
+    values = rgb.astype(np.float64)
+    return np.round((values - values.min()) * 255 / (values.max() - values.min())).astype(np.uint8)
+
+
+def encapsulated_dataset(frame: bytes, syntax: str, shape: tuple[int, ...], *, bits_stored: int,
+                         photometric: str = "MONOCHROME2", signed: bool = False) -> Dataset:
+    """One compressed frame (`frame`, already encoded) of `shape` [H, W] or [H, W, 3] under `syntax`."""
+    colour = len(shape) == 3
+    ds = dicom_dataset(np.zeros(shape, np.uint8 if bits_stored <= 8 else np.uint16),
+                       "RGB" if colour else "MONOCHROME2", bits_stored=bits_stored, signed=signed)
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.PhotometricInterpretation = photometric
+    ds.PixelData = encapsulate([frame])
+    ds["PixelData"].is_undefined_length = True
+    ds["PixelData"].VR = "OB"
+    return ds

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -19,6 +19,7 @@ from .results import EmbedError, EmbedResult, ItemError, ResultAssembler
 from .retry import RetryBudget, RetryPolicy
 from .security import PLAINTEXT, ChannelSecurity, aio_channel
 from .stream import embed_over_streams
+from .volume import volume_message
 
 DEFAULT_TARGET = "localhost:50051"
 PRIORITIES = {"online": pb.PRIORITY_ONLINE, "bulk": pb.PRIORITY_BULK}
@@ -147,7 +148,7 @@ class AsyncClient:
         found = info.spec(spec)
         return found.dim if found is not None else info.dim
 
-    async def _plan(self, datas: list[bytes], assembler: ResultAssembler, model: str, spec: str, priority: str,
+    async def _plan(self, datas: list[bytes], assembler: ResultAssembler, template: pb.EmbedRequest,
                     skip_cache: bool) -> tuple[list[int], list[tuple[int, int]], bool]:
         """The items whose bytes must be sent, their requests as [start, end) runs over that list
         sized to the server's caps, and whether those requests may skip the cache read. Items over
@@ -165,8 +166,7 @@ class AsyncClient:
                 sendable.append(index)
         looked_up = self.digest_first and not skip_cache and caps.digest_lookup and bool(sendable)
         if looked_up:
-            sendable = await self._answer_cached(datas, sendable, assembler, caps,
-                                                 pb.EmbedRequest(model=model, spec=spec, priority=PRIORITIES[priority]))
+            sendable = await self._answer_cached(datas, sendable, assembler, caps, template)
         return sendable, plan_chunks([len(datas[i]) for i in sendable], caps.items, caps.bytes), looked_up
 
     async def _answer_cached(self, datas: list[bytes], sendable: list[int], assembler: ResultAssembler,
@@ -204,40 +204,53 @@ class AsyncClient:
         return sorted(misses)
 
     async def _start_call(self, images: Sequence[ImageInput], model: str, spec: str, priority: str,
-                          skip_cache: bool, progress: bool
-                          ) -> tuple[list[bytes], ResultAssembler, list[int], list[tuple[int, int]], bool, tqdm]:
+                          skip_cache: bool, progress: bool, volume: Mapping[str, str] | None
+                          ) -> tuple[list[bytes], ResultAssembler, list[int], list[tuple[int, int]], pb.EmbedRequest,
+                                     tqdm]:
         """What embed and embed_stream share before sending: the bytes, the result being assembled
-        (cached items already in it), the items left to send and their requests, whether those may
-        skip the cache read, and the progress bar (advanced past what needs no sending)."""
+        (cached items already in it), the items left to send and their requests, the request every
+        one of them copies (model, spec, priority, volume options, whether it may skip the cache
+        read), and the progress bar (advanced past what needs no sending)."""
         if priority not in PRIORITIES:
             raise ValueError(f"priority must be one of {sorted(PRIORITIES)}")
+        template = pb.EmbedRequest(model=model, spec=spec, priority=PRIORITIES[priority])
+        options = volume_message(volume)
+        if options is not None:
+            template.volume.CopyFrom(options)
         datas = [to_bytes(image) for image in images]
         assembler = ResultAssembler(len(datas))
-        sendable, chunks, looked_up = await self._plan(datas, assembler, model, spec, priority, skip_cache)
+        sendable, chunks, looked_up = await self._plan(datas, assembler, template, skip_cache)
+        template.skip_cache = skip_cache or looked_up
         bar = tqdm(total=len(datas), desc=model, unit="img", disable=not progress)
         bar.update(len(datas) - len(sendable))
-        return datas, assembler, sendable, chunks, skip_cache or looked_up, bar
+        return datas, assembler, sendable, chunks, template, bar
 
     async def embed(self, images: Sequence[ImageInput], model: str, *, spec: str = "", priority: str = "online",
-                    skip_cache: bool = False, progress: bool = False) -> EmbedResult:
+                    skip_cache: bool = False, progress: bool = False,
+                    volume: Mapping[str, str] | None = None) -> EmbedResult:
         """Embed N images with `model` (and its embedding `spec`; empty: the default), in order.
 
-        Images are paths, encoded bytes, PIL images or uint8/uint16 numpy arrays (see inputs.py).
-        Returns an EmbedResult: vectors [N, dim] float32, failed items as NaN rows with an entry in
-        `errors` (an item over the server's max_image_bytes fails there, never sent). `priority` is
-        `online` or `bulk`; `skip_cache` bypasses the server's cache reads; `progress` shows a bar.
-        Raises ValueError for an unknown priority, TypeError for an input that is no image, OSError
-        for an unreadable path, EmbedError when the call fails (unknown model or spec, no server,
-        `timeout_s` passed, replicas disagreeing on provenance).
+        Images are paths, encoded bytes, PIL images or uint8/uint16 numpy arrays (see inputs.py);
+        volumes (NIfTI, multi-frame DICOM, a zip or tar of one DICOM series) are sent as bytes or
+        paths too. Returns an EmbedResult: vectors [N, dim] float32, failed items as NaN rows with
+        an entry in `errors` (an item over the server's max_image_bytes fails there, never sent).
+        `priority` is `online` or `bulk`; `skip_cache` bypasses the server's cache reads; `progress`
+        shows a bar; `volume` ({"slices": "all", "axis": "axial", "window": "lung"}, any subset;
+        README "Volumes") chooses what a volume yields: with slices `every:K` or `all` an item gives
+        one row per slice (EmbedResult.row_item / row_slice say which).
+        Raises ValueError for an unknown priority or volume field, TypeError for an input that is no
+        image, OSError for an unreadable path, EmbedError when the call fails (unknown model or
+        spec, bad volume options, no server, `timeout_s` passed, replicas disagreeing on provenance).
         """
-        datas, assembler, sendable, chunks, skip_cache, bar = await self._start_call(
-            images, model, spec, priority, skip_cache, progress)
+        datas, assembler, sendable, chunks, template, bar = await self._start_call(
+            images, model, spec, priority, skip_cache, progress, volume)
         limit = asyncio.Semaphore(self.max_concurrency)
 
         async def run(start: int, end: int) -> None:
             indices = sendable[start:end]
-            request = pb.EmbedRequest(model=model, spec=spec, priority=PRIORITIES[priority], skip_cache=skip_cache,
-                                      items=[pb.Item(data=datas[i]) for i in indices])
+            request = pb.EmbedRequest()
+            request.CopyFrom(template)
+            request.items.extend(pb.Item(data=datas[i]) for i in indices)
             async with limit:
                 response = await self._call(self._stub.Embed, request)
             assembler.add(0, response, indices)
@@ -250,7 +263,8 @@ class AsyncClient:
         return assembler.result(self._dim(model, spec))
 
     async def embed_stream(self, images: Sequence[ImageInput], model: str, *, spec: str = "", priority: str = "bulk",
-                           skip_cache: bool = False, progress: bool = False) -> EmbedResult:
+                           skip_cache: bool = False, progress: bool = False,
+                           volume: Mapping[str, str] | None = None) -> EmbedResult:
         """Like `embed`, over one EmbedStream (the bulk path, flow-controlled by the server).
 
         What a stream leaves unanswered — its replica drained or died, the connection broke — is
@@ -258,12 +272,15 @@ class AsyncClient:
         no item and fails no call; each item is answered once, in order. `timeout_s` is the longest
         the call may go without an answer, retries included. Returns and raises as `embed`.
         """
-        datas, assembler, sendable, chunks, skip_cache, bar = await self._start_call(
-            images, model, spec, priority, skip_cache, progress)
+        datas, assembler, sendable, chunks, template, bar = await self._start_call(
+            images, model, spec, priority, skip_cache, progress, volume)
 
         def request_for(start: int, end: int, request_id: str) -> pb.EmbedRequest:
-            return pb.EmbedRequest(model=model, spec=spec, priority=PRIORITIES[priority], skip_cache=skip_cache,
-                                   request_id=request_id, items=[pb.Item(data=datas[i]) for i in sendable[start:end]])
+            request = pb.EmbedRequest()
+            request.CopyFrom(template)
+            request.request_id = request_id
+            request.items.extend(pb.Item(data=datas[i]) for i in sendable[start:end])
+            return request
 
         def on_answer(start: int, response: pb.EmbedResponse) -> None:
             assembler.add(0, response, sendable[start:start + len(response.results)])

@@ -166,7 +166,11 @@ def output_paths(out: str) -> tuple[Path, dict[str, Path]]:
     vectors = Path(out if out.endswith(".npy") else f"{out}.npy")
     stem = vectors.name.removesuffix(".npy")
     return vectors, {kind: vectors.with_name(f"{stem}.{kind}") for kind in ("files.txt", "errors.json",
-                                                                           "provenance.json")}
+                                                                           "provenance.json", "rows.tsv")}
+
+
+def _volume_args(args: argparse.Namespace) -> dict[str, str]:
+    return {name: value for name in ("slices", "axis", "window") if (value := getattr(args, name))}
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
@@ -179,11 +183,17 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     with Client(args.target, chunk_size=args.batch, max_concurrency=args.concurrency,
                 security=channel_security) as client:
         result = client.embed(files, args.model, spec=args.spec, priority=args.priority,
-                              skip_cache=args.skip_cache, progress=not args.quiet)
+                              skip_cache=args.skip_cache, progress=not args.quiet, volume=_volume_args(args))
     vectors_path, side = output_paths(args.out)
+    rows_path = side.pop("rows.tsv")
     errors = {str(files[i]): {"index": i, "code": e.code, "message": e.message} for i, e in result.errors.items()}
     provenance = dataclasses.asdict(result.provenance) if result.provenance else None
     texts = {"errors.json": json.dumps(errors, indent=1), "provenance.json": json.dumps(provenance, indent=1)}
+    if _volume_args(args):  # which item and slice each row of the .npy is
+        side["rows.tsv"] = rows_path
+        texts["rows.tsv"] = "row\titem\tslice\tslice_count\n" + "".join(
+            f"{row}\t{item}\t{slice_index}\t{result.slice_counts[item]}\n"
+            for row, (item, slice_index) in enumerate(zip(result.row_item, result.row_slice, strict=True)))
     try:
         vectors_path.parent.mkdir(parents=True, exist_ok=True)
         save_npy(vectors_path, result.vectors)
@@ -238,6 +248,18 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("--batch", type=int, default=32, help="items per request")
     embed.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     embed.add_argument("--quiet", action="store_true", help="no progress bar")
+    volume = embed.add_argument_group("volumes", "what a volume item (NIfTI, multi-frame DICOM, a zip or tar of "
+                                      "one DICOM series) yields; setting any of these also writes STEM.rows.tsv "
+                                      "(row, item, slice, slice_count) and is part of the vectors' identity")
+    volume.add_argument("--slices", default="", metavar="RULE",
+                        help="middle | index:N | every:K | all | mean (default: middle; a multi-frame DICOM "
+                             "file: its first frame); every:K and all give one row per slice")
+    volume.add_argument("--axis", default="", choices=["", "axial", "coronal", "sagittal"],
+                        help="anatomical slice axis, from the file's orientation (default: axial)")
+    volume.add_argument("--window", default="", metavar="WINDOW",
+                        help="CT window in HU: a preset (brain, subdural, stroke, lung, mediastinum, abdomen, "
+                             "liver, bone), C/W such as -600/1500, or three comma-separated for the R, G, B "
+                             "channels (default: the file's own window, else min-max)")
     for sub in (models, health, embed):  # --target also accepted after the command
         sub.add_argument("--target", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         security.add_arguments(sub, hidden=True)

@@ -47,10 +47,17 @@ class ItemError:
 class EmbedResult:
     """The answer to one embed call over N images, in input order.
 
-    `vectors` is [N, dim] float32, NaN rows for failed items; `errors` maps the index of each
-    failed item to its ItemError; `provenance` is None only when no item reached a server;
-    `content_sha256` holds the hex sha256 of each item's bytes; `cache_hits` is [N] bool.
-    `vectors, errors = client.embed(...)` unpacks the two fields most callers need.
+    `vectors` is [R, dim] float32: one row per item (R = N), NaN rows for failed items — except
+    under the volume options `slices="every:K"` or `"all"`, where an item gives one row per chosen
+    slice (a failed item still one NaN row). `row_item` ([R] int) is the item index of each row and
+    `row_slice` ([R] int) its slice index along the axis (-1 for a 2-D image without volume options,
+    a pooled `mean` row or a failed item). `errors` maps the index of each failed item to its
+    ItemError; `provenance` is None only when no item reached a server; `content_sha256` holds the
+    hex sha256 of each item's bytes; `cache_hits` is [N] bool, one per item (True where the
+    server answered the item from its cache); `slice_indices` ([N] tuples) the slices behind each
+    item's rows and `slice_counts` ([N] int) the slices along the axis of each item (both set only
+    when the call sent volume options). `vectors, errors = client.embed(...)` unpacks the two
+    fields most callers need.
     """
 
     vectors: np.ndarray
@@ -58,16 +65,19 @@ class EmbedResult:
     provenance: Provenance | None
     content_sha256: list[str] = field(default_factory=list)
     cache_hits: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    row_item: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    row_slice: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    slice_indices: list[tuple[int, ...]] = field(default_factory=list)
+    slice_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __iter__(self) -> Iterator[object]:
         return iter((self.vectors, self.errors))
 
     @property
     def ok(self) -> np.ndarray:
-        """[N] bool: True where the item got a vector."""
-        mask = np.ones(len(self.vectors), dtype=bool)
-        mask[list(self.errors)] = False
-        return mask
+        """[R] bool: True where the row is a vector (its item did not fail)."""
+        items = self.row_item if len(self.row_item) == len(self.vectors) else np.arange(len(self.vectors))
+        return ~np.isin(items, list(self.errors))
 
 
 class ResultAssembler:
@@ -76,7 +86,9 @@ class ResultAssembler:
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self.rows: list[np.ndarray | None] = [None] * count
+        self.rows: list[np.ndarray | None] = [None] * count  # [k, dim] per answered item
+        self.slice_indices: list[tuple[int, ...]] = [()] * count
+        self.slice_counts = np.zeros(count, dtype=np.int64)
         self.errors: dict[int, ItemError] = {}
         self.sha256 = [""] * count
         self.cache_hits = np.zeros(count, dtype=bool)
@@ -107,7 +119,10 @@ class ResultAssembler:
             self.sha256[index] = result.content_sha256
             self.cache_hits[index] = result.cache_hit
             if result.status.code == pb.ITEM_CODE_OK:
-                self.rows[index] = np.frombuffer(result.vector, dtype="<f4").astype(np.float32)
+                rows = np.frombuffer(result.vector, dtype="<f4").astype(np.float32)
+                self.rows[index] = rows.reshape(-1, response.dim)
+                self.slice_indices[index] = tuple(result.slice_indices)
+                self.slice_counts[index] = result.slice_count
             else:
                 self.errors[index] = ItemError(item_code_name(result.status.code), result.status.message)
 
@@ -119,9 +134,14 @@ class ResultAssembler:
     def result(self, dim: int = 0) -> EmbedResult:
         """`dim` sizes the NaN rows when no response came back (every item failed in the client)."""
         dim = self.dim or dim
-        vectors = np.full((self.count, dim), np.nan, dtype=np.float32)
-        for index, row in enumerate(self.rows):
-            if row is not None:
-                vectors[index] = row
+        blocks = [rows if rows is not None else np.full((1, dim), np.nan, dtype=np.float32) for rows in self.rows]
+        row_item = np.repeat(np.arange(self.count), [len(block) for block in blocks]).astype(np.int64)
+        row_slice = np.full(len(row_item), -1, dtype=np.int64)
+        start = 0
+        for block, indices in zip(blocks, self.slice_indices, strict=True):
+            if len(indices) == len(block):  # one row per slice (not pooled, not failed)
+                row_slice[start:start + len(block)] = indices
+            start += len(block)
+        vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), dtype=np.float32)
         return EmbedResult(vectors, dict(sorted(self.errors.items())), self.provenance, self.sha256,
-                           self.cache_hits)
+                           self.cache_hits, row_item, row_slice, list(self.slice_indices), self.slice_counts)

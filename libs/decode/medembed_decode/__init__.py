@@ -10,3 +10,4 @@ from .sniff import sniff_format
 
 __all__ = ["DECODE_RULES_VERSION", "DEFAULT_LIMITS", "DecodeError", "DecodeErrorKind", "DecodeLimits", "Decoded",
            "decode", "decode_image", "rules_identity", "sniff_format"]
+from .volume import PRESETS, DecodedSlices, SliceOptions, decode_slices, volume_kind  # noqa: E402, F401  (volumes)

@@ -2,8 +2,10 @@
 
 The rules (README "Decode rules"; part of the vector identity: bump DECODE_RULES_VERSION when one
 changes, and name every decoder library in rules_identity):
-- Formats by magic bytes: PNG, JPEG, TIFF, BMP, WEBP and DICOM (with or without the 128-byte
-  preamble). Anything else is UNSUPPORTED_FORMAT.
+- Formats by magic bytes: PNG, JPEG (12-bit, lossless and JPEG-LS included), TIFF (BigTIFF
+  included), BMP, WEBP and DICOM (with or without the 128-byte preamble; "DICM" at byte 128 wins
+  over whatever the preamble holds). Anything else is UNSUPPORTED_FORMAT, named when known
+  (NIfTI volume, Git LFS pointer, ZIP / tar / gzip, JPEG 2000, GIF, PDF ...).
 - Limits, from the header before any pixel is decoded: bytes <= max_image_bytes; width x height
   (x frames for DICOM) <= max_pixels; both sides >= min_side; long / short side <= max_aspect_ratio.
 - Every sample is read at its stored depth. Anything that is not 8-bit (16-bit PNG and TIFF in
@@ -12,11 +14,13 @@ changes, and name every decoder library in rules_identity):
   white; a constant image is black; an image with no finite value is DECODE_ERROR.
 - Alpha is dropped; gray + alpha is gray. EXIF orientation is applied.
 - JPEG: libjpeg's warnings (data missing or corrupt) are errors, not gray filled scan lines.
-- DICOM: the first frame; modality LUT (Modality LUT Sequence, else Rescale Slope / Intercept);
-  then the VOI LUT Sequence, else the first Window Center / Width (LINEAR, LINEAR_EXACT or SIGMOID)
-  with the window's range mapped to 0..255 (not stretched again), else min-max; MONOCHROME1
-  inverted; PALETTE COLOR through its lookup tables; RGB / YBR as RGB. An invalid window is
-  ignored (logged); an invalid rescale is DECODE_ERROR naming the tag.
+- DICOM (dicom.py): the first frame, with its Shared / Per-frame Functional Groups; modality LUT
+  (Modality LUT Sequence, else Rescale Slope / Intercept); then the VOI LUT Sequence (over its
+  entries' real range), else the first Window Center / Width (LINEAR, LINEAR_EXACT or SIGMOID)
+  with the window's range mapped to 0..255 (not stretched again), else min-max over the pixels
+  that are not Pixel Padding, whatever the stored depth; MONOCHROME1 inverted; padding black;
+  PALETTE COLOR through its lookup tables; RGB / YBR as RGB. An invalid window is ignored
+  (logged); an invalid rescale is DECODE_ERROR naming the tag.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from .pixels import Decoded, checked
 from .raster import decode_raster
 from .sniff import describe_unknown, sniff_format
 
-DECODE_RULES_VERSION = "3"
+DECODE_RULES_VERSION = "4"
 _DECODER_LIBRARIES = ("numpy", "pillow", "pydicom", "imagecodecs", "tifffile", "simplejpeg")
 
 # Decoder libraries log what they skip; the result (an error or a note) says what matters, so their

@@ -38,6 +38,15 @@ class DecodeLimits:
     max_aspect_ratio: float = 50.0
     """long side / short side: a model's resize of the short side to its input size makes the long
     side (and the cost) grow with it, so an 8 x 80000 strip would become 224 x 2,240,000."""
+    max_volume_bytes: int = 2**30
+    """one volume item (NIfTI, DICOM series archive, multi-frame DICOM read as a volume), and what
+    it inflates to: gzip output and an archive's declared member sizes together (decompression bombs)."""
+    max_volume_voxels: int = 2**27
+    """voxels of the 3-D volume read (a 512 x 512 x 512 CT), from the headers."""
+    max_volume_slices: int = 1000
+    """2-D images a volume stacks: DICOM files or frames, the NIfTI's third dimension."""
+    max_archive_members: int = 5000
+    """files in a DICOM series archive, counted before any is extracted."""
 
 
 DEFAULT_LIMITS = DecodeLimits()

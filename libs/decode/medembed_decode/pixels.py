@@ -24,11 +24,15 @@ class Decoded:
         return Image.fromarray(np.ascontiguousarray(self.pixels))
 
 
-def to_uint8(values: np.ndarray, notes: list[str]) -> np.ndarray:
+def to_uint8(values: np.ndarray, notes: list[str], valid: np.ndarray | None = None) -> np.ndarray:
     """uint8 as is; any other dtype min-max scaled to 0..255 over the finite values of the whole
     image (all channels together, so the colour balance is kept). NaN and -inf become 0, +inf 255;
-    a constant image becomes 0. Raises DECODE_ERROR when no value is finite."""
-    if values.dtype == np.uint8:
+    a constant image becomes 0. Raises DECODE_ERROR when no value is finite.
+
+    valid: bool of values' shape, True where a pixel is image data: only those set the minimum and
+    the maximum (DICOM padding is not image data; what the others show is the caller's choice).
+    """
+    if values.dtype == np.uint8 and valid is None:
         return values
     if values.dtype == np.bool_:
         return values.astype(np.uint8) * 255
@@ -42,9 +46,12 @@ def to_uint8(values: np.ndarray, notes: list[str]) -> np.ndarray:
             raise DecodeError(DecodeErrorKind.DECODE_ERROR, "no finite pixel value: every pixel is NaN or infinite")
         notes.append(f"{int(data.size - finite.sum())} NaN/infinite pixel value(s): scaled over the finite "
                      "pixels, NaN and -inf shown black, +inf white")
-    finite_values = data if all_finite else data[finite]
-    low, high = float(finite_values.min()), float(finite_values.max())
-    scaled = np.zeros(data.shape, dtype=np.float64) if high <= low else (data - low) * (255.0 / (high - low))
+    counted = finite if valid is None else finite & valid
+    if not counted.any():
+        raise DecodeError(DecodeErrorKind.DECODE_ERROR, "no finite pixel value in the image data")
+    counted_values = data if all_finite and valid is None else data[counted]
+    low, high = float(counted_values.min()), float(counted_values.max())
+    scaled = np.zeros(data.shape, dtype=np.float64) if high <= low else (data - low) * 255.0 / (high - low)
     if not all_finite:
         scaled[np.isnan(data) | (data == -np.inf)] = 0.0
         scaled[data == np.inf] = 255.0

@@ -2,8 +2,9 @@
 
 Decoders: Pillow reads every header (size, EXIF) and the 8-bit images; imagecodecs (libpng) the
 16-bit PNGs, which Pillow cuts to their high byte in every colour type but gray; tifffile (with
-imagecodecs) the TIFFs deeper than 8 bits, signed or float; simplejpeg (libjpeg-turbo) the JPEGs,
-with libjpeg's warnings as errors, since Pillow silently fills scan lines missing from a file.
+imagecodecs) the TIFFs deeper than 8 bits, signed or float, and every gray or RGB BigTIFF;
+simplejpeg (libjpeg-turbo) the 8-bit JPEGs, with libjpeg's warnings as errors, since Pillow
+silently fills scan lines missing from a file; imagecodecs the 12-bit, lossless and JPEG-LS ones.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import simplejpeg
 import tifffile
 from PIL import BmpImagePlugin, ImageFile, JpegImagePlugin, PngImagePlugin, TiffImagePlugin, WebPImagePlugin
 
+from .jpeg_family import FrameHeader, codec_missing, decode_plain, frame_header
 from .limits import DecodeError, DecodeErrorKind, DecodeLimits, check_shape
 from .pixels import drop_alpha, library_message, orient, to_uint8
+from .sniff import is_bigtiff
 
 # The plugin classes themselves, not Image.open: Image.open applies Pillow's own pixel limit, while
 # the server's max_pixels (checked from the header) is the only cap and the one messages quote.
@@ -43,11 +46,17 @@ def _failed(fmt: str, exc: BaseException) -> DecodeError:
 def decode_raster(data: bytes, fmt: str, limits: DecodeLimits, notes: list[str]) -> np.ndarray:
     """uint8 [H, W] or [H, W, 3], EXIF orientation applied."""
     if fmt == "TIFF":
-        deep = _deep_tiff(data, limits, notes)
+        bigtiff = is_bigtiff(data)
+        deep = _deep_tiff(data, limits, notes, bigtiff)
         if deep is not None:
             return deep
+        fmt = "BigTIFF" if bigtiff else fmt
+    if fmt == "JPEG":
+        frame = frame_header(data)
+        if frame is not None and frame.needs_imagecodecs:
+            return _jpeg_family(data, frame, limits, notes)
     try:
-        header = _PILLOW_CLASSES[fmt](io.BytesIO(data))
+        header = _PILLOW_CLASSES["TIFF" if fmt == "BigTIFF" else fmt](io.BytesIO(data))
     except Exception as exc:  # Pillow raises many types for a malformed header
         raise _failed(fmt, exc) from None
     check_shape(header.width, header.height, 1, limits)
@@ -68,6 +77,22 @@ def decode_raster(data: bytes, fmt: str, limits: DecodeLimits, notes: list[str])
     except Exception as exc:
         raise _failed(fmt, exc) from None
     return orient(pixels, orientation)
+
+
+def _jpeg_family(data: bytes, frame: FrameHeader, limits: DecodeLimits, notes: list[str]) -> np.ndarray:
+    """A >8-bit, lossless or JPEG-LS file, by imagecodecs, its size checked from the frame header
+    first; deep samples follow the min-max rule. No EXIF orientation: Pillow cannot open these."""
+    check_shape(frame.width, frame.height, 1, limits)
+    missing = codec_missing(frame)
+    if missing:
+        raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
+                          f"{frame.kind} needs a decoder this server lacks: {missing}")
+    try:
+        samples = decode_plain(data, frame)
+    except Exception as exc:  # imagecodecs raises its codec's error types for damaged data
+        raise DecodeError(DecodeErrorKind.DECODE_ERROR,
+                          f"corrupt or truncated {frame.kind} data: {library_message(exc)}") from None
+    return to_uint8(drop_alpha(samples, single_channel=frame.components < 3), notes)
 
 
 def _png16(data: bytes, notes: list[str]) -> np.ndarray:
@@ -103,26 +128,29 @@ def _orientation(image: ImageFile.ImageFile, notes: list[str]) -> int:
     return value if isinstance(value, int) else 1
 
 
-def _deep_tiff(data: bytes, limits: DecodeLimits, notes: list[str]) -> np.ndarray | None:
-    """The first page of a TIFF deeper than 8 bits (or signed, or float); None for 8-bit ones."""
+def _deep_tiff(data: bytes, limits: DecodeLimits, notes: list[str], bigtiff: bool) -> np.ndarray | None:
+    """The first page of a TIFF deeper than 8 bits (or signed, or float), or of a gray or RGB
+    BigTIFF of any depth; None for the others (8-bit TIFF, BigTIFF palette ...: Pillow reads them)."""
+    name = "BigTIFF" if bigtiff else "TIFF"
     try:
         with tifffile.TiffFile(io.BytesIO(data)) as tiff:
             page = tiff.pages.first
             deep = page.bitspersample > 8 or page.sampleformat in (_TIFF_SIGNED, _TIFF_FLOAT)
-            if not deep:
+            shown = int(page.photometric) in (_TIFF_MIN_IS_WHITE, _TIFF_MIN_IS_BLACK, _TIFF_RGB)
+            if not deep and not (bigtiff and shown):
                 return None
             check_shape(page.imagewidth, page.imagelength, 1, limits)
             photometric = int(page.photometric)
             if photometric not in (_TIFF_MIN_IS_WHITE, _TIFF_MIN_IS_BLACK, _TIFF_RGB):
                 raise DecodeError(DecodeErrorKind.UNSUPPORTED_FORMAT,
-                                  f"{page.bitspersample}-bit TIFF with PhotometricInterpretation "
+                                  f"{page.bitspersample}-bit {name} with PhotometricInterpretation "
                                   f"{page.photometric.name} is not read; send gray or RGB")
             values = _samples_last(page.asarray(), page.axes)
             orientation = int(page.tags.valueof(_ORIENTATION_TAG, 1))
     except DecodeError:
         raise
     except Exception as exc:  # tifffile and its codecs raise many types for malformed files
-        raise _failed("TIFF", exc) from None
+        raise _failed(name, exc) from None
     gray = to_uint8(drop_alpha(values, single_channel=photometric != _TIFF_RGB), notes)
     if photometric == _TIFF_MIN_IS_WHITE:
         gray = 255 - gray

@@ -88,12 +88,26 @@ class Settings:
     max_aspect_ratio: float = setting(DEFAULT_LIMITS.max_aspect_ratio,
                                       "long side / short side one image may have, read from its header (the "
                                       "model's resize grows the long side with the short one); more = too_large")
+    max_volume_bytes: int = setting(DEFAULT_LIMITS.max_volume_bytes,
+                                    "bytes a volume item (NIfTI, DICOM series archive) may inflate to: gzip output "
+                                    "and an archive's declared member sizes, read before extraction")
+    max_volume_voxels: int = setting(DEFAULT_LIMITS.max_volume_voxels, "voxels one volume may have, from its headers")
+    max_volume_slices: int = setting(DEFAULT_LIMITS.max_volume_slices,
+                                     "images one volume may stack (DICOM files or frames, NIfTI slices)")
+    max_archive_members: int = setting(DEFAULT_LIMITS.max_archive_members,
+                                       "files one DICOM series archive may hold, counted before extraction")
     decode_workers: int = setting(0, "processes that decode items to 8-bit pixels (0 = one per CPU core)")
     decode_timeout_s: float = setting(20.0, "seconds one item's decode may take; a slower one fails alone with "
                                             "`timeout` and its decode process is replaced")
     decode_threads: int = setting(0, "threads that hash items and run the models' preprocessing "
                                      "(0 = one per CPU core)")
     stream_window: int = setting(4, "EmbedStream requests in flight per stream (count)")
+    max_concurrent_rpcs: int = setting(64, "RPCs served at once, counted from before their request is read; more "
+                                           "= RESOURCE_EXHAUSTED (health has 8 slots of its own)")
+    max_inflight_request_bytes: int = setting(0, "request message bytes held at once by the RPCs in flight; a "
+                                                 "message that would pass it is dropped unparsed with "
+                                                 "RESOURCE_EXHAUSTED, unless nothing else is in flight "
+                                                 "(0 = 4 x max_request_bytes)")
     drain_seconds: float = setting(20.0, "on SIGTERM, seconds in-flight RPCs may take to finish")
     stall_seconds: float = setting(120.0, "a model whose queue does not move for this many seconds turns "
                                             "NOT_SERVING")
@@ -102,6 +116,17 @@ class Settings:
     cache_url: str = setting("", "vector cache: empty = on-disk cache, `none`, redis://... or rediss://... (TLS)")
     cache_password_file: str = setting("", "file holding the Redis password (a Docker or Kubernetes secret); used "
                                            "over any password in cache_url")
+    cache_mac_key_file: str = setting("", "file holding the secret (first line, 32+ characters) that authenticates "
+                                          "cache values; the same on every replica (`make secrets` writes one). "
+                                          "Without it (or MEDEMBED_CACHE_MAC_KEY) cache values are not authenticated")
+    cache_mac_key: str = setting("", "the cache MAC secret itself (env only; cache_mac_key_file wins)", secret=True)
+    cache_mac_previous_key_file: str = setting("", "during a rotation, the secret being replaced: values it sealed are "
+                                                   "still served (and sealed again with the new one) for "
+                                                   "cache_mac_grace_s seconds after start")
+    cache_mac_previous_key: str = setting("", "the previous cache MAC secret itself (env only; "
+                                              "cache_mac_previous_key_file wins)", secret=True)
+    cache_mac_grace_s: float = setting(7 * 24 * 3600.0, "seconds after start the previous cache MAC secret is "
+                                                        "accepted for reads")
     cache_dir: str = setting("", "on-disk cache folder (default ~/.cache/medembed/vectors)")
     cache_ttl_s: int = setting(30 * 24 * 3600, "seconds a cached vector lives in Redis")
     cache_timeout_s: float = setting(0.1, "seconds per Redis call; a slower Redis costs misses, never latency")
@@ -115,7 +140,8 @@ class Settings:
             raise ConfigError("no models: pass --models ID[,ID...] or set MEDEMBED_MODELS "
                               "(`medembed-encoder catalog` lists the ids)")
         positive = ("max_batch_size", "max_queue_items", "max_items_per_request", "max_image_bytes",
-                    "max_request_bytes", "max_pixels", "min_side", "stream_window")
+                    "max_request_bytes", "max_pixels", "min_side", "stream_window", "max_volume_bytes",
+                    "max_volume_voxels", "max_volume_slices", "max_archive_members", "max_concurrent_rpcs")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{described(name)} must be more than 0, got {getattr(self, name)}")
@@ -123,6 +149,12 @@ class Settings:
             raise ConfigError(f"{described('max_image_bytes')} ({self.max_image_bytes}) must be at most "
                               f"{described('max_request_bytes')} ({self.max_request_bytes}), or an image that "
                               "passes its cap could not be sent")
+        if self.max_inflight_request_bytes < 0:
+            raise ConfigError(f"{described('max_inflight_request_bytes')} must be 0 (auto) or more, got "
+                              f"{self.max_inflight_request_bytes}")
+        if 0 < self.max_inflight_request_bytes < self.max_request_bytes:
+            raise ConfigError(f"{described('max_inflight_request_bytes')} ({self.max_inflight_request_bytes}) must "
+                              f"be at least {described('max_request_bytes')} ({self.max_request_bytes})")
         if self.max_aspect_ratio < 1:
             raise ConfigError(f"{described('max_aspect_ratio')} must be 1 or more, got {self.max_aspect_ratio:g}")
         if self.decode_timeout_s <= 0:
@@ -156,13 +188,20 @@ class Settings:
             raise ConfigError("tls_cert and tls_key go together: set both (MEDEMBED_TLS_CERT, MEDEMBED_TLS_KEY)")
         if self.tls_client_ca and not self.tls_cert:
             raise ConfigError("tls_client_ca (mutual TLS) needs TLS: set tls_cert and tls_key too")
-        for name in ("tls_cert", "tls_key", "tls_client_ca", "token_file", "cache_password_file"):
+        for name in ("tls_cert", "tls_key", "tls_client_ca", "token_file", "cache_password_file", "cache_mac_key_file",
+                     "cache_mac_previous_key_file"):
             if getattr(self, name) and not Path(getattr(self, name)).is_file():
                 raise ConfigError(f"{name}: file not found: {getattr(self, name)}")
         for index, token in enumerate(self.tokens):
             if len(token) < MIN_TOKEN_CHARS or not token.isascii() or not token.isprintable() or " " in token:
                 raise ConfigError(f"{env_var('tokens')}: token {index + 1} must be at least {MIN_TOKEN_CHARS} "
                                   "printable ASCII characters without spaces")
+        if (self.cache_mac_previous_key_file or self.cache_mac_previous_key) and not (
+                self.cache_mac_key_file or self.cache_mac_key):
+            raise ConfigError(f"{described('cache_mac_previous_key_file')} is for a rotation: set the new secret in "
+                              f"{described('cache_mac_key_file')} (or {env_var('cache_mac_key')}) too")
+        if self.cache_mac_grace_s < 0:
+            raise ConfigError(f"{described('cache_mac_grace_s')} must be 0 or more, got {self.cache_mac_grace_s:g}")
         if self.reflection not in REFLECTION_MODES:
             raise ConfigError(f"reflection must be auto|on|off, got {self.reflection!r}")
         if self.health_port >= 0 and self.health_port == self.port:
@@ -187,6 +226,12 @@ class Settings:
     def metrics_bind_host(self) -> str:
         """The metrics address as prometheus_client takes it: no brackets around IPv6."""
         return (self.metrics_host or self.host).strip("[]")
+
+    @property
+    def inflight_request_bytes(self) -> int:
+        """The cap on request bytes held by the RPCs in flight: max_inflight_request_bytes, or 4 x
+        max_request_bytes when that is 0 (auto)."""
+        return self.max_inflight_request_bytes or 4 * self.max_request_bytes
 
     @property
     def grpc_max_message_bytes(self) -> int:

@@ -12,11 +12,25 @@ from __future__ import annotations
 import asyncio
 import io
 import multiprocessing
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pebble
 from PIL import Image
 
-from medembed_decode import Decoded, DecodeError, DecodeErrorKind, DecodeLimits, decode
+from medembed_decode import Decoded, DecodeError, DecodeErrorKind, DecodeLimits
+from medembed_decode.volume import DecodedSlices, SliceOptions, decode_slices
+
+T = TypeVar("T")
+DEFAULT_SLICES = SliceOptions()
+
+
+def decode_item(data: bytes, limits: DecodeLimits) -> Decoded:
+    """One item without volume options: a 2-D item as medembed_decode.decode reads it, a volume's
+    default slice (the middle one; a multi-frame DICOM file's first frame). Raises DecodeError."""
+    decoded = decode_slices(data, DEFAULT_SLICES, limits)
+    (image,) = decoded.images
+    return Decoded(image.pixels, image.notes + decoded.notes) if decoded.notes else image
 
 
 class DecodeTimeout(Exception):
@@ -37,8 +51,16 @@ class DecodePool:
         self._pool = pebble.ProcessPool(max_workers=workers, context=context)
 
     async def decode(self, data: bytes, limits: DecodeLimits) -> Decoded:
-        """Raises DecodeError (the input's fault) or DecodeTimeout."""
-        future = self._pool.schedule(decode, args=(data, limits), timeout=self.timeout_s)
+        """One image (decode_item). Raises DecodeError (the input's fault) or DecodeTimeout."""
+        return await self._run(decode_item, data, limits)
+
+    async def decode_slices(self, data: bytes, options: SliceOptions, limits: DecodeLimits) -> DecodedSlices:
+        """The slices `options` choose (medembed_decode.volume.decode_slices), within the same time
+        budget as one image. Raises DecodeError or DecodeTimeout."""
+        return await self._run(decode_slices, data, options, limits)
+
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        future = self._pool.schedule(function, args=args, timeout=self.timeout_s)
         try:
             return await asyncio.wrap_future(future)
         except TimeoutError:

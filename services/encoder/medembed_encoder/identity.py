@@ -8,7 +8,9 @@ It is computed here and nowhere else, per (model, spec) when a model is loaded, 
 Ingredients (`identity_document`): the weights digest; the family's validated catalog options as
 canonical JSON (families/options.py, so no option can be left out); the family, architecture and
 input size; the preprocessing description (the transform's repr); the decode rules
-(`medembed_decode.rules_identity()`: rules version and decoder library versions); the code versions
+(`medembed_decode.rules_identity()`: rules version and decoder library versions, and
+`medembed_decode.volume.volume_rules_identity()`: the volume rules' version and nibabel's, since a
+volume item without volume options is read by them too); the code versions
 (PIPELINE_CODE_VERSION for the shared bytes-to-vector path, the family module's CODE_NAME and
 CODE_VERSION); the versions of the libraries that compute the vector (versions.library_versions:
 torch, torchvision, the family's libraries, the decoders); the spec;
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from medembed_decode import rules_identity
+from medembed_decode.volume import volume_rules_identity
 
 from .versions import library_versions
 
@@ -61,7 +64,7 @@ def identity_document(encoder: LoadedEncoder, spec: str, device: torch.device,
         "weights": encoder.weights_digest,
         "options": json.loads(encoder.code.options),
         "preprocess": encoder.preprocess_description,
-        "decode": rules_identity(),
+        "decode": f"{rules_identity()} {volume_rules_identity()}",
         "code": {"pipeline": PIPELINE_CODE_VERSION, encoder.code.module: encoder.code.code_version},
         "libraries": library_versions(entry.family),
         "spec": spec,

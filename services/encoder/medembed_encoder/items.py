@@ -13,10 +13,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from medembed_client.redact import shorten
 from medembed_decode import DecodeErrorKind
 from medembed_proto.v1 import encoder_pb2 as pb
 
 from .cache.singleflight import FlightOutcome
+from .slices import SliceVectors
 
 ITEM_CODES = {
     DecodeErrorKind.DECODE_ERROR: pb.ITEM_CODE_DECODE_ERROR,
@@ -29,6 +31,17 @@ ITEM_CODES = {
 SHAREABLE_CODES = frozenset({pb.ITEM_CODE_OK, pb.ITEM_CODE_DECODE_ERROR, pb.ITEM_CODE_UNSUPPORTED_FORMAT,
                              pb.ITEM_CODE_TOO_LARGE, pb.ITEM_CODE_TOO_SMALL})
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+MAX_MESSAGE_CHARS = 400
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
+
+
+def item_message(text: str) -> str:
+    """`text` as an ItemStatus message: one line of printable ASCII, at most about MAX_MESSAGE_CHARS
+    characters. Anything else — newlines, control bytes, escape sequences, non-ASCII that came from
+    a file — is written as a Python escape (`\\n`, `\\x1b`, `\\xe9`), so the text stays readable
+    and nothing in it can break a log line or a terminal."""
+    escaped = _NOT_PRINTABLE_ASCII.sub(lambda match: ascii(match.group())[1:-1], text)
+    return shorten(escaped, MAX_MESSAGE_CHARS)
 
 
 class ItemRecord(NamedTuple):
@@ -36,8 +49,9 @@ class ItemRecord(NamedTuple):
     replaces a few times per item at a fraction of a frozen dataclass's cost).
 
     `data` is the encoded image (b"" once decoded); `digest_only` marks an item that carried only
-    its digest (answered from the cache or not at all); `tensor` the model's preprocessed input;
-    `vector` the [dim] float32 embedding once `code` is ITEM_CODE_OK. `code` stays
+    its digest (answered from the cache or not at all); `tensor` the model's preprocessed input
+    (slices.SliceInputs under volume options); `vector` the [dim] float32 embedding once `code` is
+    ITEM_CODE_OK (slices.SliceVectors under volume options). `code` stays
     ITEM_CODE_UNSPECIFIED until the item is settled.
     """
 
@@ -46,7 +60,7 @@ class ItemRecord(NamedTuple):
     sha256: str
     data: bytes = b""
     tensor: Any = None
-    vector: np.ndarray | None = None
+    vector: np.ndarray | SliceVectors | None = None
     digest_only: bool = False
     cache_hit: bool = False
     code: int = pb.ITEM_CODE_UNSPECIFIED
@@ -62,11 +76,12 @@ class ItemRecord(NamedTuple):
         return self.code != pb.ITEM_CODE_UNSPECIFIED
 
     def failed(self, code: int, message: str) -> "ItemRecord":
-        """This item, settled with an error code and a one-line reason."""
-        return self._replace(code=code, message=message, data=b"", tensor=None)
+        """This item, settled with an error code and its reason, made one printable line (item_message):
+        the one place an item's message is set."""
+        return self._replace(code=code, message=item_message(message), data=b"", tensor=None)
 
-    def succeeded(self, vector: np.ndarray, cache_hit: bool = False) -> "ItemRecord":
-        """This item, settled with its [dim] vector."""
+    def succeeded(self, vector: np.ndarray | SliceVectors, cache_hit: bool = False) -> "ItemRecord":
+        """This item, settled with its [dim] vector (SliceVectors under volume options)."""
         return self._replace(code=pb.ITEM_CODE_OK, vector=vector, cache_hit=cache_hit, data=b"", tensor=None)
 
     def preprocessed(self, tensor: Any) -> "ItemRecord":
@@ -88,11 +103,15 @@ class ItemRecord(NamedTuple):
         return self.outcome() if self.code in SHAREABLE_CODES else None
 
     def add_to(self, results: Any) -> None:
-        """Append the wire result (status, little-endian float32 vector bytes, digest, cache flag)
-        to a response's repeated `results` field."""
+        """Append the wire result (status, little-endian float32 vector bytes, digest, cache flag;
+        slice indices and count under volume options) to a response's repeated `results` field."""
         result = results.add(index=self.index, client_id=self.client_id, content_sha256=self.sha256,
                              cache_hit=self.cache_hit)
-        if self.vector is not None:
+        if isinstance(self.vector, SliceVectors):
+            result.vector = np.asarray(self.vector.rows, dtype="<f4").tobytes()
+            result.slice_indices.extend(self.vector.slices)
+            result.slice_count = self.vector.slice_count
+        elif self.vector is not None:
             result.vector = np.asarray(self.vector, dtype="<f4").tobytes()
         result.status.code = self.code
         if self.message:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import grpc
 
 from medembed_decode import DecodeError, DecodeLimits
-from medembed_proto import Provenance, item_code_name
+from medembed_decode.volume import SliceOptions
+from medembed_proto import Provenance, item_code_name, volume_identity
 from medembed_proto.v1 import encoder_pb2 as pb
 
 from . import __version__
@@ -33,6 +34,7 @@ from .items import ITEM_CODES, ItemRecord, read_items
 from .logs import event
 from .metrics import EncoderMetrics
 from .runtime import ModelRuntime
+from .slices import SliceInputs, SliceVectors, stored_value
 
 log = logging.getLogger(__name__)
 MAX_FLIGHT_ROUNDS = 3
@@ -52,11 +54,18 @@ class ModelRegistry:
 
 @dataclass(frozen=True)
 class Admitted:
-    """An admitted request: the runtime and spec it goes to, and its cache-key scope."""
+    """An admitted request: the runtime and spec it goes to, its volume options (default when the
+    request sets none) and its cache-key scope (whose identity includes the volume options)."""
 
     runtime: ModelRuntime
     spec: str
     scope: KeyScope
+    volume: SliceOptions
+
+    @property
+    def sliced(self) -> bool:
+        """True when the request set volume options: results carry slice rows and indices."""
+        return not self.volume.is_default()
 
     @property
     def dim(self) -> int:
@@ -77,7 +86,8 @@ class EmbedPipeline:
         self._cache = cache
         self._flights = SingleFlight()
         self._limits = DecodeLimits(settings.max_image_bytes, settings.max_pixels, settings.min_side,
-                                    settings.max_aspect_ratio)
+                                    settings.max_aspect_ratio, settings.max_volume_bytes, settings.max_volume_voxels,
+                                    settings.max_volume_slices, settings.max_archive_members)
         self.draining = False
 
     @property
@@ -127,7 +137,20 @@ class EmbedPipeline:
             spec = runtime.encoder.resolve_spec(request.spec)
         except KeyError as exc:
             raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "unknown_spec", str(exc.args[0])) from None
-        return Admitted(runtime, spec, KeyScope(runtime.model_id, runtime.vector_identities[spec], spec))
+        volume = self._volume_options(request)
+        identity = volume_identity(runtime.vector_identities[spec], volume.identity())
+        return Admitted(runtime, spec, KeyScope(runtime.model_id, identity, spec), volume)
+
+    @staticmethod
+    def _volume_options(request: pb.EmbedRequest) -> SliceOptions:
+        if not request.HasField("volume"):
+            return SliceOptions()
+        options = request.volume
+        try:
+            return SliceOptions.parse(options.slices, options.axis, options.window)
+        except ValueError as exc:
+            raise Rejected(grpc.StatusCode.INVALID_ARGUMENT, "bad_volume_options",
+                           f"EmbedRequest.volume: {exc}") from None
 
     # -- hash ------------------------------------------------------------------------------
     async def hash(self, request: pb.EmbedRequest) -> Records:
@@ -158,7 +181,7 @@ class EmbedPipeline:
         hits = {}
         if not request.skip_cache:
             digests = list(dict.fromkeys(r.sha256 for r in records if not r.settled))
-            hits = await self._cache.lookup(admitted.scope, digests, admitted.dim)
+            hits = await self._cache.lookup(admitted.scope, digests, admitted.dim, volume=admitted.sliced)
         settled = []
         for record in records:
             if record.settled:
@@ -187,7 +210,7 @@ class EmbedPipeline:
             leading, following = self._join_flights(admitted.scope, pending)
             computed: ByDigest = {}
             try:
-                computed = await self.decode_and_preprocess(admitted.runtime, leading)
+                computed = await self.decode_and_preprocess(admitted, leading)
                 computed = await self.compute(admitted, request, computed, deadline)
             finally:
                 for digest in leading:
@@ -223,17 +246,47 @@ class EmbedPipeline:
         return outcomes
 
     # -- decode and preprocess -------------------------------------------------------------
-    async def decode_and_preprocess(self, runtime: ModelRuntime, leading: ByDigest) -> ByDigest:
-        """Bytes to pixels in a decode process, then the model's preprocessing in a thread."""
-        records = await asyncio.gather(*(self._decode_one(runtime, record) for record in leading.values()))
+    async def decode_and_preprocess(self, admitted: Admitted, leading: ByDigest) -> ByDigest:
+        """Bytes to pixels in a decode process, then the model's preprocessing in a thread (every
+        chosen slice's, under volume options)."""
+        records = await asyncio.gather(*(self._decode_one(admitted, record) for record in leading.values()))
         return dict(zip(leading, records, strict=True))
 
-    async def _decode_one(self, runtime: ModelRuntime, record: ItemRecord) -> ItemRecord:
+    async def _decode_one(self, admitted: Admitted, record: ItemRecord) -> ItemRecord:
         started = time.perf_counter()
         try:
-            return await self._pixels_to_input(runtime, record)
+            if admitted.sliced:
+                return await self._slices_to_inputs(admitted, record)
+            return await self._pixels_to_input(admitted.runtime, record)
         finally:
-            self._metrics.preprocess.labels(runtime.model_id).observe(time.perf_counter() - started)
+            self._metrics.preprocess.labels(admitted.runtime.model_id).observe(time.perf_counter() - started)
+
+    async def _slices_to_inputs(self, admitted: Admitted, record: ItemRecord) -> ItemRecord:
+        runtime = admitted.runtime
+        try:
+            decoded = await self._decoder.decode_slices(record.data, admitted.volume, self._limits)
+        except DecodeError as exc:
+            return record.failed(ITEM_CODES[exc.kind], str(exc))
+        except DecodeTimeout as exc:
+            self._metrics.decode_workers_replaced.inc()
+            return record.failed(pb.ITEM_CODE_TIMEOUT, str(exc))
+        except Exception as exc:  # the pool itself failed: this item only
+            return record.failed(pb.ITEM_CODE_INTERNAL, f"decode failed: {type(exc).__name__}: {exc}")
+        self._note_fallbacks(runtime, record, decoded.notes + tuple(n for image in decoded.images for n in image.notes))
+        loop = asyncio.get_running_loop()
+        try:
+            tensors = await asyncio.gather(*(loop.run_in_executor(self._threads, runtime.preprocess, image.image())
+                                             for image in decoded.images))
+        except Exception as exc:  # a preprocessing bug must fail this item only
+            return record.failed(pb.ITEM_CODE_INTERNAL, f"preprocessing failed: {type(exc).__name__}: {exc}")
+        return record.preprocessed(SliceInputs(tuple(tensors), decoded.slice_indices, decoded.slice_count,
+                                               admitted.volume.pooled))
+
+    def _note_fallbacks(self, runtime: ModelRuntime, record: ItemRecord, notes: Sequence[str]) -> None:
+        for note in notes:
+            self._metrics.decode_fallbacks.labels(runtime.model_id).inc()
+            event(log, "decode_fallback", logging.WARNING, model=runtime.model_id, index=record.index,
+                  note=note, sha256=record.sha256[:16])
 
     async def _pixels_to_input(self, runtime: ModelRuntime, record: ItemRecord) -> ItemRecord:
         try:
@@ -245,10 +298,7 @@ class EmbedPipeline:
             return record.failed(pb.ITEM_CODE_TIMEOUT, str(exc))
         except Exception as exc:  # the pool itself failed: this item only
             return record.failed(pb.ITEM_CODE_INTERNAL, f"decode failed: {type(exc).__name__}: {exc}")
-        for note in decoded.notes:
-            self._metrics.decode_fallbacks.labels(runtime.model_id).inc()
-            event(log, "decode_fallback", logging.WARNING, model=runtime.model_id, index=record.index,
-                  note=note, sha256=record.sha256[:16])
+        self._note_fallbacks(runtime, record, decoded.notes)
         try:
             tensor = await asyncio.get_running_loop().run_in_executor(
                 self._threads, runtime.preprocess, decoded.image())
@@ -263,7 +313,9 @@ class EmbedPipeline:
         ready = {digest: record for digest, record in records.items() if not record.settled}
         if not ready:
             return records
-        futures = admitted.runtime.submit([r.tensor for r in ready.values()], admitted.spec, deadline,
+        # Under volume options an item is several inputs (its slices): all go to the batcher at once.
+        inputs = [r.tensor.tensors if admitted.sliced else (r.tensor,) for r in ready.values()]
+        futures = admitted.runtime.submit([t for item in inputs for t in item], admitted.spec, deadline,
                                           bulk=request.priority == pb.PRIORITY_BULK)
         try:
             vectors = await asyncio.gather(*futures, return_exceptions=True)
@@ -271,19 +323,17 @@ class EmbedPipeline:
             for future in futures:
                 future.cancel()  # no-op when done; otherwise the batcher drops the item unseen
         computed = dict(records)
-        for (digest, record), vector in zip(ready.items(), vectors, strict=True):
-            if isinstance(vector, ItemExpired):
-                computed[digest] = record.failed(pb.ITEM_CODE_TIMEOUT, "deadline passed before the item was computed")
-            elif isinstance(vector, BaseException):
-                computed[digest] = record.failed(pb.ITEM_CODE_INTERNAL, f"forward failed: {vector!r}")
-            else:
-                computed[digest] = record.succeeded(vector)
+        start = 0
+        for (digest, record), item in zip(ready.items(), inputs, strict=True):
+            outputs, start = vectors[start:start + len(item)], start + len(item)
+            computed[digest] = _computed(record, outputs)
         return computed
 
     # -- store -----------------------------------------------------------------------------
     def store(self, admitted: Admitted, computed: ByDigest) -> None:
         """Fresh vectors to the cache, in the background (never delays the response)."""
-        self._cache.store(admitted.scope, {d: r.vector for d, r in computed.items() if r.vector is not None})
+        fresh = {digest: stored_value(r.vector) for digest, r in computed.items() if r.vector is not None}
+        self._cache.store(admitted.scope, fresh)
 
     # -- respond ---------------------------------------------------------------------------
     def account(self, admitted: Admitted, records: Sequence[ItemRecord]) -> None:
@@ -307,11 +357,24 @@ class EmbedPipeline:
                 model_id=runtime.model_id, weights_digest=encoder.weights_digest,
                 preprocess_digest=encoder.preprocess_digest, embedding_spec=admitted.spec,
                 dtype=runtime.dtype_name, server_version=__version__, random_weights=encoder.random_weights,
-                vector_identity=admitted.scope.vector_identity).to_proto(),
+                vector_identity=admitted.scope.vector_identity, volume=admitted.volume.identity()).to_proto(),
         )
         for record in records:  # results.add: a third of the time of building each ItemResult apart
             record.add_to(response.results)
         return response
+
+
+def _computed(record: ItemRecord, outputs: Sequence[object]) -> ItemRecord:
+    """The item settled from its inputs' forward outputs: the first failure fails it; otherwise its
+    [dim] vector, or under volume options its SliceVectors."""
+    for output in outputs:
+        if isinstance(output, ItemExpired):
+            return record.failed(pb.ITEM_CODE_TIMEOUT, "deadline passed before the item was computed")
+        if isinstance(output, BaseException):
+            return record.failed(pb.ITEM_CODE_INTERNAL, f"forward failed: {output!r}")
+    if isinstance(record.tensor, SliceInputs):
+        return record.succeeded(SliceVectors.from_slice_vectors(record.tensor, list(outputs)))
+    return record.succeeded(outputs[0])
 
 
 def settle(records: Records, outcomes: dict[str, FlightOutcome]) -> tuple[Records, int]:

@@ -7,7 +7,8 @@ Policy:
   needs `authorization: Bearer <token>`, compared in constant time; without one, or with a wrong
   one, UNAUTHENTICATED. Health (grpc.health.v1.Health) stays open: the kubelet's gRPC probes cannot
   send metadata, and it tells only SERVING or not. Reflection is off with tokens unless
-  `reflection=on`, and then needs a token too.
+  `reflection=on`, and then needs a token too. A refused call is refused from its metadata: its
+  request body is never read or parsed (callcaps.refusing_handler).
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ import grpc
 
 from medembed_client.redact import register_secret
 
+from .callcaps import OPEN_METHOD_PREFIXES, refusing_handler
 from .config import MIN_TOKEN_CHARS, ConfigError, Settings
 from .logs import event
 
 log = logging.getLogger(__name__)
-OPEN_METHOD_PREFIXES = ("/grpc.health.v1.Health/",)
 RELOAD_CHECK_S = 1.0
 
 
@@ -42,43 +43,57 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
         root_certificates=client_ca, require_client_auth=client_ca is not None)
 
 
-def _tokens_in_file(path: Path) -> list[str]:
-    tokens = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
-              if line.strip() and not line.lstrip().startswith("#")]
-    short = [i + 1 for i, token in enumerate(tokens) if len(token) < MIN_TOKEN_CHARS or " " in token]
-    if short:
-        raise ConfigError(f"token_file {path}: token(s) {short} shorter than {MIN_TOKEN_CHARS} characters or "
-                          "with spaces")
-    return tokens
+def _tokens_in_file(path: Path) -> tuple[list[str], list[int]]:
+    """The valid tokens of a token file, line by line, and the numbers (1-based) of its invalid lines
+    (shorter than MIN_TOKEN_CHARS, not printable ASCII, or with spaces). Blank and `#` lines are skipped.
+    Raises OSError or UnicodeDecodeError when the file cannot be read."""
+    tokens: list[str] = []
+    invalid: list[int] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        token = line.strip()
+        if not token or token.startswith("#"):
+            continue
+        if len(token) < MIN_TOKEN_CHARS or not token.isascii() or not token.isprintable() or " " in token:
+            invalid.append(number)
+        else:
+            tokens.append(token)
+    return tokens, invalid
 
 
 class TokenSet:
     """The accepted tokens: the env ones plus the file's, re-read when the file changes (a rotated
-    Kubernetes Secret or Docker secret), so rotation needs no restart."""
+    Kubernetes Secret or Docker secret), so rotation needs no restart.
+
+    The file is applied line by line: its valid lines replace the file's tokens, and each invalid
+    line is skipped with a warning naming its line number, so a token removed from the file stops
+    working at the next reload whatever else the file holds. Only a file that cannot be read keeps
+    the tokens as they were (logged). Construction raises ConfigError when there is no token at all
+    or the file cannot be read."""
 
     def __init__(self, tokens: tuple[str, ...], path: str = "") -> None:
         self._fixed = [token.encode() for token in tokens]
         self._path = Path(path) if path else None
         self._file_tokens: list[bytes] = []
-        self._stamp: tuple[int, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
         for token in tokens:
             register_secret(token)
         self._reload(initial=True)
         if not self._fixed and not self._file_tokens:
-            raise ConfigError(f"token_file {path} holds no token")
+            raise ConfigError(f"token_file {path} holds no valid token (one a line, at least {MIN_TOKEN_CHARS} "
+                              "printable ASCII characters without spaces)")
 
     def _reload(self, initial: bool = False) -> None:
         if self._path is None:
             return
         try:
             stat = os.stat(self._path)
-            stamp = (stat.st_mtime_ns, stat.st_size)
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
             if stamp == self._stamp:
                 return
-            tokens = _tokens_in_file(self._path)
-        except (OSError, ConfigError) as exc:
+            tokens, invalid = _tokens_in_file(self._path)
+        except (OSError, UnicodeDecodeError) as exc:
             if initial:
                 raise ConfigError(f"token_file {self._path}: {exc}") from None
             event(log, "token_file_unreadable", logging.WARNING, path=str(self._path), error=str(exc),
@@ -86,14 +101,17 @@ class TokenSet:
             return
         for token in tokens:
             register_secret(token)
+        if invalid:  # never the line itself: it may be a token with a typo
+            event(log, "token_file_lines_skipped", logging.WARNING, path=str(self._path), lines=invalid,
+                  reason=f"not a token: fewer than {MIN_TOKEN_CHARS} characters, not printable ASCII, or spaces")
         self._file_tokens, self._stamp = [token.encode() for token in tokens], stamp
         if not initial:
-            event(log, "tokens_reloaded", path=str(self._path), tokens=len(tokens))
+            event(log, "tokens_reloaded", path=str(self._path), tokens=len(tokens), skipped_lines=len(invalid))
 
     def accepts(self, presented: str) -> bool:
         """Whether `presented` is an accepted token, compared in constant time with every one. Re-reads
-        `token_file` at most once per RELOAD_CHECK_S seconds; a file that cannot be read, or holds an
-        invalid token, leaves the tokens as they were."""
+        `token_file` at most once per RELOAD_CHECK_S seconds when it changed (line by line: invalid lines
+        skipped); a file that cannot be read leaves the tokens as they were."""
         now = time.monotonic()
         if self._path is not None and now - self._checked >= RELOAD_CHECK_S:
             with self._lock:
@@ -146,18 +164,11 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
 
 def _refusing(handler: grpc.RpcMethodHandler, method: str, reason: str, message: str,
               on_refused: Refuse) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as `handler` that refuses the call with UNAUTHENTICATED."""
+    """A handler for the method of `handler` that refuses the call with UNAUTHENTICATED before reading
+    its request: a call without a valid token costs its metadata, never its body."""
 
-    async def refuse(request_or_iterator: object, context: grpc.aio.ServicerContext) -> None:
+    async def refuse(context: grpc.aio.ServicerContext) -> None:
         on_refused(method, reason)
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
 
-    codecs = {"request_deserializer": handler.request_deserializer,
-              "response_serializer": handler.response_serializer}
-    if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(refuse, **codecs)
-    if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(refuse, **codecs)
-    if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(refuse, **codecs)
-    return grpc.stream_stream_rpc_method_handler(refuse, **codecs)
+    return refusing_handler(handler, refuse)

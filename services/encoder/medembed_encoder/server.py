@@ -20,6 +20,7 @@ from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
 from . import __version__, config
 from .batcher import BatchLimits
 from .cache import build_cache
+from .callcaps import CallCaps
 from .catalog import CatalogEntry, load_catalog, select
 from .config import Settings
 from .decode_pool import DecodePool
@@ -61,6 +62,7 @@ class EncoderServer:
         pipeline = EmbedPipeline(settings, self.registry, self.metrics, self.threads, self.decoder, self.cache)
         self.service = EncoderService(settings, pipeline, self.registry, self.metrics, self.refusals)
         self.tokens = TokenSet(settings.tokens, settings.token_file) if settings.wants_tokens else None
+        self.caps = CallCaps(settings.max_concurrent_rpcs, settings.inflight_request_bytes, self._refuse_busy)
         self.health = HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.health_server: grpc.aio.Server | None = None
@@ -85,6 +87,10 @@ class EncoderServer:
         self.refusals.record(method.rsplit("/", 1)[-1], grpc.StatusCode.UNAUTHENTICATED, reason,
                              "no accepted bearer token")
 
+    def _refuse_busy(self, method: str, code: grpc.StatusCode, reason: str, message: str) -> None:
+        self.metrics.requests.labels(method.rsplit("/", 1)[-1], code.name).inc()
+        self.refusals.record(method.rsplit("/", 1)[-1], code, reason, message)
+
     def _bind(self, server: grpc.aio.Server, name: str, credentials: grpc.ServerCredentials | None) -> int:
         """Listen on the port of setting `name` (`port`, `health_port`); BindError names its flag."""
         host, port = self.settings.host, getattr(self.settings, name)
@@ -103,7 +109,10 @@ class EncoderServer:
     async def start(self) -> int:
         """Bind and serve health at once; models load in the background. Returns the bound port."""
         settings = self.settings
-        interceptors = [TokenInterceptor(self.tokens, self._refuse_unauthenticated)] if self.tokens else []
+        # The token check runs first and never reads a refused call's body; the caps hold the rest.
+        interceptors: list[grpc.aio.ServerInterceptor] = [self.caps]
+        if self.tokens:
+            interceptors.insert(0, TokenInterceptor(self.tokens, self._refuse_unauthenticated))
         self.server = grpc.aio.server(options=self._grpc_options(), interceptors=interceptors)
         pb_grpc.add_EncoderServicer_to_server(self.service, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -133,11 +142,17 @@ class EncoderServer:
         if self.tokens is not None and not settings.tls:
             event(log, "tokens_without_tls", logging.WARNING,
                   advice="tokens cross the network in clear text: set tls_cert and tls_key")
+        if self.cache.enabled and not self.cache.sealer.authenticated:
+            event(log, "cache_values_unauthenticated", logging.WARNING, backend=self.cache.description,
+                  advice="whoever can write to the cache can change the vectors served: set cache_mac_key_file "
+                         "(the same secret on every replica; `make secrets` writes one)")
         event(log, "server_listening", port=self.port, metrics_port=settings.metrics_port,
               metrics_host=settings.metrics_bind_host, health_port=self.health_port,
               tls="mutual" if settings.tls_client_ca else settings.tls, tokens=self.tokens is not None,
               reflection=settings.reflection_on, models=list(self.registry.model_ids),
-              cache=self.cache.description, version=__version__, serving=False,
+              cache=self.cache.description, cache_mac=self.cache.sealer.authenticated,
+              max_concurrent_rpcs=settings.max_concurrent_rpcs,
+              max_inflight_request_bytes=settings.inflight_request_bytes, version=__version__, serving=False,
               meaning="the ports are open and health answers NOT_SERVING while the models load; each model "
                       "serves from its model_ready line, the server from server_serving; model_load_failed "
                       "stops it")

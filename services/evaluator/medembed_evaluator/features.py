@@ -8,7 +8,7 @@ images' features, through the same `ModelFeatures`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,20 +25,23 @@ from medembed_evaluator.feature_store import ChunkFeatures, DatasetFeatures, Fea
 from medembed_evaluator.pair_result import PairFailed, PairFailure, row_label
 from medembed_evaluator.plan.schema import ModelEntry
 from medembed_evaluator.raw_pixels import DIM, raw_pixel_vector
+from medembed_proto import volume_identity
 
 CHUNK_ITEMS = 128
 """Images per stored chunk: the unit a resumed run skips or recomputes."""
 TRANSIENT_CODES = {"UNAVAILABLE", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED"}
 """gRPC codes that mean "try again later" rather than "this request is refused"."""
 
-Embedder = Callable[[list[bytes]], ChunkFeatures]
-"""Encoded images -> their vectors [n, dim] float32 (NaN rows for failed items) and per-row errors."""
+Embedder = Callable[[list[bytes], Mapping[str, str]], ChunkFeatures]
+"""Encoded images and the dataset's volume options (Dataset.volume_options, {} for 2-D datasets) ->
+their vectors [n, dim] float32 (NaN rows for failed items) and per-row errors."""
 DatasetEmbedder = Callable[[Dataset], DatasetFeatures]
 """A dataset -> every vector of it under one model, in sample order."""
 
 
-def raw_pixels_embedder(images: list[bytes]) -> ChunkFeatures:
-    """The raw-pixels baseline's vectors (raw_pixels.raw_pixel_vector, DIM = 1024 each).
+def raw_pixels_embedder(images: list[bytes], volume: Mapping[str, str]) -> ChunkFeatures:
+    """The raw-pixels baseline's vectors (raw_pixels.raw_pixel_vector, DIM = 1024 each), a volume's
+    slice chosen by `volume` as the encoder chooses it.
 
     Every failure is the item's own: a bomb or a corrupt file fails alone, as in the encoder.
     """
@@ -46,7 +49,7 @@ def raw_pixels_embedder(images: list[bytes]) -> ChunkFeatures:
     errors = {}
     for row, data in enumerate(images):
         try:
-            vectors[row] = raw_pixel_vector(data)
+            vectors[row] = raw_pixel_vector(data, volume=volume)
         except medembed_decode.DecodeError as exc:
             errors[row] = {"code": exc.kind.value, "message": str(exc)}
         except Exception as exc:  # a decoder bug: this item only, said as such
@@ -61,11 +64,13 @@ def service_embedder(client: Client, model: ModelEntry, expected: dict[str, Any]
     (the model's provenance at the start of the run), and medembed_client.EmbedError when the
     call itself fails.
     """
-    def embed(images: list[bytes]) -> ChunkFeatures:
-        result = client.embed(images, model.id, spec=model.spec, priority="bulk")
+    def embed(images: list[bytes], volume: Mapping[str, str]) -> ChunkFeatures:
+        result = client.embed(images, model.id, spec=model.spec, priority="bulk", volume=volume)
         got = result.provenance
+        # Under volume options the served identity is the model's, combined with the options'.
         if got is not None and (got.weights_digest, got.preprocess_digest, got.vector_identity) != (
-                expected["weights_digest"], expected["preprocess_digest"], expected.get("vector_identity", "")):
+                expected["weights_digest"], expected["preprocess_digest"],
+                volume_identity(expected.get("vector_identity", ""), got.volume)):
             raise EvaluatorError(f"model {model.id!r} changed what shapes its vectors mid-run (vector identity "
                                  f"{expected.get('vector_identity')} -> {got.vector_identity}); start the run again")
         errors = {row: {"code": e.code, "message": e.message} for row, e in result.errors.items()}
@@ -129,7 +134,7 @@ def stored_features(store: FeatureStore, dataset: Dataset, provenance: dict[str,
         samples = dataset.samples[start:start + CHUNK_ITEMS]
         chunk = store.load_chunk(directory, index, len(samples))
         if chunk is None:
-            chunk = embed([sample.load_bytes() for sample in samples])
+            chunk = embed([sample.load_bytes() for sample in samples], dataset.volume_options)
             try:
                 store.save_chunk(directory, index, chunk, provenance)
             except DiskFull as full:

@@ -8,12 +8,13 @@ answers the question every probe table needs: how much of the score needs no lea
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
-from medembed_decode import DEFAULT_LIMITS, DecodeLimits, decode_image, rules_identity
+from medembed_decode import DEFAULT_LIMITS, DecodeLimits, rules_identity
+from medembed_decode.volume import SliceOptions, decode_slices, volume_rules_identity
 
 RAW_PIXELS_MODEL_ID = "raw-pixels"
 SIDE = 32
@@ -25,7 +26,7 @@ _PREPROCESS = (f"raw-pixels:{RESIZE_RULES_VERSION} medembed_decode; gray (PIL L)
 
 def raw_pixels_provenance() -> dict[str, str]:
     """Like an encoder model's provenance; the digests change with the decode rules or libraries."""
-    identity = f"{rules_identity()}\n{_PREPROCESS}"
+    identity = f"{rules_identity()} {volume_rules_identity()}\n{_PREPROCESS}"
     return {
         "model_id": RAW_PIXELS_MODEL_ID,
         "weights_digest": "none",
@@ -44,8 +45,15 @@ def raw_pixel_features(image_bytes: Sequence[bytes]) -> np.ndarray:
     return features
 
 
-def raw_pixel_vector(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> np.ndarray:
-    """[1024] float32 in [0, 1]; raises medembed_decode.DecodeError for an item that does not decode."""
-    gray = np.asarray(decode_image(data, limits).convert("L"), dtype=np.float32) / 255.0
+def raw_pixel_vector(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS,
+                     volume: Mapping[str, str] | None = None) -> np.ndarray:
+    """[1024] float32 in [0, 1]; raises medembed_decode.DecodeError for an item that does not decode.
+
+    A volume item gives the slice its `volume` options choose (medembed_decode.volume.decode_slices,
+    the encoder's rules; a rule must choose one slice), a 2-D item its one image."""
+    options = volume or {}
+    chosen = SliceOptions.parse(options.get("slices", ""), options.get("axis", ""), options.get("window", ""))
+    (image,) = decode_slices(data, chosen, limits).images
+    gray = np.asarray(image.image().convert("L"), dtype=np.float32) / 255.0
     resized = Image.fromarray(gray).resize((SIDE, SIDE), Image.Resampling.BILINEAR)
     return np.clip(np.asarray(resized, dtype=np.float32).reshape(DIM), 0.0, 1.0)

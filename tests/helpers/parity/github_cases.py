@@ -1,4 +1,4 @@
-"""Models whose reference code lives only on GitHub (CONCH, FLAIR, CXR-CLIP): each reference is the
+"""Models whose reference code lives only on GitHub (CONCH, CONCH v1.5, FLAIR, CXR-CLIP): each reference is the
 upstream's stages, in the upstream's own order and calls, built from the library functions the
 upstream itself calls (timm, torch.nn, torchvision, transformers). The family modules
 (families/open_clip/conch.py, families/torchvision/flair.py, families/hf/cxr_clip.py) cite the
@@ -7,12 +7,15 @@ upstream files and functions stage by stage.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
 from PIL import Image
 from safetensors.torch import save_file
+from timm.layers import resample_abs_pos_embed
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 from torchvision import transforms
@@ -173,3 +176,106 @@ def cxr_clip(ctx: CaseContext) -> BuiltCase:
         "pre_projection": Reference("CXR-CLIP CXRClip.encode_image stages (SwinModel last_hidden_state[:, 0])",
                                     lambda image: global_feature(image)[0]),
     }, note)
+
+
+IMAGENET = {"mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)}
+
+
+def _ibot_interpolate_pos_encoding(pos_embed: torch.Tensor, npatch: int, w: int, h: int, patch: int) -> torch.Tensor:
+    """TRIDENT conchv1_5.py VisionTransformer.interpolate_pos_encoding (iBOT/DINO), as written there."""
+    n = pos_embed.shape[1] - 1
+    if npatch == n and w == h:
+        return pos_embed
+    class_pos_embed, patch_pos_embed = pos_embed[:, 0], pos_embed[:, 1:]
+    dim = pos_embed.shape[-1]
+    w0, h0 = w // patch + 0.1, h // patch + 0.1
+    patch_pos_embed = F.interpolate(
+        patch_pos_embed.reshape(1, int(math.sqrt(n)), int(math.sqrt(n)), dim).permute(0, 3, 1, 2),
+        scale_factor=(w0 / math.sqrt(n), h0 / math.sqrt(n)), mode="bicubic")
+    assert int(w0) == patch_pos_embed.shape[-2] and int(h0) == patch_pos_embed.shape[-1]
+    patch_pos_embed = patch_pos_embed.permute(0, 2, 3, 1).view(1, -1, dim)
+    return torch.cat((class_pos_embed.unsqueeze(0), patch_pos_embed), dim=1)
+
+
+class _ConchV15Pooler(nn.Module):
+    """conchv1_5.py AttentionalPooler: its parameters by name and its forward with the einops steps spelled in torch
+    (rearrange 'b n d -> b 1 n d', repeat, rearrange_many 'b t n (h d) -> b h t n d', einsum)."""
+
+    def __init__(self, d_model: int, context_dim: int, n_head: int, n_queries: int) -> None:
+        super().__init__()
+        self.query = nn.Parameter(torch.randn(n_queries, d_model))
+        dim_head = d_model // n_head
+        self.scale, self.heads = dim_head ** -0.5, n_head
+        self.ln_k = nn.LayerNorm(context_dim)
+        self.ln_q = nn.LayerNorm(d_model)
+        self.to_q = nn.Linear(d_model, dim_head * n_head, bias=False)
+        self.to_kv = nn.Linear(context_dim, dim_head * n_head * 2, bias=False)
+        self.to_out = nn.Linear(dim_head * n_head, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.unsqueeze(1)  # b n d -> b 1 n d
+        q = self.query.expand(x.shape[0], x.shape[1], -1, -1)  # n d -> b m n d
+        x, q = self.ln_k(x), self.ln_q(q)
+        q = self.to_q(q)
+        k, v = self.to_kv(x).chunk(2, dim=-1)
+
+        def split(t):  # b t n (h d) -> b h t n d
+            b, t_, n, hd = t.shape
+            return t.reshape(b, t_, n, self.heads, hd // self.heads).permute(0, 3, 1, 2, 4)
+
+        q, k, v = split(q) * self.scale, split(k), split(v)
+        sim = torch.einsum("...id,...jd->...ij", q, k)
+        sim = sim - sim.amax(dim=-1, keepdim=True).detach()
+        out = torch.einsum("...ij,...jd->...id", sim.softmax(dim=-1), v)
+        b, h, t, n, d = out.shape
+        out = out.permute(0, 2, 3, 1, 4).reshape(b, t, n, h * d)  # b h t n d -> b t n (h d)
+        return self.to_out(out).squeeze(dim=1)
+
+
+@parity_case("conch-v1.5", "open_clip")
+def conch_v1_5(ctx: CaseContext) -> BuiltCase:
+    """TRIDENT conchv1_5.py: CONCHVisionTower (vit_large(init_values=1.0) trunk, AttentionalPooler, ln_contrast),
+    create_model_from_pretrained's pos_embed resampling (the checkpoint here holds a 32 x 32 table) and strict
+    load of pytorch_model_vision.bin, its eval transform, and forward: forward_features with iBOT's position
+    interpolation, pooler [:, 0], ln_contrast."""
+    entry = catalog_entry("conch-v1.5")
+    depth, note = ctx.depth(24)
+    trunk_args = {"patch_size": 16, "embed_dim": 1024, "depth": depth, "num_heads": 16, "mlp_ratio": 4.0,
+                  "qkv_bias": True, "init_values": 1.0, "num_classes": 0}
+    torch.manual_seed(62)
+    source = nn.Module()
+    source.trunk = VisionTransformer(img_size=512, **trunk_args)  # a 32 x 32 position table in the checkpoint
+    source.attn_pool_contrast = _ConchV15Pooler(768, 1024, 8, 1)
+    source.ln_contrast = nn.LayerNorm(768)
+    path = plant(ctx.hub_cache, "MahmoodLab/conchv1_5", "pytorch_model_vision.bin")
+    torch.save(source.state_dict(), path)
+
+    tower = nn.Module()  # CONCHVisionTower: the trunk at its default img_size=224
+    tower.trunk = VisionTransformer(img_size=224, **trunk_args)
+    tower.attn_pool_contrast = _ConchV15Pooler(768, 1024, 8, 1)
+    tower.ln_contrast = nn.LayerNorm(768)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state["trunk.pos_embed"] = resample_abs_pos_embed(state["trunk.pos_embed"], new_size=(14, 14),
+                                                      num_prefix_tokens=1, interpolation="bilinear",
+                                                      antialias=False, verbose=False)
+    tower.load_state_dict(state, strict=True)
+    tower.eval()
+    preprocess = transforms.Compose([transforms.Resize(448, interpolation=transforms.InterpolationMode.BILINEAR),
+                                     transforms.CenterCrop(448), transforms.ToTensor(),
+                                     transforms.Normalize(**IMAGENET)])
+
+    def forward(image: Image.Image) -> torch.Tensor:
+        x = preprocess(image.convert("RGB")).unsqueeze(0)
+        trunk = tower.trunk
+        _, _, w, h = x.shape
+        tokens = trunk.patch_embed.proj(x).flatten(2).transpose(1, 2)  # PatchEmbed: NCHW -> NLC
+        tokens = torch.cat((trunk.cls_token.expand(1, -1, -1), tokens), dim=1)
+        tokens = tokens + _ibot_interpolate_pos_encoding(trunk.pos_embed, tokens.shape[1] - 1, w, h, 16)
+        tokens = trunk.norm(trunk.blocks(tokens))
+        return tower.ln_contrast(tower.attn_pool_contrast(tokens)[:, 0])[0]
+
+    entry["options"]["trunk"] = {**entry["options"]["trunk"], "depth": depth}
+    return BuiltCase(entry, {"default": Reference(
+        "TRIDENT conchv1_5 CONCHVisionTower.forward stages: timm VisionTransformer blocks, iBOT "
+        "interpolate_pos_encoding, AttentionalPooler (einops steps in torch), ln_contrast; resample_abs_pos_embed "
+        "at load", forward)}, note)

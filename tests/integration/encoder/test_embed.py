@@ -138,9 +138,11 @@ def test_deadline_shorter_than_queue_delay(server_dir):
 
 
 def test_concurrent_single_image_requests_are_batched(server_dir):
-    from helpers.servers import start_server
+    from helpers.servers import WAIT_FOR_BATCHES, start_server
 
-    server = start_server("tiny-timm", server_dir, max_queue_delay_ms=50, max_batch_size=32)
+    # A batch waits up to 2 s to fill (not started at once by an idle model): with the tiny model's
+    # millisecond forwards, a loaded machine otherwise delivers the 32 requests one batch each.
+    server = start_server("tiny-timm", server_dir, max_queue_delay_ms=2000, max_batch_size=32, env=WAIT_FOR_BATCHES)
     try:
         async def fire() -> list[int]:
             async with AsyncClient(server.target) as client:

@@ -121,6 +121,39 @@ def test_token_file_rotation_needs_no_restart(tls_token_server, ca):
     assert new_token not in tls_token_server.log() and FILE_TOKEN not in tls_token_server.log()
 
 
+def test_a_removed_token_stops_working_whatever_else_the_file_holds(tls_token_server, ca):
+    """Revocation holds: the file is applied line by line, so an invalid line elsewhere neither keeps
+    the removed token alive nor blocks the new one; the warning names the line, never its text."""
+    new_token = "file-token-after-revocation-cccc"
+    bad_line = "short token"
+    tls_token_server.token_file.write_text(f"# rotated\n{bad_line}\n{new_token}\n")
+    try:
+        give_up = time.monotonic() + 10
+        while True:
+            try:
+                embed_one(tls_token_server.target, ChannelSecurity(tls_ca=str(ca.cert), token=new_token))
+                break
+            except EmbedError:
+                assert time.monotonic() < give_up, "the new token was never accepted"
+                time.sleep(0.3)
+        assert refused(tls_token_server.target, ChannelSecurity(tls_ca=str(ca.cert), token=FILE_TOKEN)).code \
+            == "UNAUTHENTICATED"
+        skipped = [json.loads(line) for line in tls_token_server.log().splitlines()
+                   if '"token_file_lines_skipped"' in line]
+        assert skipped and skipped[-1]["lines"] == [2]
+        assert bad_line not in tls_token_server.log() and new_token not in tls_token_server.log()
+    finally:
+        tls_token_server.token_file.write_text(f"{FILE_TOKEN}\n")
+    give_up = time.monotonic() + 10
+    while True:  # leave the fixture as it was for the tests after this one
+        try:
+            embed_one(tls_token_server.target, ChannelSecurity(tls_ca=str(ca.cert), token=FILE_TOKEN))
+            break
+        except EmbedError:
+            assert time.monotonic() < give_up, "the restored token was never accepted"
+            time.sleep(0.3)
+
+
 def test_health_is_open_and_the_health_port_is_plaintext(tls_token_server, ca):
     assert check_health(tls_token_server.target, security=ChannelSecurity(tls_ca=str(ca.cert))) == "SERVING"
     assert check_health(f"127.0.0.1:{tls_token_server.health_port}", service=MODEL) == "SERVING"
@@ -261,3 +294,25 @@ def test_a_plan_cannot_hold_a_token_value(tmp_path):
     plan = evaluator_plan(tmp_path / "plan.yaml", "localhost:1", security={"token": "value-in-a-file-0000"})
     with pytest.raises(PlanError, match="security.token: a token's value never goes in a plan"):
         load_plan(plan)
+
+
+def test_item_messages_from_a_file_with_control_bytes_are_one_printable_line(tiny_server):
+    """A DICOM whose transfer syntax UID holds a newline, a terminal escape, a bell and UTF-8: the
+    decoder names the UID in its message; the message on the wire is one line of printable ASCII."""
+    from helpers.dicom import dicom_bytes
+    from medembed_proto.v1 import encoder_pb2 as pb
+    from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
+
+    clean = dicom_bytes(np.zeros((16, 16), np.uint16))
+    uid = b"1.2.840.10008.1.2.1\x00"  # explicit VR little endian, as pydicom writes it in the file meta
+    hostile = b"1.2.840.10\n\xc3\xa9\x1b[31m\x071"
+    assert clean.count(uid) == 1 and len(hostile) == len(uid)
+    with grpc.insecure_channel(tiny_server.target) as channel:
+        response = pb_grpc.EncoderStub(channel).Embed(pb.EmbedRequest(
+            model=MODEL, items=[pb.Item(data=clean.replace(uid, hostile)), pb.Item(data=png(3))]), timeout=30)
+    bad, good = response.results
+    message = bad.status.message
+    assert bad.status.code == pb.ITEM_CODE_UNSUPPORTED_FORMAT and good.status.code == pb.ITEM_CODE_OK
+    assert message.isascii() and message.isprintable() and "\n" not in message, repr(message)
+    assert "transfer syntax 1.2.840.10\\n\\xc3\\xa9\\x1b[31m\\x071" in message
+    assert len(message) <= 450

@@ -60,6 +60,6 @@ def test_decode_errors_survive_the_trip_from_a_worker_process() -> None:
 
 def test_rules_identity_names_every_decoder_and_its_version() -> None:
     identity = rules_identity()
-    assert identity.startswith("decode-rules:3 ")
+    assert identity.startswith("decode-rules:4 ")
     for library in ("numpy", "pillow", "pydicom", "imagecodecs", "tifffile", "simplejpeg"):
         assert f" {library}:" in identity

@@ -41,8 +41,12 @@ def test_a_fixed_cost_per_call_tunes_to_the_largest_chunk(monkeypatch):
     assert runtime.metrics.batch_cap.labels(runtime.model_id)._value.get() == 8
 
 
-def test_a_cost_growing_faster_than_the_batch_tunes_to_one_item():
-    runtime = runtime_with_cost(lambda n: 0.05 * n * n)
+def test_a_cost_growing_faster_than_the_batch_tunes_to_one_item(monkeypatch):
+    # 0.5 s for one item, 2 s for two: a loaded machine would have to stall one 1-item call by
+    # 0.5 s to reorder them (at 0.05 s per item it did, at load 6 on 2 cores). The budget lets
+    # both candidates be measured (1 s for chunk 1, 4 s for chunk 2), then stops.
+    monkeypatch.setattr("medembed_encoder.runtime.TUNE_BUDGET_S", 3.0)
+    runtime = runtime_with_cost(lambda n: 0.5 * n * n)
     runtime.warm_up()
     assert runtime.batch_cap == 1
 

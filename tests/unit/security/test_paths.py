@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
-from medembed_evaluator.errors import PlanError
+from medembed_evaluator.datasets import load_dataset
+from medembed_evaluator.errors import DatasetError, PlanError
 from medembed_evaluator.feature_store import FeatureStore
 from medembed_evaluator.paths import UnsafePathError, check_name, inside, path_component
 from medembed_evaluator.plan.load import parse_plan
+from medembed_evaluator.plan.schema import DatasetEntry
 from medembed_evaluator.runner import RunSettings, run_plan
 
 
@@ -93,3 +96,37 @@ def test_the_evaluator_cli_names_the_field(tmp_path, capsys):
     assert main(["run", str(plan), "--out", str(tmp_path / "out"), "--quiet"]) == 2
     assert "name: 'x/../../escaped' is not a plain name" in capsys.readouterr().err
     assert not Path(tmp_path / "escaped").exists()
+
+
+def csv_dataset(tmp_path: Path, rows: str, **options: object):
+    root = tmp_path / "data" / "manifest"
+    (root / "imgs").mkdir(parents=True, exist_ok=True)
+    Image.new("L", (8, 8), 7).save(root / "imgs" / "a.png")
+    (root / "manifest.csv").write_text(f"path,label\nimgs/a.png,x\n{rows}")
+    return load_dataset(DatasetEntry(name="c", kind="csv", path="manifest", options=options), tmp_path / "data")
+
+
+@pytest.mark.parametrize("row", ["../../../../etc/hostname", "/etc/passwd", "imgs/../../outside.png",
+                                 "..\\..\\outside.png"])
+def test_csv_rows_outside_the_dataset_folder_fail_the_load_naming_the_row(tmp_path, row):
+    (tmp_path / "data" / "outside.png").parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", (8, 8), 1).save(tmp_path / "data" / "outside.png")
+    with pytest.raises(DatasetError, match=r"manifest\.csv line 3: path .* is outside the dataset folder"):
+        csv_dataset(tmp_path, f"{row},x\n")
+
+
+def test_a_manifest_file_option_outside_the_dataset_folder_fails(tmp_path):
+    (tmp_path / "outside.csv").write_text("path,label\n/etc/passwd,x\n")
+    with pytest.raises(DatasetError, match=r"option file '\.\./\.\./outside\.csv'.* is outside the dataset folder"):
+        csv_dataset(tmp_path, "", file="../../outside.csv")
+
+
+def test_rows_that_stay_inside_and_links_the_user_placed_are_followed(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    Image.new("L", (8, 8), 3).save(elsewhere / "linked.png")
+    root = tmp_path / "data" / "manifest"
+    root.mkdir(parents=True)
+    (root / "shared").symlink_to(elsewhere, target_is_directory=True)
+    dataset = csv_dataset(tmp_path, "imgs/./../imgs/a.png,x\nshared/linked.png,x\n")
+    assert len(dataset.samples) == 3

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19medembed/v1/encoder.proto\x12\x0bmedembed.v1\"?\n\x04Item\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63ontent_sha256\x18\x03 \x01(\t\"\x9e\x01\n\x0c\x45mbedRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12 \n\x05items\x18\x02 \x03(\x0b\x32\x11.medembed.v1.Item\x12\x0c\n\x04spec\x18\x03 \x01(\t\x12\'\n\x08priority\x18\x04 \x01(\x0e\x32\x15.medembed.v1.Priority\x12\x12\n\nskip_cache\x18\x05 \x01(\x08\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"B\n\nItemStatus\x12#\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x15.medembed.v1.ItemCode\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x92\x01\n\nItemResult\x12\r\n\x05index\x18\x01 \x01(\r\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\'\n\x06status\x18\x03 \x01(\x0b\x32\x17.medembed.v1.ItemStatus\x12\x0e\n\x06vector\x18\x04 \x01(\x0c\x12\x11\n\tcache_hit\x18\x05 \x01(\x08\x12\x16\n\x0e\x63ontent_sha256\x18\x06 \x01(\t\"\xc1\x01\n\nProvenance\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x16\n\x0eweights_digest\x18\x02 \x01(\t\x12\x19\n\x11preprocess_digest\x18\x03 \x01(\t\x12\x16\n\x0e\x65mbedding_spec\x18\x04 \x01(\t\x12\r\n\x05\x64type\x18\x05 \x01(\t\x12\x16\n\x0eserver_version\x18\x06 \x01(\t\x12\x17\n\x0fvector_identity\x18\x07 \x01(\t\x12\x16\n\x0erandom_weights\x18\x08 \x01(\x08\"\x96\x01\n\rEmbedResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12(\n\x07results\x18\x03 \x03(\x0b\x32\x17.medembed.v1.ItemResult\x12+\n\nprovenance\x18\x04 \x01(\x0b\x32\x17.medembed.v1.Provenance\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\x13\n\x11ListModelsRequest\">\n\x08SpecInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\x17\n\x0fvector_identity\x18\x03 \x01(\t\"\xdd\x02\n\tModelInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x02 \x01(\t\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\x12\x12\n\ninput_size\x18\x04 \x01(\r\x12\x14\n\x0c\x64\x65\x66\x61ult_spec\x18\x05 \x01(\t\x12$\n\x05specs\x18\x06 \x03(\x0b\x32\x15.medembed.v1.SpecInfo\x12\r\n\x05ready\x18\x07 \x01(\x08\x12\x16\n\x0eweights_digest\x18\x08 \x01(\t\x12\x19\n\x11preprocess_digest\x18\t \x01(\t\x12\x16\n\x0erandom_weights\x18\n \x01(\x08\x12\x45\n\x10library_versions\x18\x0b \x03(\x0b\x32+.medembed.v1.ModelInfo.LibraryVersionsEntry\x1a\x36\n\x14LibraryVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"x\n\x0cServerLimits\x12\x1d\n\x15max_items_per_request\x18\x01 \x01(\r\x12\x19\n\x11max_request_bytes\x18\x02 \x01(\x04\x12\x17\n\x0fmax_image_bytes\x18\x03 \x01(\x04\x12\x15\n\rdigest_lookup\x18\x04 \x01(\x08\"\x7f\n\x12ListModelsResponse\x12&\n\x06models\x18\x01 \x03(\x0b\x32\x16.medembed.v1.ModelInfo\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12)\n\x06limits\x18\x03 \x01(\x0b\x32\x19.medembed.v1.ServerLimits*L\n\x08Priority\x12\x18\n\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x13\n\x0fPRIORITY_ONLINE\x10\x01\x12\x11\n\rPRIORITY_BULK\x10\x02*\xf0\x01\n\x08ItemCode\x12\x19\n\x15ITEM_CODE_UNSPECIFIED\x10\x00\x12\x10\n\x0cITEM_CODE_OK\x10\x01\x12\x1a\n\x16ITEM_CODE_DECODE_ERROR\x10\x02\x12 \n\x1cITEM_CODE_UNSUPPORTED_FORMAT\x10\x03\x12\x17\n\x13ITEM_CODE_TOO_LARGE\x10\x04\x12\x17\n\x13ITEM_CODE_TOO_SMALL\x10\x05\x12\x15\n\x11ITEM_CODE_TIMEOUT\x10\x06\x12\x16\n\x12ITEM_CODE_INTERNAL\x10\x07\x12\x18\n\x14ITEM_CODE_NOT_CACHED\x10\x08\x32\xe2\x01\n\x07\x45ncoder\x12>\n\x05\x45mbed\x12\x19.medembed.v1.EmbedRequest\x1a\x1a.medembed.v1.EmbedResponse\x12H\n\x0b\x45mbedStream\x12\x19.medembed.v1.EmbedRequest\x1a\x1a.medembed.v1.EmbedResponse(\x01\x30\x01\x12M\n\nListModels\x12\x1e.medembed.v1.ListModelsRequest\x1a\x1f.medembed.v1.ListModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19medembed/v1/encoder.proto\x12\x0bmedembed.v1\"?\n\x04Item\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x16\n\x0e\x63ontent_sha256\x18\x03 \x01(\t\"\xca\x01\n\x0c\x45mbedRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12 \n\x05items\x18\x02 \x03(\x0b\x32\x11.medembed.v1.Item\x12\x0c\n\x04spec\x18\x03 \x01(\t\x12\'\n\x08priority\x18\x04 \x01(\x0e\x32\x15.medembed.v1.Priority\x12\x12\n\nskip_cache\x18\x05 \x01(\x08\x12\x12\n\nrequest_id\x18\x06 \x01(\t\x12*\n\x06volume\x18\x07 \x01(\x0b\x32\x1a.medembed.v1.VolumeOptions\"=\n\rVolumeOptions\x12\x0e\n\x06slices\x18\x01 \x01(\t\x12\x0c\n\x04\x61xis\x18\x02 \x01(\t\x12\x0e\n\x06window\x18\x03 \x01(\t\"B\n\nItemStatus\x12#\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x15.medembed.v1.ItemCode\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xbe\x01\n\nItemResult\x12\r\n\x05index\x18\x01 \x01(\r\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\'\n\x06status\x18\x03 \x01(\x0b\x32\x17.medembed.v1.ItemStatus\x12\x0e\n\x06vector\x18\x04 \x01(\x0c\x12\x11\n\tcache_hit\x18\x05 \x01(\x08\x12\x16\n\x0e\x63ontent_sha256\x18\x06 \x01(\t\x12\x15\n\rslice_indices\x18\x07 \x03(\r\x12\x13\n\x0bslice_count\x18\x08 \x01(\r\"\xd1\x01\n\nProvenance\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x16\n\x0eweights_digest\x18\x02 \x01(\t\x12\x19\n\x11preprocess_digest\x18\x03 \x01(\t\x12\x16\n\x0e\x65mbedding_spec\x18\x04 \x01(\t\x12\r\n\x05\x64type\x18\x05 \x01(\t\x12\x16\n\x0eserver_version\x18\x06 \x01(\t\x12\x17\n\x0fvector_identity\x18\x07 \x01(\t\x12\x16\n\x0erandom_weights\x18\x08 \x01(\x08\x12\x0e\n\x06volume\x18\t \x01(\t\"\x96\x01\n\rEmbedResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12(\n\x07results\x18\x03 \x03(\x0b\x32\x17.medembed.v1.ItemResult\x12+\n\nprovenance\x18\x04 \x01(\x0b\x32\x17.medembed.v1.Provenance\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\x13\n\x11ListModelsRequest\">\n\x08SpecInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03\x64im\x18\x02 \x01(\r\x12\x17\n\x0fvector_identity\x18\x03 \x01(\t\"\xdd\x02\n\tModelInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x02 \x01(\t\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\x12\x12\n\ninput_size\x18\x04 \x01(\r\x12\x14\n\x0c\x64\x65\x66\x61ult_spec\x18\x05 \x01(\t\x12$\n\x05specs\x18\x06 \x03(\x0b\x32\x15.medembed.v1.SpecInfo\x12\r\n\x05ready\x18\x07 \x01(\x08\x12\x16\n\x0eweights_digest\x18\x08 \x01(\t\x12\x19\n\x11preprocess_digest\x18\t \x01(\t\x12\x16\n\x0erandom_weights\x18\n \x01(\x08\x12\x45\n\x10library_versions\x18\x0b \x03(\x0b\x32+.medembed.v1.ModelInfo.LibraryVersionsEntry\x1a\x36\n\x14LibraryVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"x\n\x0cServerLimits\x12\x1d\n\x15max_items_per_request\x18\x01 \x01(\r\x12\x19\n\x11max_request_bytes\x18\x02 \x01(\x04\x12\x17\n\x0fmax_image_bytes\x18\x03 \x01(\x04\x12\x15\n\rdigest_lookup\x18\x04 \x01(\x08\"\x7f\n\x12ListModelsResponse\x12&\n\x06models\x18\x01 \x03(\x0b\x32\x16.medembed.v1.ModelInfo\x12\x16\n\x0eserver_version\x18\x02 \x01(\t\x12)\n\x06limits\x18\x03 \x01(\x0b\x32\x19.medembed.v1.ServerLimits*L\n\x08Priority\x12\x18\n\x14PRIORITY_UNSPECIFIED\x10\x00\x12\x13\n\x0fPRIORITY_ONLINE\x10\x01\x12\x11\n\rPRIORITY_BULK\x10\x02*\xf0\x01\n\x08ItemCode\x12\x19\n\x15ITEM_CODE_UNSPECIFIED\x10\x00\x12\x10\n\x0cITEM_CODE_OK\x10\x01\x12\x1a\n\x16ITEM_CODE_DECODE_ERROR\x10\x02\x12 \n\x1cITEM_CODE_UNSUPPORTED_FORMAT\x10\x03\x12\x17\n\x13ITEM_CODE_TOO_LARGE\x10\x04\x12\x17\n\x13ITEM_CODE_TOO_SMALL\x10\x05\x12\x15\n\x11ITEM_CODE_TIMEOUT\x10\x06\x12\x16\n\x12ITEM_CODE_INTERNAL\x10\x07\x12\x18\n\x14ITEM_CODE_NOT_CACHED\x10\x08\x32\xe2\x01\n\x07\x45ncoder\x12>\n\x05\x45mbed\x12\x19.medembed.v1.EmbedRequest\x1a\x1a.medembed.v1.EmbedResponse\x12H\n\x0b\x45mbedStream\x12\x19.medembed.v1.EmbedRequest\x1a\x1a.medembed.v1.EmbedResponse(\x01\x30\x01\x12M\n\nListModels\x12\x1e.medembed.v1.ListModelsRequest\x1a\x1f.medembed.v1.ListModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,34 +33,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MODELINFO_LIBRARYVERSIONSENTRY']._loaded_options = None
   _globals['_MODELINFO_LIBRARYVERSIONSENTRY']._serialized_options = b'8\001'
-  _globals['_PRIORITY']._serialized_start=1522
-  _globals['_PRIORITY']._serialized_end=1598
-  _globals['_ITEMCODE']._serialized_start=1601
-  _globals['_ITEMCODE']._serialized_end=1841
+  _globals['_PRIORITY']._serialized_start=1689
+  _globals['_PRIORITY']._serialized_end=1765
+  _globals['_ITEMCODE']._serialized_start=1768
+  _globals['_ITEMCODE']._serialized_end=2008
   _globals['_ITEM']._serialized_start=42
   _globals['_ITEM']._serialized_end=105
   _globals['_EMBEDREQUEST']._serialized_start=108
-  _globals['_EMBEDREQUEST']._serialized_end=266
-  _globals['_ITEMSTATUS']._serialized_start=268
-  _globals['_ITEMSTATUS']._serialized_end=334
-  _globals['_ITEMRESULT']._serialized_start=337
-  _globals['_ITEMRESULT']._serialized_end=483
-  _globals['_PROVENANCE']._serialized_start=486
-  _globals['_PROVENANCE']._serialized_end=679
-  _globals['_EMBEDRESPONSE']._serialized_start=682
-  _globals['_EMBEDRESPONSE']._serialized_end=832
-  _globals['_LISTMODELSREQUEST']._serialized_start=834
-  _globals['_LISTMODELSREQUEST']._serialized_end=853
-  _globals['_SPECINFO']._serialized_start=855
-  _globals['_SPECINFO']._serialized_end=917
-  _globals['_MODELINFO']._serialized_start=920
-  _globals['_MODELINFO']._serialized_end=1269
-  _globals['_MODELINFO_LIBRARYVERSIONSENTRY']._serialized_start=1215
-  _globals['_MODELINFO_LIBRARYVERSIONSENTRY']._serialized_end=1269
-  _globals['_SERVERLIMITS']._serialized_start=1271
-  _globals['_SERVERLIMITS']._serialized_end=1391
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1393
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1520
-  _globals['_ENCODER']._serialized_start=1844
-  _globals['_ENCODER']._serialized_end=2070
+  _globals['_EMBEDREQUEST']._serialized_end=310
+  _globals['_VOLUMEOPTIONS']._serialized_start=312
+  _globals['_VOLUMEOPTIONS']._serialized_end=373
+  _globals['_ITEMSTATUS']._serialized_start=375
+  _globals['_ITEMSTATUS']._serialized_end=441
+  _globals['_ITEMRESULT']._serialized_start=444
+  _globals['_ITEMRESULT']._serialized_end=634
+  _globals['_PROVENANCE']._serialized_start=637
+  _globals['_PROVENANCE']._serialized_end=846
+  _globals['_EMBEDRESPONSE']._serialized_start=849
+  _globals['_EMBEDRESPONSE']._serialized_end=999
+  _globals['_LISTMODELSREQUEST']._serialized_start=1001
+  _globals['_LISTMODELSREQUEST']._serialized_end=1020
+  _globals['_SPECINFO']._serialized_start=1022
+  _globals['_SPECINFO']._serialized_end=1084
+  _globals['_MODELINFO']._serialized_start=1087
+  _globals['_MODELINFO']._serialized_end=1436
+  _globals['_MODELINFO_LIBRARYVERSIONSENTRY']._serialized_start=1382
+  _globals['_MODELINFO_LIBRARYVERSIONSENTRY']._serialized_end=1436
+  _globals['_SERVERLIMITS']._serialized_start=1438
+  _globals['_SERVERLIMITS']._serialized_end=1558
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1560
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1687
+  _globals['_ENCODER']._serialized_start=2011
+  _globals['_ENCODER']._serialized_end=2237
 # @@protoc_insertion_point(module_scope)

@@ -48,20 +48,32 @@ class Item(_message.Message):
     def __init__(self, data: _Optional[bytes] = ..., client_id: _Optional[str] = ..., content_sha256: _Optional[str] = ...) -> None: ...
 
 class EmbedRequest(_message.Message):
-    __slots__ = ("model", "items", "spec", "priority", "skip_cache", "request_id")
+    __slots__ = ("model", "items", "spec", "priority", "skip_cache", "request_id", "volume")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     SKIP_CACHE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
     model: str
     items: _containers.RepeatedCompositeFieldContainer[Item]
     spec: str
     priority: Priority
     skip_cache: bool
     request_id: str
-    def __init__(self, model: _Optional[str] = ..., items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., spec: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., skip_cache: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+    volume: VolumeOptions
+    def __init__(self, model: _Optional[str] = ..., items: _Optional[_Iterable[_Union[Item, _Mapping]]] = ..., spec: _Optional[str] = ..., priority: _Optional[_Union[Priority, str]] = ..., skip_cache: _Optional[bool] = ..., request_id: _Optional[str] = ..., volume: _Optional[_Union[VolumeOptions, _Mapping]] = ...) -> None: ...
+
+class VolumeOptions(_message.Message):
+    __slots__ = ("slices", "axis", "window")
+    SLICES_FIELD_NUMBER: _ClassVar[int]
+    AXIS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    slices: str
+    axis: str
+    window: str
+    def __init__(self, slices: _Optional[str] = ..., axis: _Optional[str] = ..., window: _Optional[str] = ...) -> None: ...
 
 class ItemStatus(_message.Message):
     __slots__ = ("code", "message")
@@ -72,23 +84,27 @@ class ItemStatus(_message.Message):
     def __init__(self, code: _Optional[_Union[ItemCode, str]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class ItemResult(_message.Message):
-    __slots__ = ("index", "client_id", "status", "vector", "cache_hit", "content_sha256")
+    __slots__ = ("index", "client_id", "status", "vector", "cache_hit", "content_sha256", "slice_indices", "slice_count")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     CACHE_HIT_FIELD_NUMBER: _ClassVar[int]
     CONTENT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    SLICE_INDICES_FIELD_NUMBER: _ClassVar[int]
+    SLICE_COUNT_FIELD_NUMBER: _ClassVar[int]
     index: int
     client_id: str
     status: ItemStatus
     vector: bytes
     cache_hit: bool
     content_sha256: str
-    def __init__(self, index: _Optional[int] = ..., client_id: _Optional[str] = ..., status: _Optional[_Union[ItemStatus, _Mapping]] = ..., vector: _Optional[bytes] = ..., cache_hit: _Optional[bool] = ..., content_sha256: _Optional[str] = ...) -> None: ...
+    slice_indices: _containers.RepeatedScalarFieldContainer[int]
+    slice_count: int
+    def __init__(self, index: _Optional[int] = ..., client_id: _Optional[str] = ..., status: _Optional[_Union[ItemStatus, _Mapping]] = ..., vector: _Optional[bytes] = ..., cache_hit: _Optional[bool] = ..., content_sha256: _Optional[str] = ..., slice_indices: _Optional[_Iterable[int]] = ..., slice_count: _Optional[int] = ...) -> None: ...
 
 class Provenance(_message.Message):
-    __slots__ = ("model_id", "weights_digest", "preprocess_digest", "embedding_spec", "dtype", "server_version", "vector_identity", "random_weights")
+    __slots__ = ("model_id", "weights_digest", "preprocess_digest", "embedding_spec", "dtype", "server_version", "vector_identity", "random_weights", "volume")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     WEIGHTS_DIGEST_FIELD_NUMBER: _ClassVar[int]
     PREPROCESS_DIGEST_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +113,7 @@ class Provenance(_message.Message):
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     VECTOR_IDENTITY_FIELD_NUMBER: _ClassVar[int]
     RANDOM_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     weights_digest: str
     preprocess_digest: str
@@ -105,7 +122,8 @@ class Provenance(_message.Message):
     server_version: str
     vector_identity: str
     random_weights: bool
-    def __init__(self, model_id: _Optional[str] = ..., weights_digest: _Optional[str] = ..., preprocess_digest: _Optional[str] = ..., embedding_spec: _Optional[str] = ..., dtype: _Optional[str] = ..., server_version: _Optional[str] = ..., vector_identity: _Optional[str] = ..., random_weights: _Optional[bool] = ...) -> None: ...
+    volume: str
+    def __init__(self, model_id: _Optional[str] = ..., weights_digest: _Optional[str] = ..., preprocess_digest: _Optional[str] = ..., embedding_spec: _Optional[str] = ..., dtype: _Optional[str] = ..., server_version: _Optional[str] = ..., vector_identity: _Optional[str] = ..., random_weights: _Optional[bool] = ..., volume: _Optional[str] = ...) -> None: ...
 
 class EmbedResponse(_message.Message):
     __slots__ = ("model", "dim", "results", "provenance", "request_id")

@@ -14,8 +14,12 @@ from pathlib import Path
 from typing import Protocol
 
 import redis.asyncio as redis
+from redis.asyncio.connection import ConnectionPool, parse_url
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 
 class CacheBackend(Protocol):
@@ -41,12 +45,14 @@ class RedisBackend:
 
     def __init__(self, url: str, timeout_s: float, ttl_s: int, password: str | None = None) -> None:
         self._ttl_s = ttl_s
-        # A password in the URL wins over `password` (redis-py); the URL of a deployment carries
-        # none, the password comes from a secret file (cache_password_file).
-        extra = {"password": password} if password is not None else {}
-        self._client = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0),
-            retry_on_timeout=False, max_connections=64, **extra)
+        # What redis-py's from_url does, except that `password` (from cache_password_file) wins
+        # over a password in the URL, as --help says; from_url lets the URL win.
+        options: dict[str, object] = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s,
+                                      "retry": Retry(NoBackoff(), 0), "retry_on_timeout": False,
+                                      "max_connections": 64, **parse_url(url)}
+        if password is not None:
+            options["password"] = password
+        self._client = redis.Redis.from_pool(ConnectionPool(**options))
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         """One MGET: each key's value in order, None where Redis has none. A slow or failed call raises
@@ -66,14 +72,19 @@ class RedisBackend:
 
 
 class DiskBackend:
-    """Files named by the sha256 of the key, written atomically; expired by modification time."""
+    """Files named by the sha256 of the key, written atomically; expired by modification time.
+
+    Private to the user running the server: the folder and its subfolders are 0700, the files 0600
+    (an existing folder is tightened at start). Raises OSError when the folder cannot be made or
+    tightened (e.g. it belongs to another user)."""
 
     name = "disk"
 
     def __init__(self, directory: Path, ttl_s: int) -> None:
         self.directory = directory
         self._ttl_s = ttl_s
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+        directory.chmod(PRIVATE_DIR)  # mkdir's mode is masked by the umask, and a folder may predate this rule
 
     def _path(self, key: str) -> Path:
         name = hashlib.sha256(key.encode()).hexdigest()
@@ -94,9 +105,15 @@ class DiskBackend:
     def _write_all(self, entries: dict[str, bytes]) -> None:
         for key, value in entries.items():
             path = self._path(key)
-            path.parent.mkdir(exist_ok=True)
+            if not path.parent.is_dir():
+                path.parent.mkdir(exist_ok=True, mode=PRIVATE_DIR)
+                path.parent.chmod(PRIVATE_DIR)
             temporary = path.with_suffix(f".{os.getpid()}.tmp")
-            temporary.write_bytes(value)
+            # O_EXCL|O_NOFOLLOW: never write through a planted file or link; 0600 from the first byte.
+            temporary.unlink(missing_ok=True)
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, PRIVATE_FILE)
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(value)
             temporary.replace(path)  # atomic: a reader never sees half a vector
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:

@@ -13,15 +13,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..slices import SliceVectors
+
 
 @dataclass(frozen=True)
 class FlightOutcome:
     """What a leader publishes to its followers: the item code (pb.ITEM_CODE_*), its message and the
-    [dim] vector, None when the item has none."""
+    [dim] vector (SliceVectors under volume options), None when the item has none."""
 
     code: int
     message: str
-    vector: np.ndarray | None
+    vector: np.ndarray | SliceVectors | None
 
 
 class FlightAbandoned(Exception):

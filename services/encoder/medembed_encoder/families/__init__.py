@@ -3,14 +3,17 @@
 One package per model library, each holding its family modules and the one-model helpers they use:
 open_clip/ (family.py; conch.py, CONCH's tower), timm/ (family.py; efficientnet_keys.py),
 torchvision/ (classifiers.py; flair.py, FLAIR's ResNet50), hf/ (one module per checkpoint format:
-llava.py, llm2clip.py, cxr_clip.py; checkpoint.py, processing.py and the llava_* helpers they share).
+llava.py, llm2clip.py, cxr_clip.py, vision_backbone.py; checkpoint.py, processing.py and the llava_* helpers
+they share).
 Where the weights come from is weights/, beside this package.
 
 `FAMILIES` maps a family name to its module, or, for a family whose architectures are built by
-different code (hf, torchvision), to a table architecture -> module. Every module it names provides
-the Family interface (interface.py: `load`, `preprocessing`, `OPTIONS`, `CODE_VERSION`, `CODE_NAME`),
-checked when it is first imported. A module is imported only when an entry needs it, so a container
-installs only the libraries of the family it serves (`pip install 'medembed-encoder[timm]'`).
+different code (hf, torchvision, open_clip), to a table architecture -> module (`*`: every other
+architecture, e.g. open_clip's own, served by open_clip/family.py; conch_v1_5 by open_clip/conch_v1_5.py).
+Every module it names provides the Family interface (interface.py: `load`, `preprocessing`, `OPTIONS`,
+`CODE_VERSION`, `CODE_NAME`), checked when it is first imported. A module is imported only when an entry
+needs it, so a container installs only the libraries of the family it serves (`pip install
+'medembed-encoder[timm]'`).
 """
 
 from __future__ import annotations
@@ -35,8 +38,12 @@ from .options import CatalogOptions, OptionsError
 log = logging.getLogger(__name__)
 
 _TORCHVISION_CLASSIFIERS = "medembed_encoder.families.torchvision.classifiers"
+ANY_ARCHITECTURE = "*"  # in an architecture table: the module serving every architecture not listed
 FAMILIES: dict[str, str | Mapping[str, str]] = {
-    "open_clip": "medembed_encoder.families.open_clip.family",
+    "open_clip": {
+        "conch_v1_5": "medembed_encoder.families.open_clip.conch_v1_5",
+        ANY_ARCHITECTURE: "medembed_encoder.families.open_clip.family",  # any open_clip architecture or config
+    },
     "timm": "medembed_encoder.families.timm.family",
     "torchvision": {
         "vgg16": _TORCHVISION_CLASSIFIERS,
@@ -48,6 +55,7 @@ FAMILIES: dict[str, str | Mapping[str, str]] = {
         "llava": "medembed_encoder.families.hf.llava",
         "clip_vision_projection": "medembed_encoder.families.hf.llm2clip",
         "cxr_clip_swin": "medembed_encoder.families.hf.cxr_clip",
+        "vision_backbone": "medembed_encoder.families.hf.vision_backbone",
     },
 }
 
@@ -62,7 +70,7 @@ def family_module_name(entry: CatalogEntry) -> str:
         raise ModelLoadError(f"model {entry.id!r}: unknown family {entry.family!r}; known: {sorted(FAMILIES)}")
     if isinstance(registered, str):
         return registered
-    module_name = registered.get(entry.architecture)
+    module_name = registered.get(entry.architecture, registered.get(ANY_ARCHITECTURE))
     if module_name is None:
         raise ModelLoadError(f"model {entry.id!r}: family {entry.family!r} has no architecture "
                              f"{entry.architecture!r}; known: {sorted(registered)}")

@@ -33,7 +33,7 @@ CATALOG = load_catalog()
 
 def _torchvision_params(architecture: str) -> int:
     """torchvision's published count (weights meta) less the 1000-class Linear the embedding drops."""
-    head_inputs = {"vgg16": 4096, "resnet50": 2048, "vit_l_16": 1024}[architecture]
+    head_inputs = {"vgg16": 4096, "resnet50": 2048, "vit_l_16": 1024, "vit_b_16": 768}[architecture]
     meta = torchvision.models.get_model_weights(architecture)["IMAGENET1K_V1"].meta
     return meta["num_params"] - (head_inputs * 1000 + 1000)
 
@@ -49,6 +49,8 @@ def _llava_params(text_hidden_size: int, projector_in: int = 1024, newline: bool
 # cards, torchvision weight metadata. Where an encoder is a published backbone plus a head, the
 # head's size follows from the published widths.
 CLIP_L_336 = 304_290_000  # open_clip ViT-L-14-336 (the OpenAI tower LLaVA uses)
+VIT_GIANT_DINOV2 = 1_136_480_000  # timm's results table, vit_giant_patch14_dinov2.lvd142m (at 518 px)
+SO400M = 428_230_000  # open_clip ViT-SO400M-14-SigLIP-384 image tower (docs/model_profile.csv)
 PUBLISHED_PARAMS = {
     "vit-b-16-random": 86_190_000,  # open_clip ViT-B-16
     "efficientnet-lite0-imagenet": 4_652_008 - (1280 * 1000 + 1000),  # EfficientNet-Lite0 less classifier
@@ -72,6 +74,22 @@ PUBLISHED_PARAMS = {
     "vgg16": _torchvision_params("vgg16"),
     "resnet50": _torchvision_params("resnet50"),
     "vit-l-16": _torchvision_params("vit_l_16"),
+    "uni2-h": 681_000_000,  # MahmoodLab/UNI2-h card: ViT-H/14-reg8, 681M parameters
+    "virchow2": 632_000_000,  # Virchow2 paper (arXiv 2408.00738): ViT-H/14, 632M
+    "virchow": 632_000_000,  # Virchow paper: ViT-H/14, 632M
+    "h-optimus-0": VIT_GIANT_DINOV2,  # ViT-g/14 with 4 registers (card: 1.1B)
+    "h-optimus-1": VIT_GIANT_DINOV2,
+    "prov-gigapath": VIT_GIANT_DINOV2,  # ViT-g at patch 16 (paper: 1.13B)
+    "phikon": _torchvision_params("vit_b_16"),  # ViT-B/16
+    "phikon-v2": _torchvision_params("vit_l_16"),  # ViT-L/16
+    "rad-dino": _torchvision_params("vit_b_16"),  # ViT-B/14 (86.6M: the 518 px position table)
+    "dinov2-vit-l-14": _torchvision_params("vit_l_16"),  # ViT-L/14 (DINOv2 README: 300M)
+    "dinov2-vit-b-14": _torchvision_params("vit_b_16"),  # ViT-B/14 (DINOv2 README: 86M)
+    "medsiglip-448": SO400M,  # MedSigLIP: the SigLIP-400M tower (448 px position table)
+    "siglip2-so400m-14-384": SO400M,
+    "hibou-l": _torchvision_params("vit_l_16"),  # ViT-L (SwiGLU at mlp_ratio 4 has 2/3 the MLP width: same size)
+    # a ViT-L/16 at 224 plus CONCH's pooler (query 768, to_q 768x768, to_kv 1024x1536, to_out 768x768, 3 LayerNorms)
+    "conch-v1.5": _torchvision_params("vit_l_16") + 768 + 768 * 768 + 1024 * 1536 + 768 * 768 + 2 * (1024 + 768 + 768),
 }
 
 LLAVA_SPECS = {"default": 4096, "pre_projection": 1024, "layer:-2:patch_mean": 1024}
@@ -99,10 +117,26 @@ SPEC_DIMS = {
     "vgg16": {"default": 4096},
     "resnet50": {"default": 2048},
     "vit-l-16": {"default": 1024},
+    "uni2-h": {"default": 1536},
+    "virchow2": {"default": 2560, "cls": 1280},
+    "virchow": {"default": 2560, "cls": 1280},
+    "h-optimus-0": {"default": 1536},
+    "h-optimus-1": {"default": 1536},
+    "prov-gigapath": {"default": 1536},
+    "phikon": {"default": 768},
+    "phikon-v2": {"default": 1024},
+    "rad-dino": {"default": 768},
+    "dinov2-vit-l-14": {"default": 2048, "cls": 1024},
+    "dinov2-vit-b-14": {"default": 1536, "cls": 768},
+    "medsiglip-448": {"default": 1152},
+    "siglip2-so400m-14-384": {"default": 1152},
+    "hibou-l": {"default": 1024},
+    "conch-v1.5": {"default": 768},
 }
 
 NO_NORMALIZATION = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 LITE_MEAN, LITE_STD = (127 / 255,) * 3, (128 / 255,) * 3  # EfficientNet-Lite's (x - 127) / 128
+HOPTIMUS_MEAN, HOPTIMUS_STD = (0.707223, 0.578729, 0.703617), (0.211883, 0.230117, 0.177517)  # bioptimus cards
 # (input size, mean, std) of each model's own preprocessing
 OFFICIAL_PREPROCESSING = {
     "vit-b-16-random": (224, OPENAI_MEAN, OPENAI_STD),
@@ -127,11 +161,31 @@ OFFICIAL_PREPROCESSING = {
     "vgg16": (224, IMAGENET_MEAN, IMAGENET_STD),
     "resnet50": (224, IMAGENET_MEAN, IMAGENET_STD),
     "vit-l-16": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "uni2-h": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "virchow2": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "virchow": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "h-optimus-0": (224, HOPTIMUS_MEAN, HOPTIMUS_STD),
+    "h-optimus-1": (224, HOPTIMUS_MEAN, HOPTIMUS_STD),
+    "prov-gigapath": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "phikon": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "phikon-v2": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "rad-dino": (518, (0.5307,) * 3, (0.2583,) * 3),  # microsoft/rad-dino preprocessor_config.json
+    "dinov2-vit-l-14": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "dinov2-vit-b-14": (224, IMAGENET_MEAN, IMAGENET_STD),
+    "medsiglip-448": (448, INCEPTION_MEAN, INCEPTION_STD),  # SigLIP's (x - 0.5) / 0.5
+    "siglip2-so400m-14-384": (384, INCEPTION_MEAN, INCEPTION_STD),
+    "hibou-l": (224, (0.7068, 0.5755, 0.722), (0.195, 0.2316, 0.1816)),  # TRIDENT HIBOU_MEAN / HIBOU_STD
+    "conch-v1.5": (448, IMAGENET_MEAN, IMAGENET_STD),  # TRIDENT conchv1_5 create_model_from_pretrained
 }
 
 
 def test_the_tables_cover_the_whole_catalog():
-    assert set(PUBLISHED_PARAMS) == set(SPEC_DIMS) == set(OFFICIAL_PREPROCESSING) == set(CATALOG)
+    for name, table in (("PUBLISHED_PARAMS", PUBLISHED_PARAMS), ("SPEC_DIMS", SPEC_DIMS),
+                        ("OFFICIAL_PREPROCESSING", OFFICIAL_PREPROCESSING)):
+        missing, stale = sorted(set(CATALOG) - set(table)), sorted(set(table) - set(CATALOG))
+        assert not missing, (f"catalog entries {missing} have no row in {name} of {__file__}: add the published "
+                             "parameter count, every spec's dim and the model's own (input size, mean, std)")
+        assert not stale, f"{name} of {__file__} has rows for ids not in the catalog: {stale}"
 
 
 @pytest.mark.parametrize("model_id", sorted(CATALOG))

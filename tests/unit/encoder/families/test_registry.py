@@ -37,12 +37,15 @@ OWN_LIBRARIES = {
     "medembed_encoder.weights.hub": (),
     "medembed_encoder.weights.checkpoints": (),
     "medembed_encoder.families.open_clip.family": ("open_clip", "timm", "huggingface_hub", "safetensors"),
+    "medembed_encoder.families.open_clip.conch_v1_5": ("open_clip", "timm", "huggingface_hub", "safetensors"),
     "medembed_encoder.families.timm.family": ("timm", "huggingface_hub", "safetensors"),
     "medembed_encoder.families.torchvision.classifiers": ("torchvision", "huggingface_hub", "safetensors"),
     "medembed_encoder.families.torchvision.flair": ("torchvision", "huggingface_hub", "safetensors"),
     "medembed_encoder.families.hf.llava": ("transformers", "torchvision", "huggingface_hub", "safetensors"),
     "medembed_encoder.families.hf.llm2clip": ("transformers", "torchvision", "huggingface_hub", "safetensors"),
     "medembed_encoder.families.hf.cxr_clip": ("transformers", "torchvision", "huggingface_hub", "safetensors"),
+    "medembed_encoder.families.hf.vision_backbone": ("transformers", "torchvision", "huggingface_hub",
+                                                     "safetensors"),
 }
 
 

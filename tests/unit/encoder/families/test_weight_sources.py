@@ -47,7 +47,8 @@ def _put_in_hub_cache(cache: Path, repo_id: str, filename: str, write) -> None:
     write(snapshot / filename)
 
 
-@pytest.mark.parametrize("model_id", ["conch", "uni"])
+@pytest.mark.parametrize("model_id", ["conch", "uni", "uni2-h", "virchow2", "virchow", "h-optimus-1", "prov-gigapath",
+                                      "conch-v1.5", "medsiglip-448"])
 def test_gated_models_need_a_token_before_anything_is_downloaded(model_id, monkeypatch, offline_cache):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     with pytest.raises(ModelLoadError, match="is gated on the Hugging Face Hub .*set HF_TOKEN"):

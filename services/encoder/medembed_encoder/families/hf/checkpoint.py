@@ -124,11 +124,12 @@ def tensors_under(checkpoint: TensorCheckpoint, prefixes: Sequence[Prefix], what
 
 
 def load_hf_model(model_class: type[PreTrainedModel], config: PretrainedConfig, state: dict[str, torch.Tensor],
-                  origin: str) -> PreTrainedModel:
+                  origin: str, **model_kwargs: object) -> PreTrainedModel:
     """Build `model_class` from `state` through transformers' own loader, which also renames the tensor
-    names of checkpoints saved by older transformers versions; any name left over or missing is an error."""
+    names of checkpoints saved by older transformers versions; any name left over or missing is an error.
+    `model_kwargs` go to the model's constructor (e.g. ViTModel's add_pooling_layer=False)."""
     model, info = model_class.from_pretrained(None, config=config, state_dict=state, output_loading_info=True,
-                                              dtype=torch.float32)
+                                              dtype=torch.float32, **model_kwargs)
     problems = {kind: sorted(info[kind])[:5] for kind in ("missing_keys", "unexpected_keys", "mismatched_keys")
                 if info.get(kind)}
     if problems or info.get("error_msgs"):

