@@ -106,6 +106,7 @@ def bootstrap_intervals(holdouts: Sequence[Evaluated], seeds: Sequence[int], res
             # default) and balanced accuracy averages the classes present; both are the metric's definition.
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+            warnings.filterwarnings("ignore", message="A single label was found in 'y_true' and 'y_pred'")
             per_repeat.append([metrics(holdout.take(rows)) for rows in resample_rows(len(holdout.y_true), resamples,
                                                                                      seed)])
     intervals: dict[str, tuple[float, float] | None] = {}
