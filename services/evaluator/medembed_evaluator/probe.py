@@ -190,6 +190,8 @@ class ProbeResult:
     balanced_accuracy: Score | None = None
     auroc: Score | None = None
     """Macro one-vs-rest AUROC from the probe's decision_function or predict_proba."""
+    chosen_c: list[float] = field(default_factory=list)
+    """logreg: the C its inner cross-validation chose, per fit (folds in order, then the holdout fit)."""
 
     def score(self, metric: str) -> Score | None:
         """The Score of a metric of probe_metrics.METRICS (None where the pair has none)."""
@@ -213,6 +215,7 @@ class ProbeResult:
             "bootstrap": {"resamples": self.protocol.bootstrap, "seeds": self.protocol.seeds,
                           "confidence": 0.95, "method": "percentile"},
             "convergence_warnings": self.convergence_warnings,
+            "chosen_c": self.chosen_c,
         }
 
 
@@ -334,6 +337,7 @@ def _result(pair: ProbeInput, task: FitTask, predicted: list[Predicted], protoco
         probe=probe,
         balanced_accuracy=score("balanced_accuracy"),
         auroc=score("auroc"),
+        chosen_c=[done.chosen_c for _, done in mine if done.chosen_c is not None],
     )
 
 

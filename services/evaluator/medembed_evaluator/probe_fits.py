@@ -79,6 +79,8 @@ class Predicted:
     seconds: float
     worker_pid: int
     scores: np.ndarray | None = None
+    chosen_c: float | None = None
+    """The C logreg's inner cross-validation chose for this fit (None for other probes)."""
 
 
 def fit_and_predict(X: np.ndarray, y: np.ndarray, fit: Fit, protocol: Protocol) -> Predicted:
@@ -91,11 +93,12 @@ def fit_and_predict(X: np.ndarray, y: np.ndarray, fit: Fit, protocol: Protocol) 
         predictions = model.predict(evaluate)
         raw = getattr(model, SCORES[fit.probe])(evaluate)
         scores = positive_scores(raw, len(model.classes_))
+        chosen_c = float(np.ravel(model[-1].C_)[0]) if fit.probe == "logreg" else None
     convergence = sum(1 for w in caught if issubclass(w.category, ConvergenceWarning))
     others = [(w.message, w.category, w.filename, w.lineno) for w in caught
               if not issubclass(w.category, ConvergenceWarning)]
     return Predicted(np.asarray(predictions), convergence, others, time.perf_counter() - started, os.getpid(),
-                     scores)
+                     scores, chosen_c)
 
 
 def usable_cores() -> int:

@@ -58,9 +58,10 @@ def test_logreg_equals_scikit_learn_logistic_regression_cv_on_the_same_folds(cla
     (result,) = run_probe_set([ProbeInput(X, y, [str(c) for c in range(classes)])],
                               Protocol(seed=seed, probes=("logreg",), logreg=settings), jobs=1)[0]
     assert result.probe == "logreg"
-    accuracies, f1s, balanced, aurocs = [], [], [], []
+    accuracies, f1s, balanced, aurocs, chosen = [], [], [], [], []
     for fit, evaluate in _splits(y, seed):
         model = _logreg(seed, grid, inner_folds).fit(X[fit], y[fit])
+        chosen.append(float(np.ravel(model[-1].C_)[0]))
         predicted, proba = model.predict(X[evaluate]), model.predict_proba(X[evaluate])
         accuracies.append(accuracy_score(y[evaluate], predicted))
         f1s.append(f1_score(y[evaluate], predicted, average="macro"))
@@ -71,6 +72,7 @@ def test_logreg_equals_scikit_learn_logistic_regression_cv_on_the_same_folds(cla
     assert result.macro_f1.folds + result.macro_f1.holdouts == pytest.approx(f1s, abs=1e-12)
     assert result.balanced_accuracy.folds + result.balanced_accuracy.holdouts == pytest.approx(balanced, abs=1e-12)
     assert result.auroc.folds + result.auroc.holdouts == pytest.approx(aurocs, abs=1e-12)
+    assert result.chosen_c == chosen and set(chosen) <= set(grid)
 
 
 def test_knn_equals_scikit_learn_20_nearest_cosine_neighbours_on_l2_normalised_rows() -> None:
