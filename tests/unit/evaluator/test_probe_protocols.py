@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler, normalize
 
 from medembed_evaluator.probe import ProbeInput, Protocol, run_probe, run_probe_set
 from medembed_evaluator.probe_kinds import PATHO_BENCH_C_GRID, KnnSettings, LogRegSettings
+from medembed_evaluator.probe_metrics import Evaluated, bootstrap_intervals
 
 
 def _features(n: int, dim: int, classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -150,3 +151,22 @@ def test_the_study_svm_gives_the_same_numbers_beside_the_other_probes() -> None:
     assert [r.probe for r in (svm, logreg, knn)] == ["svm", "logreg", "knn"]
     assert svm.accuracy == alone.accuracy and svm.macro_f1 == alone.macro_f1 and svm.auroc == alone.auroc
     assert knn.n_test == logreg.n_test == svm.n_test
+
+
+def test_with_repeats_the_interval_is_that_of_the_mean_holdout_score() -> None:
+    rng = np.random.default_rng(0)
+    holdouts = []
+    for _ in range(2):
+        truth = rng.integers(0, 3, 40)
+        guess = np.where(rng.random(40) < 0.7, truth, rng.integers(0, 3, 40))
+        holdouts.append(Evaluated(truth, guess, None, 3))
+    intervals = bootstrap_intervals(holdouts, [11, 12], 100)
+    per_repeat = []
+    for holdout, seed in zip(holdouts, (11, 12), strict=True):
+        state = np.random.RandomState(seed)
+        per_repeat.append([accuracy_score(holdout.y_true[rows], holdout.predicted[rows])
+                           for rows in (state.choice(40, 40, replace=True) for _ in range(100))])
+    expected = np.percentile(np.mean(per_repeat, axis=0), [2.5, 97.5])
+    assert intervals["accuracy"] == pytest.approx(tuple(expected), abs=1e-12)
+    assert intervals["auroc"] is None  # no scores, no AUROC
+    assert bootstrap_intervals(holdouts, [11, 12], 0) == {}
