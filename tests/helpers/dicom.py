@@ -88,6 +88,20 @@ def to_bytes(ds: Dataset) -> bytes:
     return buffer.getvalue()
 
 
+def dicomdir_bytes() -> bytes:
+    """A DICOMDIR as pydicom writes one: a file meta group with the Media Storage Directory Storage
+    SOP class (1.2.840.10008.1.3.10), a File-set ID and an empty Directory Record Sequence."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.1.3.10"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.FileSetID = "EXPORT"
+    ds.DirectoryRecordSequence = []
+    return to_bytes(ds)
+
+
 def pydicom_rendering(ds: Dataset, frame: np.ndarray) -> np.ndarray:
     """The README's decode rules with pydicom's functions, on a frame pydicom decoded: modality LUT,
     VOI LUT (its declared range) or first window (from apply_windowing's output range) to 0..255,

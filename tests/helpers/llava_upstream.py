@@ -58,13 +58,15 @@ CLIP_PROCESSOR_FILE = {"crop_size": 336, "do_center_crop": True, "do_normalize":
                        "feature_extractor_type": "CLIPFeatureExtractor", "image_mean": OPENAI_MEAN,
                        "image_std": OPENAI_STD, "resample": 3, "size": 336}
 # llava-hf/llava-v1.6-mistral-7b-hf's preprocessor_config.json
-NEXT_PROCESSOR_FILE = {"crop_size": {"height": 336, "width": 336}, "do_center_crop": True, "do_convert_rgb": True,
+# llava-hf/llava-v1.6-*-hf preprocessor_config.json as the hub has it, aspect_ratio_setting included
+NEXT_PROCESSOR_FILE = {"aspect_ratio_setting": "anyres",
+                       "crop_size": {"height": 336, "width": 336}, "do_center_crop": True, "do_convert_rgb": True,
                        "do_normalize": True, "do_pad": True, "do_rescale": True, "do_resize": True,
                        "image_grid_pinpoints": PINPOINTS, "image_mean": OPENAI_MEAN,
                        "image_processor_type": "LlavaNextImageProcessor", "image_std": OPENAI_STD,
                        "processor_class": "LlavaNextProcessor", "resample": 3,
                        "rescale_factor": 0.00392156862745098, "size": {"shortest_edge": 336}}
-BOOKKEEPING = ("image_processor_type", "feature_extractor_type", "processor_class")
+BOOKKEEPING = ("image_processor_type", "feature_extractor_type", "processor_class", "aspect_ratio_setting")
 
 
 def _processor_record(kind: str, file: dict[str, Any]) -> dict[str, Any]:

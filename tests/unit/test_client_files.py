@@ -12,10 +12,9 @@ import numpy as np
 import pytest
 import tifffile
 from PIL import Image
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, MediaStorageDirectoryStorage, generate_uid
+from pydicom.uid import MediaStorageDirectoryStorage
 
-from helpers.dicom import dicom_bytes, dicom_dataset
+from helpers.dicom import dicom_bytes, dicom_dataset, dicomdir_bytes
 from medembed_client.files import (
     folder_files,
     is_hidden,
@@ -47,18 +46,6 @@ def dicom_without_preamble() -> bytes:
     return data
 
 
-def dicomdir() -> bytes:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MediaStorageDirectoryStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.FileSetID = "EXPORT"
-    ds.DirectoryRecordSequence = []
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def nifti(kind: type, tmp_path: Path, suffix: str) -> bytes:
@@ -97,7 +84,7 @@ def test_dicom_with_preamble_without_it_and_bare():
 
 
 def test_a_dicomdir_is_known_by_its_media_storage_sop_class():
-    data = dicomdir()
+    data = dicomdir_bytes()
     assert media_storage_sop_class(data) == MediaStorageDirectoryStorage
     assert media_storage_sop_class(dicom_bytes(np.zeros((4, 4)))) == "1.2.840.10008.5.1.4.1.1.7"  # SC Image
     assert sniff_head(data) == "DICOMDIR"
@@ -154,8 +141,8 @@ def test_a_folder_is_sorted_into_samples_skips_hidden_and_other(tmp_path):
         "b/broken.jpg": b"version https://git-lfs.github.com/spec/v1\n",
         "b/._x.png": b"\x00\x05\x16\x07" + bytes(20),
         "b/.ipynb_checkpoints/x-checkpoint.png": pillow_bytes("PNG"),
-        "DICOMDIR": dicomdir(),
-        "b/index.dcm": dicomdir(),
+        "DICOMDIR": dicomdir_bytes(),
+        "b/index.dcm": dicomdir_bytes(),
         "notes.txt": b"hello",
         "Thumbs.db": b"\xd0\xcf\x11\xe0",
     }

@@ -6,10 +6,12 @@ becomes a 100 KB line) and redacted (passwords in URLs, tokens: medembed_client.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
 import time
+from collections import Counter
 from typing import Any
 
 from medembed_client.redact import redact, shorten
@@ -72,3 +74,49 @@ class Stopwatch:
     def seconds(self) -> float:
         """Seconds since the stopwatch was made."""
         return time.perf_counter() - self.start
+
+
+class IntervalSummary:
+    """Events counted by key and logged as one WARNING line per `interval_s` seconds, never a line
+    per event (under overload or a poisoned cache that would be thousands a minute).
+
+    The line is `event(logger, name, interval_s=..., total=..., <entries>=[{<fields>..., count,
+    example?}, ...], **constant)`, most frequent first. Use it on the event loop: `record` schedules
+    the flush there.
+    """
+
+    def __init__(self, logger: logging.Logger, name: str, entries: str, fields: tuple[str, ...],
+                 interval_s: float, **constant: Any) -> None:
+        self._logger, self._name, self._entries, self._fields = logger, name, entries, fields
+        self.interval_s = interval_s
+        self._constant = constant
+        self._counts: Counter[tuple[str, ...]] = Counter()
+        self._examples: dict[tuple[str, ...], str] = {}
+        self._flush_handle: asyncio.TimerHandle | None = None
+
+    def record(self, key: tuple[str, ...], count: int = 1, example: str | None = None) -> None:
+        """Count `count` events of `key` (one value per field); the summary follows within `interval_s`.
+        `example`: a message kept for the key's entry (the first one given)."""
+        self._counts[key] += count
+        if example is not None:
+            self._examples.setdefault(key, example)
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_later(self.interval_s, self.flush)
+
+    def flush(self) -> None:
+        """Write the summary of what was counted since the last one (call it on shutdown too)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if not self._counts:
+            return
+        entries = []
+        for key, count in self._counts.most_common():
+            entry: dict[str, Any] = {**dict(zip(self._fields, key, strict=True)), "count": count}
+            if key in self._examples:
+                entry["example"] = self._examples[key]
+            entries.append(entry)
+        event(self._logger, self._name, logging.WARNING, interval_s=self.interval_s,
+              total=sum(self._counts.values()), **{self._entries: entries}, **self._constant)
+        self._counts.clear()
+        self._examples.clear()

@@ -255,16 +255,19 @@ class EmbedPipeline:
     async def _decode_one(self, admitted: Admitted, record: ItemRecord) -> ItemRecord:
         started = time.perf_counter()
         try:
-            if admitted.sliced:
-                return await self._slices_to_inputs(admitted, record)
-            return await self._pixels_to_input(admitted.runtime, record)
+            return await self._item_to_inputs(admitted, record)
         finally:
             self._metrics.preprocess.labels(admitted.runtime.model_id).observe(time.perf_counter() - started)
 
-    async def _slices_to_inputs(self, admitted: Admitted, record: ItemRecord) -> ItemRecord:
+    async def _item_to_inputs(self, admitted: Admitted, record: ItemRecord) -> ItemRecord:
         runtime = admitted.runtime
         try:
-            decoded = await self._decoder.decode_slices(record.data, admitted.volume, self._limits)
+            if admitted.sliced:
+                slices = await self._decoder.decode_slices(record.data, admitted.volume, self._limits)
+                images, notes = slices.images, slices.notes + tuple(n for image in slices.images for n in image.notes)
+            else:
+                decoded = await self._decoder.decode(record.data, self._limits)
+                images, notes = (decoded,), decoded.notes
         except DecodeError as exc:
             return record.failed(ITEM_CODES[exc.kind], str(exc))
         except DecodeTimeout as exc:
@@ -272,39 +275,20 @@ class EmbedPipeline:
             return record.failed(pb.ITEM_CODE_TIMEOUT, str(exc))
         except Exception as exc:  # the pool itself failed: this item only
             return record.failed(pb.ITEM_CODE_INTERNAL, f"decode failed: {type(exc).__name__}: {exc}")
-        self._note_fallbacks(runtime, record, decoded.notes + tuple(n for image in decoded.images for n in image.notes))
-        loop = asyncio.get_running_loop()
-        try:
-            tensors = await asyncio.gather(*(loop.run_in_executor(self._threads, runtime.preprocess, image.image())
-                                             for image in decoded.images))
-        except Exception as exc:  # a preprocessing bug must fail this item only
-            return record.failed(pb.ITEM_CODE_INTERNAL, f"preprocessing failed: {type(exc).__name__}: {exc}")
-        return record.preprocessed(SliceInputs(tuple(tensors), decoded.slice_indices, decoded.slice_count,
-                                               admitted.volume.pooled))
-
-    def _note_fallbacks(self, runtime: ModelRuntime, record: ItemRecord, notes: Sequence[str]) -> None:
         for note in notes:
             self._metrics.decode_fallbacks.labels(runtime.model_id).inc()
             event(log, "decode_fallback", logging.WARNING, model=runtime.model_id, index=record.index,
                   note=note, sha256=record.sha256[:16])
-
-    async def _pixels_to_input(self, runtime: ModelRuntime, record: ItemRecord) -> ItemRecord:
+        loop = asyncio.get_running_loop()
         try:
-            decoded = await self._decoder.decode(record.data, self._limits)
-        except DecodeError as exc:
-            return record.failed(ITEM_CODES[exc.kind], str(exc))
-        except DecodeTimeout as exc:
-            self._metrics.decode_workers_replaced.inc()
-            return record.failed(pb.ITEM_CODE_TIMEOUT, str(exc))
-        except Exception as exc:  # the pool itself failed: this item only
-            return record.failed(pb.ITEM_CODE_INTERNAL, f"decode failed: {type(exc).__name__}: {exc}")
-        self._note_fallbacks(runtime, record, decoded.notes)
-        try:
-            tensor = await asyncio.get_running_loop().run_in_executor(
-                self._threads, runtime.preprocess, decoded.image())
+            tensors = await asyncio.gather(*(loop.run_in_executor(self._threads, runtime.preprocess, image.image())
+                                             for image in images))
         except Exception as exc:  # a preprocessing bug must fail this item only
             return record.failed(pb.ITEM_CODE_INTERNAL, f"preprocessing failed: {type(exc).__name__}: {exc}")
-        return record.preprocessed(tensor)
+        if not admitted.sliced:
+            return record.preprocessed(tensors[0])
+        return record.preprocessed(SliceInputs(tuple(tensors), slices.slice_indices, slices.slice_count,
+                                               admitted.volume.pooled))
 
     # -- compute ---------------------------------------------------------------------------
     async def compute(self, admitted: Admitted, request: pb.EmbedRequest, records: ByDigest,

@@ -14,7 +14,7 @@ import platform
 from importlib import metadata
 
 ENCODER_LIBRARIES = ("medembed-encoder", "torch", "torchvision", "numpy")
-DECODE_LIBRARIES = ("medembed-decode", "pillow", "pydicom", "imagecodecs", "tifffile", "simplejpeg")
+DECODE_LIBRARIES = ("medembed-decode", "pillow", "pydicom", "imagecodecs", "tifffile", "simplejpeg", "nibabel")
 """The decode rules' package and the libraries it decodes with (libs/decode/pyproject.toml)."""
 FAMILY_LIBRARIES: dict[str, tuple[str, ...]] = {
     # each family's extra in services/encoder/pyproject.toml

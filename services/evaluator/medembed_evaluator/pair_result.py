@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # umap and matplotlib behind these take seconds to import; re
 
 @dataclass(frozen=True)
 class PairResult:
-    """One (model, dataset) pair's result: the probe's scores, what went in, and the optional analyses."""
+    """One (model, dataset) pair's result: each probe's scores, what went in, and the optional analyses."""
 
     model_id: str
     model_label: str
@@ -38,6 +38,17 @@ class PairResult:
     """Maps and separability, when the plan has an `analysis:` section."""
     bias: OverlayBias | None = None
     """The text-overlay bias test, when the plan asks for it on this pair."""
+    other_probes: tuple[ProbeResult, ...] = ()
+    """The results of the plan's further probes (`protocol.probes` after the first, which is `probe`)."""
+
+    @property
+    def probes(self) -> tuple[ProbeResult, ...]:
+        """Every probe's result, in the plan's `protocol.probes` order."""
+        return (self.probe, *self.other_probes)
+
+    def probe_result(self, probe: str) -> ProbeResult | None:
+        """The result of `probe` (a name of probe_kinds.PROBES); None when the plan did not run it."""
+        return next((result for result in self.probes if result.probe == probe), None)
 
     @property
     def random_weights(self) -> bool:
@@ -59,6 +70,7 @@ class PairResult:
             "n_failed": self.n_failed,
             "failed_keys": self.failed_keys,
             "probe": self.probe.to_dict(),
+            "probes": [result.to_dict() for result in self.probes],
             "analysis": self.analysis.to_dict() if self.analysis else None,
             "bias": self.bias.to_dict() if self.bias else None,
         }

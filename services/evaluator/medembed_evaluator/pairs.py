@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from medembed_evaluator.analysis.bias import run_overlay_bias
@@ -40,10 +41,11 @@ def probe_input(features_of: ModelFeatures, dataset: Dataset, features: DatasetF
 
 
 def evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: DatasetFeatures, plan: Plan,
-                  run_dir: Path, probe: ProbeResult) -> PairResult:
-    """The pair's probe result with the maps, separability and bias test the plan's `analysis:`
-    asks for (figures written under `run_dir`); the bias test embeds its overlaid images through
-    `features_of`, so they are stored and reused like any other features."""
+                  run_dir: Path, probes: Sequence[ProbeResult]) -> PairResult:
+    """The pair's probe results (one per probe of the plan's protocol, in its order) with the maps,
+    separability and bias test the plan's `analysis:` asks for (figures written under `run_dir`); the
+    bias test embeds its overlaid images through `features_of`, so they are stored and reused like
+    any other features."""
     model, errors, ok = features_of.model, features.errors, features.usable
     labels = dataset.labels()[ok]
     analysis = bias = None
@@ -59,8 +61,8 @@ def evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: Datase
         model_id=model.id, model_label=row_label(model, features_of.provenance), group=model.group,
         dataset=dataset.name, n=int(ok.sum()),
         class_counts=dataset.class_counts(), content_hash=dataset.content_hash(), provenance=features_of.provenance,
-        probe=probe, n_failed=len(errors), failed_keys=[dataset.samples[row].key for row in sorted(errors)],
-        analysis=analysis, bias=bias)
+        probe=probes[0], other_probes=tuple(probes[1:]), n_failed=len(errors),
+        failed_keys=[dataset.samples[row].key for row in sorted(errors)], analysis=analysis, bias=bias)
 
 
 def pair_failure(model_id: str, label: str, dataset: Dataset, errors: dict[int, dict[str, str]],
@@ -80,9 +82,11 @@ def pair_failure(model_id: str, label: str, dataset: Dataset, errors: dict[int, 
 
 
 def summary_line(result: PairResult, reused: int, seconds: float) -> str:
-    """One line for the console: the pair's scores, failures, stored chunks reused and seconds taken."""
-    line = (f"{result.model_id} x {result.dataset}: accuracy {result.probe.accuracy.mean:.3f}, "
-            f"macro F1 {result.probe.macro_f1.mean:.3f} (n={result.n}, failed {result.n_failed}, "
+    """One line for the console: the pair's scores (per probe when the plan runs several), failures,
+    stored chunks reused and seconds taken."""
+    scores = "; ".join(f"{'' if len(result.probes) == 1 else probe.probe + ' '}accuracy {probe.accuracy.mean:.3f}, "
+                       f"macro F1 {probe.macro_f1.mean:.3f}" for probe in result.probes)
+    line = (f"{result.model_id} x {result.dataset}: {scores} (n={result.n}, failed {result.n_failed}, "
             f"{reused} stored chunk(s) reused, {seconds:.1f} s)")
     separability = result.analysis.separability if result.analysis else None
     if separability is not None:

@@ -1,8 +1,11 @@
-"""The study's linear-probe protocol.
+"""The probe protocol: the study's splits and the probes fit on them.
 
-StandardScaler -> LinearSVC(C = 100 / n_train); a stratified 20 % holdout; stratified k-fold CV
-on the remaining 80 %. Every fit gets its own C from the number of samples it is fit on.
-Scores are fractions in [0, 1]; means and stds are over folds (population std, np.std).
+Splits: a stratified 20 % holdout; stratified k-fold CV on the remaining 80 %. Probes (the plan's
+`protocol.probes`, default the study's alone): `svm`, the study's StandardScaler ->
+LinearSVC(C = 100 / n_train), every fit with its own C from the number of samples it is fit on;
+`logreg` and `knn` (probe_kinds.py). Every probe sees exactly the same splits.
+Scores are fractions in [0, 1]; means and stds are over folds (population std, np.std); the
+holdout score of each metric carries a 95 % bootstrap interval (probe_metrics.py).
 """
 
 from __future__ import annotations
@@ -10,11 +13,10 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -22,6 +24,8 @@ from sklearn.svm import SVC, LinearSVC
 
 from medembed_evaluator.errors import ProtocolError
 from medembed_evaluator.probe_fits import Fit, FitTask, Predicted, predict_fits
+from medembed_evaluator.probe_kinds import PROBE_TITLES, KnnSettings, LogRegSettings, check_probes
+from medembed_evaluator.probe_metrics import METRICS, Evaluated, bootstrap_intervals, metric_values
 
 _PER_N_TRAIN = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*/\s*n_train\s*$")
 _KERNELS = ("linear", "rbf", "poly", "sigmoid")
@@ -29,9 +33,10 @@ _KERNELS = ("linear", "rbf", "poly", "sigmoid")
 
 @dataclass(frozen=True)
 class Protocol:
-    """The study's linear-probe protocol (the plan's `protocol:` section): StandardScaler ->
-    LinearSVC(C = 100 / n_train) on a stratified 20 % holdout and 5-fold stratified CV of the rest.
-    Raises ProtocolError for values outside their ranges; messages start with the field.
+    """The plan's `protocol:` section: the study's splits (a stratified 20 % holdout, 5-fold
+    stratified CV of the rest), the probes fit on them (default: the study's StandardScaler ->
+    LinearSVC(C = 100 / n_train) alone) and the holdout's bootstrap. Raises ProtocolError for
+    values outside their ranges; messages start with the field.
     """
 
     c_rule: str = "100/n_train"
@@ -44,9 +49,18 @@ class Protocol:
     seed: int = 0
     test_size: float = 0.2
     max_iter: int = 10000
+    probes: tuple[str, ...] = ("svm",)
+    """Which probes to fit, in table order: svm (the study's, above), logreg, knn (probe_kinds.PROBES)."""
+    bootstrap: int = 100
+    """Resamples of the holdout for the 95 % intervals (Patho-Bench's 100); 0 = no intervals."""
+    logreg: LogRegSettings = LogRegSettings()
+    knn: KnnSettings = KnnSettings()
 
     def __post_init__(self) -> None:
         self.c_for(1)  # validates c_rule
+        check_probes(self.probes)
+        if self.bootstrap < 0:
+            raise ProtocolError(f"bootstrap must be 0 (no intervals) or a number of resamples, got {self.bootstrap}")
         if self.kernel not in _KERNELS:
             raise ProtocolError(f"kernel must be one of {', '.join(_KERNELS)}, got '{self.kernel}'")
         if self.folds < 2:
@@ -89,6 +103,34 @@ class Protocol:
             svm = SVC(C=c, kernel=self.kernel, max_iter=self.max_iter, random_state=seed)
         return make_pipeline(StandardScaler(), svm)
 
+    def estimator(self, probe: str, n_train: int, seed: int) -> Pipeline:
+        """The unfitted scikit-learn pipeline of `probe` for a fit on `n_train` rows with the fit's `seed`:
+        svm -> classifier(); logreg -> LogRegSettings.estimator; knn -> KnnSettings.estimator."""
+        if probe == "svm":
+            return self.classifier(n_train, seed)
+        if probe == "logreg":
+            return self.logreg.estimator(seed)
+        if probe == "knn":
+            return self.knn.estimator(n_train)
+        raise ProtocolError(f"unknown probe '{probe}'")
+
+    def with_probes(self, *probes: str) -> Protocol:
+        """The same splits and settings with `probes` instead of the plan's."""
+        return replace(self, probes=tuple(probes))
+
+    def describe(self, probe: str) -> str:
+        """`probe` in words, for the tables' notes and the report."""
+        if probe == "svm":
+            svm = "LinearSVC" if self.kernel == "linear" else f"SVC(kernel={self.kernel})"
+            return f"the study's StandardScaler → {svm} (C = {self.c_rule})"
+        return self.logreg.describe() if probe == "logreg" else self.knn.describe()
+
+    def title(self, probe: str) -> str:
+        """`probe`'s short name in a table ("LinearSVC (the study's)", "kNN (k = 20, cosine)")."""
+        if probe == "knn":
+            return f"kNN (k = {self.knn.k}, {self.knn.metric})"
+        return PROBE_TITLES[probe]
+
 
 @dataclass(frozen=True)
 class Score:
@@ -96,6 +138,9 @@ class Score:
 
     folds: list[float]
     holdouts: list[float]
+    interval: tuple[float, float] | None = None
+    """95 % percentile-bootstrap interval of `holdout` (probe_metrics.bootstrap_intervals); None when
+    the protocol draws no resamples or the metric is undefined on one of them."""
 
     @property
     def mean(self) -> float:
@@ -113,19 +158,21 @@ class Score:
         return float(np.mean(self.holdouts))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready {mean, std, folds, holdout, holdouts}."""
+        """JSON-ready {mean, std, folds, holdout, holdouts, holdout_interval ([low, high] or None)}."""
         return {
             "mean": self.mean,
             "std": self.std,
             "folds": self.folds,
             "holdout": self.holdout,
             "holdouts": self.holdouts,
+            "holdout_interval": list(self.interval) if self.interval else None,
         }
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """The protocol's result on one pair: accuracy, macro F1 (and binary F1 for 2 classes) over folds and holdouts."""
+    """One probe's result on one pair: accuracy, macro F1 (and binary F1 for 2 classes), balanced
+    accuracy and macro one-vs-rest AUROC over folds and holdouts."""
 
     protocol: Protocol
     class_names: list[str]
@@ -138,10 +185,23 @@ class ProbeResult:
     """Only for 2 classes; the positive class is label 1."""
     convergence_warnings: int = 0
     fold_n_train: list[int] = field(default_factory=list)
+    probe: str = "svm"
+    """Which probe of probe_kinds.PROBES gave these numbers."""
+    balanced_accuracy: Score | None = None
+    auroc: Score | None = None
+    """Macro one-vs-rest AUROC from the probe's decision_function or predict_proba."""
+    chosen_c: list[float] = field(default_factory=list)
+    """logreg: the C its inner cross-validation chose, per fit (folds in order, then the holdout fit)."""
+
+    def score(self, metric: str) -> Score | None:
+        """The Score of a metric of probe_metrics.METRICS (None where the pair has none)."""
+        return getattr(self, metric)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (results.json "probe"), the protocol included."""
+        """JSON-ready fields (results.json "probe" and "probes"), the probe and the protocol included."""
         return {
+            "probe": self.probe,
+            "description": self.protocol.describe(self.probe),
             "protocol": asdict(self.protocol),
             "class_names": self.class_names,
             "n_train": self.n_train,
@@ -150,7 +210,12 @@ class ProbeResult:
             "accuracy": self.accuracy.to_dict(),
             "macro_f1": self.macro_f1.to_dict(),
             "binary_f1": self.binary_f1.to_dict() if self.binary_f1 else None,
+            "balanced_accuracy": self.balanced_accuracy.to_dict() if self.balanced_accuracy else None,
+            "auroc": self.auroc.to_dict() if self.auroc else None,
+            "bootstrap": {"resamples": self.protocol.bootstrap, "seeds": self.protocol.seeds,
+                          "confidence": 0.95, "method": "percentile"},
             "convergence_warnings": self.convergence_warnings,
+            "chosen_c": self.chosen_c,
         }
 
 
@@ -197,14 +262,21 @@ class ProbeInput:
 
 
 def run_probe(X: np.ndarray, y: np.ndarray, protocol: Protocol, class_names: list[str], jobs: int = 1) -> ProbeResult:
-    """The protocol on one pair. jobs: 1 = fits one after the other here, 0 = one worker process
-    per core, N = N processes; the result is bit-identical whatever `jobs` is."""
+    """The study's SVM probe of the protocol on one pair, whatever `protocol.probes` lists (the bias
+    test's probe). jobs: 1 = fits one after the other here, 0 = one worker process per core,
+    N = N processes; the result is bit-identical whatever `jobs` is."""
     return run_probes([ProbeInput(X, y, class_names)], protocol, jobs)[0]
 
 
 def run_probes(pairs: Sequence[ProbeInput], protocol: Protocol, jobs: int = 0) -> list[ProbeResult]:
-    """The protocol on several pairs at once: all their fits share one pool of `jobs` worker
-    processes (0 = one per core), so small pairs fill the cores while a large one fits.
+    """run_probe on several pairs at once, their fits in one pool (see run_probe_set)."""
+    return [results[0] for results in run_probe_set(pairs, protocol.with_probes("svm"), jobs)]
+
+
+def run_probe_set(pairs: Sequence[ProbeInput], protocol: Protocol, jobs: int = 0) -> list[list[ProbeResult]]:
+    """Every probe of `protocol.probes` on several pairs: result[p][i] is pair p's result of
+    protocol.probes[i]. All fits of all pairs and probes share one pool of `jobs` worker processes
+    (0 = one per core), so small pairs fill the cores while a large one fits.
     Raises ProtocolError (before any fit) when a pair's labels cannot go through the splits."""
     tasks = []
     for pair in pairs:
@@ -212,38 +284,60 @@ def run_probes(pairs: Sequence[ProbeInput], protocol: Protocol, jobs: int = 0) -
         validate_for_protocol(y, pair.class_names, protocol)
         tasks.append(FitTask(X, y, protocol_fits(y, protocol)))
     predicted = predict_fits(tasks, protocol, jobs)
-    return [_result(pair, task, done, protocol) for pair, task, done in zip(pairs, tasks, predicted, strict=True)]
+    return [[_result(pair, task, done, protocol, probe) for probe in protocol.probes]
+            for pair, task, done in zip(pairs, tasks, predicted, strict=True)]
 
 
 def protocol_fits(y: np.ndarray, protocol: Protocol) -> list[Fit]:
-    """Every fit of the protocol in the serial order: per seed its CV folds, then its holdout fit."""
+    """Every fit of the protocol in the serial order: per probe, per seed its CV folds, then its holdout fit."""
     fits = []
-    for seed in protocol.seeds:
-        train, test = _holdout_split(y, protocol, seed)
-        fits.extend(_cv_folds(y, train, protocol, seed))
-        fits.append(Fit(seed, train, test, holdout=True))
+    for probe in protocol.probes:
+        for seed in protocol.seeds:
+            train, test = _holdout_split(y, protocol, seed)
+            fits.extend(replace(fit, probe=probe) for fit in _cv_folds(y, train, protocol, seed))
+            fits.append(Fit(seed, train, test, holdout=True, probe=probe))
     return fits
 
 
-def _result(pair: ProbeInput, task: FitTask, predicted: list[Predicted], protocol: Protocol) -> ProbeResult:
-    binary = len(pair.class_names) == 2
-    folds: dict[str, list[float]] = {"accuracy": [], "macro_f1": [], "binary_f1": []}
-    holdouts: dict[str, list[float]] = {"accuracy": [], "macro_f1": [], "binary_f1": []}
-    for fit, done in zip(task.fits, predicted, strict=True):
-        _score_into(holdouts if fit.holdout else folds, task.y[fit.evaluate], done.predictions, binary)
+def _result(pair: ProbeInput, task: FitTask, predicted: list[Predicted], protocol: Protocol,
+            probe: str) -> ProbeResult:
+    n_classes = len(pair.class_names)
+    folds: dict[str, list[float]] = {metric: [] for metric in METRICS}
+    holdouts: dict[str, list[float]] = {metric: [] for metric in METRICS}
+    held_out: list[Evaluated] = []
+    mine = [(fit, done) for fit, done in zip(task.fits, predicted, strict=True) if fit.probe == probe]
+    for fit, done in mine:
+        evaluated = Evaluated(task.y[fit.evaluate], done.predictions, done.scores, n_classes)
+        for metric, value in metric_values(evaluated).items():
+            if value is not None:
+                (holdouts if fit.holdout else folds)[metric].append(value)
+        if fit.holdout:
+            held_out.append(evaluated)
         for message, category, filename, lineno in done.other_warnings:
             warnings.warn_explicit(message, category, filename, lineno)
-    last_holdout = task.fits[-1]
+    intervals = bootstrap_intervals(held_out, protocol.seeds, protocol.bootstrap)
+
+    def score(metric: str) -> Score | None:
+        expected = len(mine) - len(held_out)
+        if len(folds[metric]) != expected or len(holdouts[metric]) != len(held_out):
+            return None  # binary_f1 of a multi-class pair; AUROC undefined somewhere
+        return Score(folds[metric], holdouts[metric], intervals.get(metric))
+
+    last_holdout = mine[-1][0]
     return ProbeResult(
         protocol=protocol,
         class_names=list(pair.class_names),
         n_train=len(last_holdout.fit),
         n_test=len(last_holdout.evaluate),
-        accuracy=Score(folds["accuracy"], holdouts["accuracy"]),
-        macro_f1=Score(folds["macro_f1"], holdouts["macro_f1"]),
-        binary_f1=Score(folds["binary_f1"], holdouts["binary_f1"]) if binary else None,
-        convergence_warnings=sum(done.convergence_warnings for done in predicted),
-        fold_n_train=[len(fit.fit) for fit in task.fits if not fit.holdout],
+        accuracy=Score(folds["accuracy"], holdouts["accuracy"], intervals.get("accuracy")),
+        macro_f1=Score(folds["macro_f1"], holdouts["macro_f1"], intervals.get("macro_f1")),
+        binary_f1=score("binary_f1") if n_classes == 2 else None,
+        convergence_warnings=sum(done.convergence_warnings for _, done in mine),
+        fold_n_train=[len(fit.fit) for fit, _ in mine if not fit.holdout],
+        probe=probe,
+        balanced_accuracy=score("balanced_accuracy"),
+        auroc=score("auroc"),
+        chosen_c=[done.chosen_c for _, done in mine if done.chosen_c is not None],
     )
 
 
@@ -266,10 +360,3 @@ def _holdout_split(y: np.ndarray, protocol: Protocol, seed: int) -> tuple[np.nda
     indices = np.arange(len(y))
     train, test = train_test_split(indices, test_size=protocol.test_size, stratify=y, random_state=seed)
     return train, test
-
-
-def _score_into(scores: dict[str, list[float]], y_eval: np.ndarray, predicted: np.ndarray, binary: bool) -> None:
-    scores["accuracy"].append(float(accuracy_score(y_eval, predicted)))
-    scores["macro_f1"].append(float(f1_score(y_eval, predicted, average="macro")))
-    if binary:
-        scores["binary_f1"].append(float(f1_score(y_eval, predicted, pos_label=1, average="binary")))

@@ -1,5 +1,5 @@
-"""Run a plan: every (model, dataset) pair embedded (features.py), probed with the study's
-protocol (probe.py), analysed as the plan asks (pairs.py), then published (publish/)."""
+"""Run a plan: every (model, dataset) pair embedded (features.py), probed with the plan's
+protocol and probes (probe.py), analysed as the plan asks (pairs.py), then published (publish/)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from medembed_evaluator.pair_result import PairFailed, PairFailure, PairResult, 
 from medembed_evaluator.pairs import evaluate_pair, probe_input, summary_line
 from medembed_evaluator.paths import check_name, inside
 from medembed_evaluator.plan.schema import Plan
-from medembed_evaluator.probe import run_probes, validate_for_protocol
+from medembed_evaluator.probe import run_probe_set, validate_for_protocol
 from medembed_evaluator.publish import publish_to_stream, render_tables, write_report, write_run_files
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID
 
@@ -122,13 +122,14 @@ def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = pr
                     continue
                 embedded.append((dataset, features, pair_input, time.perf_counter() - clock))
             clock = time.perf_counter()  # all fits of the model's datasets share the cores
-            probes = run_probes([pair_input for _, _, pair_input, _ in embedded], plan.protocol,
-                                settings.probe_jobs)
+            probes = run_probe_set([pair_input for _, _, pair_input, _ in embedded], plan.protocol,
+                                   settings.probe_jobs)
             if probes:
-                echo(f"{model.id}: probed {len(probes)} dataset(s) in {time.perf_counter() - clock:.1f} s")
-            for (dataset, features, _, seconds), probe in zip(embedded, probes, strict=True):
+                echo(f"{model.id}: probed {len(probes)} dataset(s) ({', '.join(plan.protocol.probes)}) in "
+                     f"{time.perf_counter() - clock:.1f} s")
+            for (dataset, features, _, seconds), pair_probes in zip(embedded, probes, strict=True):
                 clock = time.perf_counter()
-                result = evaluate_pair(features_of, dataset, features, plan, run_dir, probe)
+                result = evaluate_pair(features_of, dataset, features, plan, run_dir, pair_probes)
                 results.append(result)
                 publish_to_stream(redis_url, result, run_id=run_id, password_file=redis_password_file)
                 echo(summary_line(result, features.reused_chunks, seconds + time.perf_counter() - clock))

@@ -3,7 +3,6 @@ a DICOMDIR that is no image), hidden and system files never samples, names that 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -13,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, MediaStorageDirectoryStorage, generate_uid
+from pydicom.uid import MediaStorageDirectoryStorage
 
-from helpers.dicom import dicom_bytes
+from helpers.dicom import dicom_bytes, dicomdir_bytes
 from helpers.images import encode, random_image
 
 
@@ -25,19 +23,6 @@ def medembed(*args: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
-def dicomdir_bytes() -> bytes:
-    """A DICOMDIR as pydicom writes one: a file meta group with the Media Storage Directory Storage class."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MediaStorageDirectoryStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.FileSetID = "EXPORT"
-    ds.DirectoryRecordSequence = []
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def pacs_export(folder: Path) -> list[bytes]:

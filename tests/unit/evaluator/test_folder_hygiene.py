@@ -4,17 +4,14 @@ skipped), names that are not UTF-8 still give samples; BreakHis from every folde
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, MediaStorageDirectoryStorage, generate_uid
 
-from helpers.dicom import dicom_bytes
+from helpers.dicom import dicom_bytes, dicomdir_bytes
 from medembed_evaluator.datasets import load_dataset
 from medembed_evaluator.errors import DatasetError
 from medembed_evaluator.plan.schema import DatasetEntry
@@ -26,17 +23,6 @@ def _load(kind: str, data_root: Path, path: str | None = None, **options):
     return load_dataset(DatasetEntry(name=kind, kind=kind, path=path, options=options), data_root)
 
 
-def _dicomdir() -> bytes:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MediaStorageDirectoryStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.DirectoryRecordSequence = []
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def _with_system_files(folder: Path, images: list[str]) -> None:
@@ -92,8 +78,8 @@ def test_dicom_without_suffix_is_a_sample_and_a_dicomdir_is_named_and_skipped(tm
             name = f"IM{i:06d}" if i else f"IM{i:06d}.dcm"
             (root / label).mkdir(parents=True, exist_ok=True)
             (root / label / name).write_bytes(dicom_bytes(np.full((8, 8), 100 * i + len(label))))
-        (root / label / "DICOMDIR").write_bytes(_dicomdir())
-        (root / label / "index.dcm").write_bytes(_dicomdir())
+        (root / label / "DICOMDIR").write_bytes(dicomdir_bytes())
+        (root / label / "index.dcm").write_bytes(dicomdir_bytes())
     with caplog.at_level(logging.INFO, logger="medembed_evaluator"):
         dataset = _load("imagefolder", tmp_path, path="export")
     assert [s.key for s in dataset.samples] == [

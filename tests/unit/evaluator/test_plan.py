@@ -64,6 +64,17 @@ def test_valid_plan_is_parsed_with_defaults_and_resolved_targets(tmp_path) -> No
     assert plan.output.stream is True and plan.output.redis_url is None
 
 
+def test_protocol_lists_probes_and_their_settings(tmp_path) -> None:
+    written = "{probes: [svm, logreg, knn], bootstrap: 50, logreg: {c_grid: [0.1, 1]}, knn: {k: 11}}"
+    plan = load_plan(_plan_with(tmp_path, "{seed: 3, folds: 4, c_rule: 1.0}", written))
+    assert plan.protocol.probes == ("svm", "logreg", "knn") and plan.protocol.bootstrap == 50
+    assert plan.protocol.logreg.c_grid == (0.1, 1.0) and plan.protocol.logreg.inner_folds == 5
+    assert (plan.protocol.knn.k, plan.protocol.knn.metric) == (11, "cosine")
+    one = load_plan(_plan_with(tmp_path, "{seed: 3, folds: 4, c_rule: 1.0}", "{probes: knn}"))
+    assert one.protocol.probes == ("knn",)
+    assert load_plan(_write(tmp_path, PLAN)).protocol.probes == ("svm",)  # the study's alone by default
+
+
 def test_extra_datasets_are_appended(tmp_path) -> None:
     extra = [{"name": "more", "kind": "busi", "path": "BUSI"},
              DatasetEntry(name="mnist", kind="medmnist", path="x.npz")]
@@ -98,6 +109,15 @@ def test_extra_datasets_are_appended(tmp_path) -> None:
         ("{seed: 3, folds: 4, c_rule: 1.0}", "{seed: 3, fold: 4}", r"protocol: unknown key\(s\) fold"),
         ("{seed: 3, folds: 4, c_rule: 1.0}", "{folds: 1}", "protocol.folds must be at least 2"),
         ("{seed: 3, folds: 4, c_rule: 1.0}", "{folds: 2.5}", "protocol.folds: expected an integer"),
+        ("{seed: 3, folds: 4, c_rule: 1.0}", "{probes: [svm, ridge]}",
+         r"protocol.probes: unknown probe\(s\) ridge \(known: svm, logreg, knn\)"),
+        ("{seed: 3, folds: 4, c_rule: 1.0}", "{probe: knn}",
+         r"protocol: unknown key\(s\) probe .*did you mean probes\?"),
+        ("{seed: 3, folds: 4, c_rule: 1.0}", "{logreg: {c_grid: [0.1, -1]}}",
+         r"protocol.logreg.c_grid must be positive numbers"),
+        ("{seed: 3, folds: 4, c_rule: 1.0}", "{knn: {metric: manhattan}}",
+         "protocol.knn.metric must be one of cosine, euclidean"),
+        ("{seed: 3, folds: 4, c_rule: 1.0}", "{bootstrap: -5}", "protocol.bootstrap must be 0"),
         ("output: {stream: true}", "output: {stream: maybe}", "output.stream: expected true or false"),
         (
             "  - id: raw-pixels\n    group: non-VLM\n",

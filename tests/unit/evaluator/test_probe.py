@@ -99,7 +99,8 @@ def test_constant_c_rule() -> None:
 def test_to_dict_carries_every_number() -> None:
     X, y = _features(2, n=60)
     as_dict = run_probe(X, y, Protocol(), ["a", "b"]).to_dict()
-    assert set(as_dict["accuracy"]) == {"mean", "std", "folds", "holdout", "holdouts"}
+    assert set(as_dict["accuracy"]) == {"mean", "std", "folds", "holdout", "holdouts", "holdout_interval"}
+    assert as_dict["probe"] == "svm" and as_dict["bootstrap"]["resamples"] == 100
     assert len(as_dict["accuracy"]["folds"]) == 5
     assert as_dict["protocol"]["c_rule"] == "100/n_train"
     assert as_dict["binary_f1"] is not None
@@ -135,6 +136,10 @@ def test_validate_for_protocol_accepts_a_small_but_sufficient_class() -> None:
         ({"folds": 1}, "folds"),
         ({"repeats": 0}, "repeats"),
         ({"test_size": 1.0}, "test_size"),
+        ({"probes": ()}, "probes must list"),
+        ({"probes": ("svm", "ridge")}, "unknown probe"),
+        ({"probes": ("knn", "knn")}, "twice"),
+        ({"bootstrap": -1}, "bootstrap"),
     ],
 )
 def test_invalid_protocol_raises(kwargs, message) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy
 import pytest
@@ -112,7 +113,9 @@ def _run() -> RunInfo:
 def test_run_files_hold_every_number_and_the_provenance(tmp_path) -> None:
     results = [*RESULTS, _pair("Lite0", "non-VLM", "phantoms", 0.6, 0.55, binary=True)]
     files = write_run_files(tmp_path / "run", results, ["busi", "phantoms"], _run())
-    assert files.table.read_text() == render_table(results, ["busi", "phantoms"])
+    table = files.table.read_text()
+    assert table.startswith(render_table(results, ["busi", "phantoms"]))
+    assert "Probe: the study's StandardScaler → LinearSVC (C = 100/n_train)" in table  # every number's probe
 
     rows = list(csv.DictReader(files.csv.open()))
     assert len(rows) == 5
@@ -157,3 +160,50 @@ def test_publish_without_url_is_a_no_op_and_a_dead_server_raises() -> None:
     assert publish_to_stream(None, RESULTS[0], run_id="r") is None
     with pytest.raises(PublishError, match="127.0.0.1:1"):
         publish_to_stream("redis://127.0.0.1:1/0", RESULTS[0], run_id="r", timeout_s=0.5)
+
+
+def _probe(name: str, accuracy: float, interval: tuple[float, float] | None) -> ProbeResult:
+    score = Score(folds=[accuracy - 0.01, accuracy + 0.01], holdouts=[accuracy], interval=interval)
+    return ProbeResult(protocol=Protocol(folds=2, probes=("svm", "logreg", "knn")), class_names=["a", "b", "c"],
+                       n_train=8, n_test=20, accuracy=score, macro_f1=score, binary_f1=None, fold_n_train=[4, 4],
+                       probe=name, balanced_accuracy=score, auroc=None if name == "knn" else score)
+
+
+def _several(label: str, group: str, accuracies: tuple[float, float, float]) -> PairResult:
+    svm, logreg, knn = (_probe(name, accuracy, (accuracy - 0.1, accuracy + 0.05))
+                        for name, accuracy in zip(("svm", "logreg", "knn"), accuracies, strict=True))
+    return replace(_pair(label, group, "busi", 0, 0), probe=svm, other_probes=(logreg, knn))
+
+
+SEVERAL = [_several("Lite0", "non-VLM", (0.7, 0.8, 0.6)), _several("Raw", "non-VLM", (0.65, 0.5, 0.62))]
+
+
+def test_several_probes_give_one_row_block_each_with_its_own_best() -> None:
+    rows = _body_rows(render_table(SEVERAL, ["busi"]))
+    assert [row[0] for row in rows] == [
+        "**Probe: LinearSVC (the study's)**", "*non-VLM*", "Lite0", "Raw",
+        "**Probe: LogReg (C by inner CV)**", "*non-VLM*", "Lite0", "Raw",
+        "**Probe: kNN (k = 20, cosine)**", "*non-VLM*", "Lite0", "Raw",
+    ]
+    assert [rows[2][1], rows[3][1]] == ["**70.0±1.0%**", "65.0±1.0%"]
+    assert [rows[6][1], rows[7][1]] == ["**80.0±1.0%**", "50.0±1.0%"]
+    assert [rows[10][1], rows[11][1]] == ["60.0±1.0%", "**62.0±1.0%**"]
+
+
+def test_every_number_of_several_probes_names_its_probe_in_csv_json_and_tables(tmp_path) -> None:
+    files = write_run_files(tmp_path, SEVERAL, ["busi"], _run())
+    rows = list(csv.DictReader(files.csv.open()))
+    assert [(row["label"], row["probe"]) for row in rows] == [
+        ("Lite0", "svm"), ("Lite0", "logreg"), ("Lite0", "knn"), ("Raw", "svm"), ("Raw", "logreg"), ("Raw", "knn")]
+    knn = rows[2]
+    assert float(knn["holdout_accuracy"]) == pytest.approx(0.6)
+    assert (float(knn["holdout_accuracy_low"]), float(knn["holdout_accuracy_high"])) == pytest.approx((0.5, 0.65))
+    assert knn["auroc_mean"] == knn["holdout_auroc"] == knn["holdout_auroc_low"] == ""
+    assert "k = 20, cosine distance on L2-normalised rows" in knn["probe_description"]
+    document = json.loads(files.json.read_text())
+    assert [p["probe"] for p in document["results"][0]["probes"]] == ["svm", "logreg", "knn"]
+    assert document["results"][0]["probes"][1]["accuracy"]["holdout_interval"] == pytest.approx([0.7, 0.85])
+    table = files.table.read_text()
+    assert "Probes, one row block each: **LinearSVC (the study's)**: the study's StandardScaler → LinearSVC" in table
+    holdout = table.split("## Holdout scores with 95 % bootstrap intervals")[1]
+    assert "| Lite0 | busi    | kNN (k = 20, cosine)    | 20     | 60.0% [50.0, 65.0] |" in holdout

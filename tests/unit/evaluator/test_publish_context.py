@@ -72,9 +72,8 @@ def test_random_weights_are_a_json_boolean_a_csv_column_and_a_note(tmp_path):
     assert [r["random_weights"] for r in document["results"]] == [False, True]
     assert document["results"][1]["provenance"]["random_weights"] is True
     assert [row["random_weights"] for row in csv.DictReader(files.csv.open())] == ["false", "true"]
-    table = files.table.read_text()
-    assert "Random weights: CONTROL served without pretrained weights" in table and "REAL" not in table.split(
-        "Random weights:")[1]
+    (note,) = [line for line in files.table.read_text().splitlines() if line.startswith("Random weights:")]
+    assert "Random weights: CONTROL served without pretrained weights" in note and "REAL" not in note
     assert "Random weights: CONTROL" in render_report(tmp_path, results, ["d"], run())
 
 

@@ -13,11 +13,9 @@ import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset as DicomDataset
-from pydicom.dataset import FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, MediaStorageDirectoryStorage, generate_uid
+from pydicom.uid import generate_uid
 
-from helpers.dicom import dicom_dataset, to_bytes
+from helpers.dicom import dicom_dataset, dicomdir_bytes, to_bytes
 from medembed_evaluator.datasets import load_dataset
 from medembed_evaluator.errors import DatasetError
 from medembed_evaluator.plan.schema import DatasetEntry
@@ -40,17 +38,6 @@ def _ct_slice(series_uid: str, z: float, seed: int) -> bytes:
     return to_bytes(ds)
 
 
-def _dicomdir() -> bytes:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MediaStorageDirectoryStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = DicomDataset()
-    ds.file_meta = meta
-    ds.DirectoryRecordSequence = []
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def _volume_tree(root: Path) -> dict[str, bytes]:
@@ -73,7 +60,7 @@ def _volume_tree(root: Path) -> dict[str, bytes]:
             data = _ct_slice(uid, z, seed=i + 10 * len(series))
             (folder / f"IM{i:06d}").write_bytes(data)
             series[f"bleed/{patient}/CT_head/IM{i:06d}"] = data
-        (folder / "DICOMDIR").write_bytes(_dicomdir())
+        (folder / "DICOMDIR").write_bytes(dicomdir_bytes())
         (folder / "._IM000000").write_bytes(b"\x00\x05\x16\x07" + bytes(40))
         (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
     write_image(root / "bleed" / "p01" / "screenshot.png")

@@ -13,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import numpy as np
 
-from ..logs import event
+from ..logs import IntervalSummary, event
 from ..metrics import EncoderMetrics
 from ..slices import SliceVectors, checked_slice_vectors, stored_value
 from .backends import CacheBackend
@@ -52,39 +51,6 @@ def checked_vectors(values: dict[str, bytes], dim: int) -> tuple[dict[str, np.nd
     return vectors, problems
 
 
-class MacFailureLog:
-    """Values that failed authentication, summarised: one `cache_values_rejected` warning per
-    `interval_s` seconds with counts by model and verdict (never a line per value: a poisoned
-    cache would flood the log). Use it on the event loop."""
-
-    def __init__(self, backend: str, interval_s: float) -> None:
-        self._backend = backend
-        self._interval_s = interval_s
-        self._counts: Counter[tuple[str, str]] = Counter()
-        self._flush_handle: asyncio.TimerHandle | None = None
-
-    def record(self, model_id: str, verdict: Verdict, count: int = 1) -> None:
-        """Count `count` values of `model_id` refused with `verdict`; the summary follows within `interval_s`."""
-        self._counts[(model_id, verdict.value)] += count
-        if self._flush_handle is None:
-            self._flush_handle = asyncio.get_running_loop().call_later(self._interval_s, self.flush)
-
-    def flush(self) -> None:
-        """Write the summary of the values refused since the last one (also called when the cache closes)."""
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
-        if not self._counts:
-            return
-        event(log, "cache_values_rejected", logging.WARNING, backend=self._backend, interval_s=self._interval_s,
-              total=sum(self._counts.values()),
-              rejected=[{"model": model, "verdict": verdict, "count": count}
-                        for (model, verdict), count in self._counts.most_common()],
-              meaning="values no configured cache MAC secret vouches for (forged, tampered, replayed or "
-                      "written without the secret): served as misses and overwritten")
-        self._counts.clear()
-
-
 class CacheFront:
     """The cache in front of `backend` (None: caching off). Every backend call is bounded by `timeout_s`
     seconds and the circuit breaker; a failure is a miss, counted in `metrics`, never an error.
@@ -99,7 +65,10 @@ class CacheFront:
         self._timeout_s = timeout_s
         self._breaker = breaker or CircuitBreaker()
         self.sealer = sealer or CacheSealer(None)
-        self._mac_log = MacFailureLog(self.description, mac_log_interval_s)
+        self._mac_log = IntervalSummary(
+            log, "cache_values_rejected", "rejected", ("model", "verdict"), mac_log_interval_s,
+            backend=self.description, meaning="values no configured cache MAC secret vouches for (forged, tampered, "
+            "replayed or written without the secret): served as misses and overwritten")
         self._pending_writes: set[asyncio.Task[None]] = set()
         self._pending_items = 0
         metrics.cache_circuit_open.set(0)
@@ -172,7 +141,7 @@ class CacheFront:
                     resealed.append(digest)
                 continue
             self._metrics.cache_errors.labels("get", "mac_failed").inc()
-            self._mac_log.record(scope.model_id, opened.verdict)
+            self._mac_log.record((scope.model_id, opened.verdict.value))
         return payloads, resealed
 
     def store(self, scope: KeyScope, vectors: dict[str, np.ndarray]) -> None:

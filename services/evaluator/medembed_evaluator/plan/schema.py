@@ -4,7 +4,7 @@
     encoders: {KEY: HOST:PORT}      Plan.encoders
     models: [...]                   ModelEntry each
     datasets: [...]                 DatasetEntry each (its `options:` typed by its kind's loader)
-    protocol: {...}                 probe.Protocol (the study's linear-probe protocol)
+    protocol: {...}                 probe.Protocol (the study's splits; probes svm, logreg, knn; bootstrap)
     output: {...}                   OutputSettings
     security: {...}                 SecuritySettings
     analysis: {..., bias: {...}}    AnalysisSettings, BiasSettings

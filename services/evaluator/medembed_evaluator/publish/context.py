@@ -35,6 +35,25 @@ def datasets_table(summaries: Sequence[DatasetSummary]) -> Table:
                          "Majority baseline accuracy", "Majority baseline F1-score"], rows=rows)
 
 
+def probe_note(results: Sequence[PairResult]) -> str:
+    """The line naming the probe of every number in the benchmark table: each probe in words, and
+    what a cell is; empty without results."""
+    described = {p.probe: (p.protocol.title(p.probe), p.protocol.describe(p.probe), p.protocol)
+                 for r in results for p in r.probes}
+    if not described:
+        return ""
+    protocol = next(iter(described.values()))[2]
+    repeats = f", {protocol.repeats} repeats" if protocol.repeats > 1 else ""
+    splits = (f"cells: mean±std over the {protocol.folds} stratified CV folds of the {1 - protocol.test_size:.0%} "
+              f"left after a stratified {protocol.test_size:.0%} holdout (seed {protocol.seed}{repeats}), the same "
+              "splits for every probe")
+    if len(described) == 1:
+        ((_, description, _),) = described.values()
+        return f"Probe: {description}; {splits}."
+    listed = "; ".join(f"**{title}**: {description}" for title, description, _ in described.values())
+    return f"Probes, one row block each: {listed}. {splits[0].upper()}{splits[1:]}."
+
+
 def published_suffix(score: Score, published: PublishedCell | None) -> str:
     """` (pub. 91±0.2, Δ −15.4)` after one of our cells, or ` (pub. n/a‡)` where the source is wrong."""
     if published is None:

@@ -1,4 +1,5 @@
-"""A run folder's result files: table.md, results.csv, results.json, and bias.csv when the run has a bias test."""
+"""A run folder's result files: table.md, results.csv (a row per pair and probe), results.json,
+and bias.csv when the run has a bias test."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from medembed_evaluator.comparison import Comparison, PublishedCell
 from medembed_evaluator.pair_result import PairResult, RunExtras, RunInfo
 from medembed_evaluator.plan.schema import ModelEntry
 from medembed_evaluator.probe import Score
+from medembed_evaluator.probe_metrics import METRICS
 from medembed_evaluator.publish.context import encoder_versions
 from medembed_evaluator.publish.table import render_tables
 
@@ -23,10 +25,15 @@ from medembed_evaluator.publish.table import render_tables
 VERSIONED_PACKAGES = ("numpy", "scipy", "scikit-learn", "umap-learn", "pynndescent", "numba", "pillow",
                       "medembed-decode", "medembed-client", "medembed-evaluator")
 CSV_COLUMNS = (
-    "model", "label", "group", "random_weights", "dataset", "n", "n_failed", "n_train", "n_test", "folds", "repeats",
+    "model", "label", "group", "random_weights", "dataset", "probe", "probe_description",
+    "n", "n_failed", "n_train", "n_test", "folds", "repeats",
     "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std", "binary_f1_mean", "binary_f1_std",
-    "holdout_accuracy", "holdout_macro_f1", "holdout_binary_f1",
-    "fold_accuracy", "fold_macro_f1", "fold_binary_f1", "convergence_warnings",
+    "balanced_accuracy_mean", "balanced_accuracy_std", "auroc_mean", "auroc_std",
+    "holdout_accuracy", "holdout_macro_f1", "holdout_binary_f1", "holdout_balanced_accuracy", "holdout_auroc",
+    "holdout_accuracy_low", "holdout_accuracy_high", "holdout_macro_f1_low", "holdout_macro_f1_high",
+    "holdout_binary_f1_low", "holdout_binary_f1_high", "holdout_balanced_accuracy_low",
+    "holdout_balanced_accuracy_high", "holdout_auroc_low", "holdout_auroc_high", "bootstrap_resamples",
+    "fold_accuracy", "fold_macro_f1", "fold_binary_f1", "fold_balanced_accuracy", "fold_auroc", "convergence_warnings",
     "class_counts", "majority_class", "majority_accuracy_mean", "majority_macro_f1_mean",
     "published_accuracy_pct", "published_macro_f1_pct",
     "content_hash", "weights_digest", "preprocess_digest", "embedding_spec",
@@ -72,7 +79,8 @@ def write_run_files(
                      run_dir / "bias.csv" if bias_rows else None)
     files.table.write_text(render_tables(results, dataset_names, models=models, extras=extras), encoding="utf-8")
     summaries = {summary.name: summary for summary in extras.datasets}
-    _write_csv(files.csv, CSV_COLUMNS, [csv_row(r, summaries.get(r.dataset), extras.comparison) for r in results])
+    _write_csv(files.csv, CSV_COLUMNS, [csv_row(r, summaries.get(r.dataset), extras.comparison, probe.probe)
+                                        for r in results for probe in r.probes])
     if files.bias_csv is not None:
         _write_csv(files.bias_csv, BIAS_CSV_COLUMNS, bias_rows)
     document = {
@@ -95,21 +103,27 @@ def _write_csv(path: Path, columns: Sequence[str], rows: list[dict[str, Any]]) -
 
 
 def csv_row(result: PairResult, summary: DatasetSummary | None = None,
-            comparison: Comparison | None = None) -> dict[str, Any]:
-    """One row of results.csv (CSV_COLUMNS) for a pair: scores as fractions, folds ';'-joined, the
-    dataset's baseline and the published values (percent) where given.
+            comparison: Comparison | None = None, probe_name: str = "") -> dict[str, Any]:
+    """One row of results.csv (CSV_COLUMNS) for a pair and one of its probes (default: its first):
+    scores as fractions, folds ';'-joined, holdout intervals as _low/_high, the dataset's baseline,
+    and the published values (percent, the study's SVM rows only) where given. Metrics a probe
+    lacks (binary F1 of a multi-class pair, an undefined AUROC) are empty.
     """
-    probe = result.probe
+    probe = result.probe_result(probe_name) if probe_name else result.probe
+    if probe is None:
+        raise ValueError(f"{result.model_label} on {result.dataset} has no result of probe '{probe_name}'")
     binary = probe.binary_f1
     separability = result.analysis.separability if result.analysis else None
-    published = {attribute: comparison.cell(result.model_id, result.dataset, attribute) if comparison else None
-                 for attribute in ("accuracy", "macro_f1")}
+    published = {attribute: comparison.cell(result.model_id, result.dataset, attribute)
+                 if comparison and probe.probe == "svm" else None for attribute in ("accuracy", "macro_f1")}
     return {
         "model": result.model_id,
         "label": result.model_label,
         "group": result.group,
         "random_weights": str(result.random_weights).lower(),
         "dataset": result.dataset,
+        "probe": probe.probe,
+        "probe_description": probe.protocol.describe(probe.probe),
         "n": result.n,
         "n_failed": result.n_failed,
         "n_train": probe.n_train,
@@ -122,12 +136,20 @@ def csv_row(result: PairResult, summary: DatasetSummary | None = None,
         "macro_f1_std": probe.macro_f1.std,
         "binary_f1_mean": binary.mean if binary else "",
         "binary_f1_std": binary.std if binary else "",
+        **_means(probe.balanced_accuracy, "balanced_accuracy"),
+        **_means(probe.auroc, "auroc"),
         "holdout_accuracy": probe.accuracy.holdout,
         "holdout_macro_f1": probe.macro_f1.holdout,
         "holdout_binary_f1": binary.holdout if binary else "",
+        "holdout_balanced_accuracy": probe.balanced_accuracy.holdout if probe.balanced_accuracy else "",
+        "holdout_auroc": probe.auroc.holdout if probe.auroc else "",
+        **{key: value for metric in METRICS for key, value in _interval(probe.score(metric), metric).items()},
+        "bootstrap_resamples": probe.protocol.bootstrap,
         "fold_accuracy": _joined(probe.accuracy),
         "fold_macro_f1": _joined(probe.macro_f1),
         "fold_binary_f1": _joined(binary) if binary else "",
+        "fold_balanced_accuracy": _joined(probe.balanced_accuracy) if probe.balanced_accuracy else "",
+        "fold_auroc": _joined(probe.auroc) if probe.auroc else "",
         "convergence_warnings": probe.convergence_warnings,
         "class_counts": json.dumps(result.class_counts),
         "majority_class": summary.majority_class if summary else "",
@@ -179,6 +201,15 @@ def bias_csv_rows(result: PairResult) -> list[dict[str, Any]]:
         "neutral_words": ";".join(settings.neutral_words),
         "neutral_correlation": settings.neutral_correlation,
     } for effect in bias.conditions]
+
+
+def _means(score: Score | None, name: str) -> dict[str, float | str]:
+    return {f"{name}_mean": score.mean if score else "", f"{name}_std": score.std if score else ""}
+
+
+def _interval(score: Score | None, name: str) -> dict[str, float | str]:
+    low, high = score.interval if score is not None and score.interval is not None else ("", "")
+    return {f"holdout_{name}_low": low, f"holdout_{name}_high": high}
 
 
 def _blank_if_none(value: float | None) -> float | str:

@@ -17,8 +17,10 @@ from medembed_evaluator.publish.context import (
     datasets_table,
     encoder_versions,
     grouped_versions,
+    probe_note,
 )
 from medembed_evaluator.publish.files import package_versions
+from medembed_evaluator.publish.holdout import HOLDOUT_NOTE, holdout_table
 from medembed_evaluator.publish.table import (
     BIAS_NOTE,
     SEPARABILITY_NOTE,
@@ -75,13 +77,13 @@ def render_report(
         f"<h1>medembed report: {_text(run.run_id)}</h1>",
         _run_facts(run),
         "<h2>Linear-probe benchmark</h2>",
-        _note(f"The study's protocol: StandardScaler → {'LinearSVC' if run.protocol.kernel == 'linear' else 'SVC'} "
-              f"(C = {run.protocol.c_rule}), stratified {run.protocol.test_size:.0%} holdout, "
-              f"{run.protocol.folds}-fold CV on the rest; cells are mean±std over the folds, best per column "
-              "in bold."),
+        _note((probe_note(results) or f"Probes: {', '.join(run.protocol.probes)}.") + " Best per column in bold."),
         to_html(benchmark_table(results, dataset_names, models=models, comparison=extras.comparison)),
         *(_note(note) for note in benchmark_notes(results, extras.comparison)),
     ]
+    holdout = holdout_table(results, dataset_names)
+    if holdout is not None:
+        parts += ["<h3>Holdout scores with 95 % bootstrap intervals</h3>", _note(HOLDOUT_NOTE), to_html(holdout)]
     if extras.failures:
         parts += ["<h3>Pairs without a result (– in the table)</h3>", "<ul>",
                   *(f"<li>{_text(failure.line())}</li>" for failure in extras.failures), "</ul>"]
@@ -107,7 +109,8 @@ def render_report(
 
 def _run_facts(run: RunInfo) -> str:
     facts = {"Plan": run.plan_name, "Started": run.started_at, "Finished": run.finished_at,
-             "Seeds": ", ".join(map(str, run.protocol.seeds))}
+             "Probes": ", ".join(run.protocol.probes), "Seeds": ", ".join(map(str, run.protocol.seeds)),
+             "Bootstrap resamples": str(run.protocol.bootstrap)}
     return _facts(facts)
 
 

@@ -1,8 +1,10 @@
-"""The run's tables: the study's benchmark table, and the separability and bias tables.
+"""The run's tables: the study's benchmark table, the holdout table, and the separability and bias tables.
 
 Benchmark: rows grouped medical / modality-specific / non-medical / non-VLM under group header
 rows; per dataset a column pair Accuracy | F1-score (macro F1) with cells `mean±std%` over the CV
 folds; the best mean per column in bold (ties, as displayed, all bold); a missing pair shows `–`.
+A run with several probes gives one row block per probe, each under a bold header row naming it
+(best per column within the block); the published values sit beside the study's SVM only.
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ from medembed_evaluator.publish.context import (
     DATASETS_NOTE,
     benchmark_notes,
     datasets_table,
+    probe_note,
     published_suffix,
 )
 from medembed_evaluator.publish.formats import format_score
 from medembed_evaluator.publish.formats import percent as _percent
+from medembed_evaluator.publish.holdout import HOLDOUT_NOTE, holdout_table
 from medembed_evaluator.publish.tabular import Cell, Table, to_markdown
 
 MISSING = "–"
+HOLDOUT_HEADING = "## Holdout scores with 95 % bootstrap intervals"
 NO_RESULT_HEADING = "## Pairs without a result (– in the table)"
 METRICS = (("Accuracy", "accuracy"), ("F1-score", "macro_f1"))
 
@@ -46,11 +51,14 @@ def render_tables(
     separability and bias tables when the run has them."""
     extras = extras or RunExtras()
     sections = [render_table(results, dataset_names, models=models, comparison=extras.comparison)]
-    sections += [f"{note}\n" for note in benchmark_notes(results, extras.comparison)]
+    sections += [f"{note}\n" for note in [probe_note(results), *benchmark_notes(results, extras.comparison)] if note]
     if extras.datasets:
         sections.append(f"## Datasets\n\n{DATASETS_NOTE}\n\n{to_markdown(datasets_table(extras.datasets))}")
     if extras.failures:
         sections.append(f"{NO_RESULT_HEADING}\n\n" + "".join(f"- {failure.line()}\n" for failure in extras.failures))
+    holdout = holdout_table(results, dataset_names)
+    if holdout is not None:
+        sections.append(f"{HOLDOUT_HEADING}\n\n{HOLDOUT_NOTE}\n\n{to_markdown(holdout)}")
     separability = separability_table(results, dataset_names)
     if separability is not None:
         sections.append(f"## Separability\n\n{SEPARABILITY_NOTE}\n\n{to_markdown(separability)}")
@@ -65,17 +73,42 @@ def benchmark_table(
     comparison: Comparison | None = None,
 ) -> Table:
     """`models` (plan order) also get a row when they have no result; others follow in result order.
-    With a comparison, cells of the study's models and datasets also show the published value and Δ."""
-    by_pair = {(r.model_label, r.dataset): r for r in results}
+    With a comparison, cells of the study's models and datasets also show the published value and Δ
+    (in the study's SVM rows only). With several probes: one block per probe, under a bold header row."""
     model_rows = _model_rows(models, results)
     groups = [*GROUPS, *dict.fromkeys(g for _, g in model_rows if g not in GROUPS)]
+    probes = probe_order(results)
+    rows: list[list[Cell]] = []
+    for probe in probes:
+        if len(probes) > 1:
+            title = next(p.protocol.title(probe) for r in results for p in r.probes if p.probe == probe)
+            rows.append([Cell(f"Probe: {title}", bold=True), *([Cell("")] * (2 * len(dataset_names)))])
+        rows += _probe_block(results, dataset_names, model_rows, groups, probe,
+                             comparison if probe == "svm" else None)
+    return Table(
+        header=["Model", *(cell for d in dataset_names for cell in (d, ""))],
+        subheader=["", *(name for _ in dataset_names for name, _ in METRICS)],
+        rows=rows,
+    )
+
+
+def probe_order(results: Sequence[PairResult]) -> list[str]:
+    """The probes the results carry, in the plan's order (["svm"] when there are no results)."""
+    return list(dict.fromkeys(p.probe for r in results for p in r.probes)) or ["svm"]
+
+
+def _probe_block(results: Sequence[PairResult], dataset_names: Sequence[str], model_rows: list[tuple[str, str]],
+                 groups: list[str], probe: str, comparison: Comparison | None) -> list[list[Cell]]:
+    """One probe's rows: group header rows and a row per model, the best per column among them in bold."""
+    by_pair = {(r.model_label, r.dataset): r.probe_result(probe) for r in results}
     best = {
         (dataset, attribute): max(
-            (_percent(getattr(r.probe, attribute).mean) for r in results if r.dataset == dataset), default=None
-        )
+            (_percent(getattr(p, attribute).mean) for (_, d), p in by_pair.items() if d == dataset and p is not None),
+            default=None)
         for dataset in dataset_names
         for _, attribute in METRICS
     }
+    ids = {(r.model_label, r.dataset): r.model_id for r in results}
     rows: list[list[Cell]] = []
     for group in groups:
         labels = [label for label, model_group in model_rows if model_group == group]
@@ -90,16 +123,13 @@ def benchmark_table(
                     if result is None:
                         cells.append(Cell(MISSING))
                         continue
-                    score: Score = getattr(result.probe, attribute)
-                    published = comparison.cell(result.model_id, dataset, attribute) if comparison else None
+                    score: Score = getattr(result, attribute)
+                    published = (comparison.cell(ids[(label, dataset)], dataset, attribute) if comparison
+                                 else None)
                     cells.append(Cell(format_score(score), bold=_percent(score.mean) == best[(dataset, attribute)],
                                       note=published_suffix(score, published)))
             rows.append(cells)
-    return Table(
-        header=["Model", *(cell for d in dataset_names for cell in (d, ""))],
-        subheader=["", *(name for _ in dataset_names for name, _ in METRICS)],
-        rows=rows,
-    )
+    return rows
 
 
 SEPARABILITY_NOTE = (

@@ -14,6 +14,7 @@ import pydicom
 import pytest
 from pydicom.pixels import apply_modality_lut
 
+from helpers.dicom import dicomdir_bytes
 from helpers.volumes import canonical_slice, ct_slice, linear, nifti_bytes, phantom, series_files, tar_of, zip_of
 from medembed_decode import DEFAULT_LIMITS, DecodeError, DecodeErrorKind
 from medembed_decode.volume import SliceOptions, decode_slices, volume_kind
@@ -115,26 +116,12 @@ def test_non_dicom_members_and_a_dicomdir_are_skipped_and_said(files: dict[str, 
     extra = dict(files)
     extra["README.txt"] = b"exported by a PACS"
     extra["__MACOSX/._IM0000.dcm"] = b"\x00\x05\x16\x07" + bytes(60)
-    extra["DICOMDIR"] = dicomdir()
+    extra["DICOMDIR"] = dicomdir_bytes()
     result = decode_slices(zip_of(extra), SliceOptions.parse("all"), DEFAULT_LIMITS)
     assert len(result.images) == SHAPE[2]
     assert any("3 archive member(s) that are not DICOM images skipped" in note for note in result.notes)
 
 
-def dicomdir() -> bytes:
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = "1.2.840.10008.1.3.10", generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.FileSetID = "EXPORT"
-    ds.DirectoryRecordSequence = []
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def test_two_series_in_one_archive_are_refused_naming_both_uids(stored: np.ndarray) -> None:

@@ -89,6 +89,33 @@ def test_a_processor_record_that_disagrees_with_preprocessor_config_json_is_refu
         load(tiny_entry("hf", "llava", local(tmp_path), **options))
 
 
+def test_a_llava_next_checkpoint_with_the_hubs_processor_file_loads_with_the_catalogs_record(tmp_path):
+    """llava-hf's LLaVA-1.6 preprocessor_config.json holds "aspect_ratio_setting": "anyres", which the
+    catalog's record (what the processor reads) leaves out; it stopped the server before."""
+    _, options = write_llava_next(tmp_path, seed=4)
+    written = json.loads((tmp_path / "preprocessor_config.json").read_text())
+    assert written["aspect_ratio_setting"] == "anyres"
+    catalog_record = CATALOG["llava-v1.6-mistral-7b"].options["image_processor"]
+    assert "aspect_ratio_setting" not in catalog_record["config"]
+    encoder = load(tiny_entry("hf", "llava", local(tmp_path), **{**options, "image_processor": catalog_record}))
+    assert set(encoder.specs) >= {"default", "base_view"}
+    with_the_key = {**catalog_record, "config": {**catalog_record["config"], "aspect_ratio_setting": "anyres"}}
+    load(tiny_entry("hf", "llava", local(tmp_path), **{**options, "image_processor": with_the_key}))
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"aspect_ratio_setting": "pad"}, "aspect_ratio_setting 'pad'; the LLaVA-1.6 checkpoints say 'anyres'"),
+    ({"pixel_shuffle": True}, r"preprocessor_config.json in \['pixel_shuffle'\]"),
+    ({"do_center_crop": False}, r"preprocessor_config.json in \['do_center_crop'\]"),
+])
+def test_processor_keys_that_may_change_pixels_still_stop_the_model(tmp_path, changes, message):
+    _, options = write_llava_next(tmp_path, seed=5)
+    written = json.loads((tmp_path / "preprocessor_config.json").read_text())
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps({**written, **changes}))
+    with pytest.raises(ModelLoadError, match=message):
+        load(tiny_entry("hf", "llava", local(tmp_path), **options))
+
+
 def _normalized(value: float) -> torch.Tensor:
     return (value / 255 - torch.tensor(OPENAI_MEAN)) / torch.tensor(OPENAI_STD)
 

@@ -78,8 +78,21 @@ NEXT_TOWER = _stripped("vision_tower.", "model.vision_tower.")
 NEXT_PROJECTOR = _stripped("multi_modal_projector.", "model.multi_modal_projector.")
 NEXT_NEWLINE = ("image_newline", "model.image_newline")
 CLIP_REPO_TOWER = (Prefix("vision_model.", ""),)  # a CLIP repo (openai/clip-vit-large-patch14-336): its vision model
-PROCESSOR_BOOKKEEPING = {"image_processor_type", "feature_extractor_type", "processor_class", "_processor_class",
-                         "backend"}
+PROCESSOR_BOOKKEEPING = frozenset({
+    # which classes read the file (the catalog's image_processor.type names the processor itself)
+    "image_processor_type", "feature_extractor_type", "processor_class", "_processor_class",
+    # transformers 5's torchvision / PIL implementation switch; medembed always builds the PIL one
+    "backend",
+})
+"""preprocessor_config.json keys that change no pixel, left out of the comparison with the catalog record."""
+PROCESSOR_FIXED = {"aspect_ratio_setting": "anyres"}
+"""Keys a real checkpoint's preprocessor_config.json holds that no transformers image processor reads,
+accepted with the one value they have there: llava-hf's LLaVA-1.6 files (llava-v1.6-mistral-7b-hf,
+llava-v1.6-vicuna-13b-hf) say `"aspect_ratio_setting": "anyres"`, which LlavaNextImageProcessor never
+reads (it tiles by image_grid_pinpoints whatever the key says; transformers 5.25 has no code reading
+it). Another value there would describe another preprocessing than the one the model was trained
+with, so it is refused. Any key neither here nor in PROCESSOR_BOOKKEEPING is compared with the
+catalog record, so an unknown key that could change pixels stops the model."""
 
 
 def llava_projector(arch: LlavaArchitecture) -> nn.Module:
@@ -208,14 +221,23 @@ def _tower_source(options: LlavaOptions, arch: LlavaArchitecture, model_id: str)
 
 
 def _check_processor(options: LlavaOptions, source: FileSource, model_id: str) -> None:
-    """The recorded image_processor must be the one the upstream reads from `source`."""
+    """The recorded image_processor must be the one the upstream reads from `source`: every key of the
+    file but PROCESSOR_BOOKKEEPING and PROCESSOR_FIXED (which must hold its one value) equal to the
+    catalog record's, as the processor reads them. Raises ModelLoadError naming the keys otherwise."""
     actual = _read_json(source, PROCESSOR_JSON)
     if actual is None:
         return
-    expected = pil_image_processor(options.image_processor).to_dict()
-    config = {key: value for key, value in actual.items() if key not in PROCESSOR_BOOKKEEPING}
+    for key, value in PROCESSOR_FIXED.items():
+        if key in actual and actual[key] != value:
+            raise ModelLoadError(f"model {model_id!r}: {source.description}/{PROCESSOR_JSON} has {key} "
+                                 f"{actual[key]!r}; the LLaVA-1.6 checkpoints say {value!r} (no transformers "
+                                 "processor reads it), so this file describes another preprocessing")
+    ignored = PROCESSOR_BOOKKEEPING | set(PROCESSOR_FIXED)
+    recorded = {key: value for key, value in options.image_processor.get("config", {}).items() if key not in ignored}
+    expected = pil_image_processor({**options.image_processor, "config": recorded}).to_dict()
+    config = {key: value for key, value in actual.items() if key not in ignored}
     theirs = pil_image_processor({"type": options.image_processor["type"], "config": config}).to_dict()
-    differing = sorted(key for key in (set(expected) | set(theirs)) - PROCESSOR_BOOKKEEPING
+    differing = sorted(key for key in (set(expected) | set(theirs)) - ignored
                        if expected.get(key) != theirs.get(key))
     if differing:
         raise ModelLoadError(f"model {model_id!r}: catalog options.image_processor differs from "

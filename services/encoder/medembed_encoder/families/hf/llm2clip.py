@@ -9,6 +9,14 @@ Specs: `default` is LLM2CLIP's `model.get_image_features(pixel_values)` (its mod
 embedding: `visual_projection(vision_model(x).pooler_output)`, not normalised), equal to
 transformers' `CLIPVisionModelWithProjection(x).image_embeds`; `pre_projection` is the pooled CLS
 token after the post-LayerNorm (`vision_model(x).pooler_output`).
+Activation: exact GELU (`hidden_act: gelu`, torch's erf GELU), not OpenAI CLIP's QuickGELU. Source:
+LLM2CLIP's own config for this tower, llm2clip/eva_clip/model_configs/OpenaiCLIP-L-14-336.json
+(microsoft/LLM2CLIP @ cba3b45), sets no `quick_gelu`; eva_clip/model.py `_build_vision_tower` takes
+`act_layer = QuickGELU if quick_gelu else nn.GELU`, and llm2clip/run.sh trains without
+--force-quick-gelu. The catalog entry records it (`vision_config.hidden_act: gelu`). Open: eva_clip's
+factory.create_model builds QuickGELU instead when called with pretrained="openai" (openai.py
+load_openai_model -> build_model_from_openai_state_dict(quick_gelu=True)); which path trained this
+tower is settled by the hub repo's own config.json, not reachable from here.
 """
 
 from __future__ import annotations
