@@ -5,6 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DATA ?=
+# the table's column for DATA; empty = the folder's name (make bench DATA=…/Dataset_BUSI_with_GT DATA_NAME=busi)
+DATA_NAME ?=
 PLAN ?= deploy/plans/bench.yaml
 BENCH_ARGS ?=
 # torch: PyPI's `torch==2.14.1` for Linux x86_64 is the CUDA build, about 5.5 GB in the venv even on
@@ -13,7 +15,7 @@ BENCH_ARGS ?=
 # reach; where it can be reached: TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu make install
 TORCH_INDEX_URL ?=
 
-.PHONY: install system-packages proto test lint bench bench-full bench-encoder bench-cache secrets clean
+.PHONY: install system-packages proto test test-quick lint bench bench-full bench-encoder bench-cache secrets clean
 
 # The venv (torch, the project's packages, dev tools), then the system packages the tests need.
 install: $(VENV)/.installed system-packages
@@ -41,12 +43,18 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q tests
 
+# A few minutes: lint and the fast unit tests (no servers, no model weights); `make test` before a merge.
+QUICK_TESTS ?= tests/unit --ignore=tests/unit/encoder/families --ignore=tests/unit/decode/test_decode_fuzz.py -m "not slow"
+test-quick: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q $(QUICK_TESTS)
+
 # The demo needs only the venv: no Redis (on-disk vector cache), no browser.
 bench: $(VENV)/.installed
-	$(PY) scripts/bench.py --plan $(PLAN) $(if $(DATA),--data $(DATA)) $(BENCH_ARGS)
+	$(PY) scripts/bench.py --plan $(PLAN) $(if $(DATA),--data $(if $(DATA_NAME),$(DATA_NAME)=)$(DATA)) $(BENCH_ARGS)
 
 bench-full: $(VENV)/.installed
-	$(PY) scripts/bench.py --plan deploy/plans/bench-full.yaml $(if $(DATA),--data $(DATA)) $(BENCH_ARGS)
+	$(PY) scripts/bench.py --plan deploy/plans/bench-full.yaml $(if $(DATA),--data $(if $(DATA_NAME),$(DATA_NAME)=)$(DATA)) $(BENCH_ARGS)
 
 bench-encoder: $(VENV)/.installed
 	$(PY) bench/encoder_throughput.py $(if $(DATA),--data $(DATA)) $(BENCH_ARGS)

@@ -5,7 +5,9 @@
              the catalog entry loaded by medembed's own loader, decoded by medembed_decode with
              the server's default limits and preprocessed by the model's own transform in a pool
              of decode threads (as many as medembed's default), batched by Triton's dynamic
-             batcher (max_batch_size, max_queue_delay).
+             batcher (max_batch_size, max_queue_delay). `--instances N` binds N model instances
+             (PyTriton's list of inference callables: Triton's instance group), each computing a
+             batch at the same time; `--torch-threads T` sets torch's intra-op threads.
     load   : the closed-loop load of bench/closed_loop.py against it; prints one JSON line.
     vector : one image's vector, for the harness's check that both servers embed alike.
 """
@@ -51,6 +53,8 @@ def serve(args: argparse.Namespace) -> None:
     from medembed_encoder.config import Settings
     from medembed_encoder.families import load_encoder
 
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)  # process-wide: every instance's forward
     defaults = Settings()
     limits = DecodeLimits(defaults.max_image_bytes, defaults.max_pixels, defaults.min_side)
     encoder = load_encoder(load_catalog()[args.model], torch.device("cpu"), allow_random_weights=True)
@@ -71,12 +75,12 @@ def serve(args: argparse.Namespace) -> None:
     config = TritonConfig(grpc_port=args.grpc_port, http_port=args.http_port, metrics_port=args.metrics_port,
                           log_verbose=0)
     with Triton(config=config) as triton:
-        triton.bind(model_name=MODEL_NAME, infer_func=infer,
+        triton.bind(model_name=MODEL_NAME, infer_func=[infer] * args.instances,
                     inputs=[Tensor(name="image", dtype=np.bytes_, shape=(1,))],
                     outputs=[Tensor(name="vector", dtype=np.float32, shape=(-1,))],
                     config=ModelConfig(max_batch_size=args.max_batch_size, batcher=DynamicBatcher(
                         max_queue_delay_microseconds=int(args.max_queue_delay_ms * 1000))))
-        print("triton serving", flush=True)
+        print(f"triton serving: {args.instances} instance(s), {torch.get_num_threads()} torch thread(s)", flush=True)
         triton.serve()
 
 
@@ -125,6 +129,8 @@ def main() -> None:
     serving.add_argument("--max-batch-size", type=int, default=32)
     serving.add_argument("--max-queue-delay-ms", type=float, default=5.0)
     serving.add_argument("--decode-threads", type=int, default=0, help="0 = one per core, medembed's default")
+    serving.add_argument("--instances", type=int, default=1, help="model instances computing at the same time")
+    serving.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads; 0 = torch's default")
     loading = commands.add_parser("load")
     loading.add_argument("--url", required=True)
     loading.add_argument("--clients", type=int, required=True)

@@ -1,28 +1,38 @@
-# syntax=docker/dockerfile:1.7
 # One encoder family per image, built from the repository root:
 #   docker build -f deploy/docker/encoder.Dockerfile --build-arg FAMILY=timm -t medembed-encoder-timm .
 # FAMILY: open_clip | timm | hf | torchvision (an extra of services/encoder; only that one is installed).
+# No `# syntax=` line: the engine's own Dockerfile frontend builds it, so no frontend image is pulled
+# from a registry (air-gapped builds work).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ARG FAMILY=open_clip
 ARG TORCH_VERSION=2.14.1
 ARG TORCHVISION_VERSION=0.29.1
-# Empty = PyPI's torch wheels, which carry CUDA. The CPU-only variant passes the CPU wheel index.
+# Empty = PyPI's torch wheels, which carry CUDA. The CPU-only variant passes the CPU wheel index
+# and REQUIRE_CPU_TORCH=1: torch comes from that index alone, and the build fails with a message
+# when the torch installed is a CUDA build anyway.
 ARG TORCH_INDEX_URL=
+ARG REQUIRE_CPU_TORCH=
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH
+# pip upgraded first: a pip older than 23.3 (a base image's) silently drops the extra `open_clip`
+# (a name with '_'), and the image would build without its family's library.
 RUN case "$FAMILY" in open_clip|timm|hf|torchvision) ;; \
       *) echo "FAMILY must be open_clip, timm, hf or torchvision, not '$FAMILY'" >&2; exit 1 ;; esac \
- && python -m venv /opt/venv
+ && python -m venv /opt/venv \
+ && pip install --upgrade pip
 # torch alone first: the largest layer, and the one that changes least.
 RUN printf 'torch==%s\ntorchvision==%s\n' "$TORCH_VERSION" "$TORCHVISION_VERSION" > /opt/constraints.txt \
- && pip install -c /opt/constraints.txt ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} torch
+ && { pip install -c /opt/constraints.txt ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch \
+      || { echo "torch $TORCH_VERSION could not be installed${TORCH_INDEX_URL:+ from $TORCH_INDEX_URL, torch's only index when set: is it reachable from the build?}" >&2; exit 1; }; }
 COPY libs/proto /src/libs/proto
 COPY clients/python /src/clients/python
 COPY libs/decode /src/libs/decode
 COPY services/encoder /src/services/encoder
 RUN pip install -c /opt/constraints.txt ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} \
       /src/libs/proto /src/clients/python /src/libs/decode "/src/services/encoder[$FAMILY]"
+# The image must serve its family: its libraries installed and importing (and a CPU torch where asked).
+RUN python -m medembed_encoder.buildcheck "$FAMILY" ${REQUIRE_CPU_TORCH:+--cpu}
 
 FROM ${PYTHON_IMAGE}
 ARG FAMILY=open_clip

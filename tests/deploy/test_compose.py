@@ -236,3 +236,18 @@ def test_docker_compose_accepts_the_files(variant):
                                timeout=60)
     assert completed.returncode == 0, completed.stderr
     assert set(yaml.safe_load(completed.stdout)["services"]) == set(active_services(load_compose(*VARIANTS[variant])))
+
+
+def test_cpu_images_take_torch_from_the_cpu_index_and_refuse_a_cuda_build():
+    """Where the CPU index cannot be reached, the build must fail (buildcheck --cpu), not fall back to
+    PyPI's CUDA torch: both build args reach every active encoder of the CPU variant."""
+    compose = load_compose(COMPOSE, COMPOSE_CPU)
+    declared = {arguments.partition("=")[0] for keyword, arguments in dockerfile_instructions(ENCODER_DOCKERFILE)
+                if keyword == "ARG"}
+    for name, service in encoder_services(compose).items():
+        args = service["build"]["args"]
+        assert urlparse(args["TORCH_INDEX_URL"]).path.rstrip("/").endswith("/cpu"), name
+        assert args["REQUIRE_CPU_TORCH"] == "1", name
+        assert {"TORCH_INDEX_URL", "REQUIRE_CPU_TORCH"} <= declared
+    for name, service in encoder_services(load_compose(COMPOSE)).items():
+        assert not service["build"]["args"].get("REQUIRE_CPU_TORCH"), f"{name}: the GPU images need CUDA torch"

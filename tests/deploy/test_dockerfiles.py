@@ -134,3 +134,41 @@ def test_dockerignore_lets_every_copied_path_through():
                     included = negated
             assert included, f"{path.name}: COPY {source} is excluded by .dockerignore"
             assert (ROOT / source).exists()
+
+
+def _build_stage(path) -> list[tuple[str, str]]:
+    instructions = dockerfile_instructions(path)
+    return instructions[:max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")]
+
+
+@pytest.mark.parametrize("path", [ENCODER_DOCKERFILE, EVALUATOR_DOCKERFILE], ids=lambda p: p.name)
+def test_builds_without_a_frontend_image_from_a_registry(path):
+    """A `# syntax=` directive makes BuildKit pull that frontend image first: no air-gapped builds."""
+    first_lines = [line for line in path.read_text().splitlines() if line.startswith("#")]
+    assert not [line for line in first_lines if re.match(r"#\s*syntax\s*=", line, re.IGNORECASE)]
+
+
+@pytest.mark.parametrize("path", [ENCODER_DOCKERFILE, EVALUATOR_DOCKERFILE], ids=lambda p: p.name)
+def test_pip_is_upgraded_before_the_first_install(path):
+    """A base image's pip older than 23.3 drops extras named with '_' (open_clip) without a word."""
+    commands = [command.strip() for keyword, arguments in _build_stage(path) if keyword == "RUN"
+                for command in arguments.split("&&")]
+    installs = [i for i, command in enumerate(commands) if command.startswith("pip install")]
+    assert installs and commands[installs[0]] == "pip install --upgrade pip"
+
+
+def test_the_encoder_build_checks_its_family_and_the_cpu_variants_torch():
+    runs = [arguments for keyword, arguments in _build_stage(ENCODER_DOCKERFILE) if keyword == "RUN"]
+    family_install = next(i for i, command in enumerate(runs) if "services/encoder[" in command)
+    checks = [i for i, command in enumerate(runs) if "python -m medembed_encoder.buildcheck" in command]
+    assert checks and checks[0] > family_install, "the check runs after the family's install"
+    assert runs[checks[0]] == 'python -m medembed_encoder.buildcheck "$FAMILY" ${REQUIRE_CPU_TORCH:+--cpu}'
+    assert "REQUIRE_CPU_TORCH" in _args(dockerfile_instructions(ENCODER_DOCKERFILE))
+    torch_install = next(command for command in runs if "--index-url" in command and " torch " in command)
+    assert '${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch ||' in torch_install  # no PyPI CUDA wheels beside
+    assert "could not be installed" in torch_install  # a failed install says which index
+
+
+def test_the_evaluator_build_checks_that_its_libraries_import():
+    runs = " ".join(arguments for keyword, arguments in _build_stage(EVALUATOR_DOCKERFILE) if keyword == "RUN")
+    assert 'python -c "import medembed_evaluator.cli, medembed_evaluator.runner, sklearn, umap"' in runs

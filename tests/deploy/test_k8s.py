@@ -36,6 +36,9 @@ from .manifests import (
 # The oldest release with the preStop sleep action on by default, and the newest the package knows.
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.utils.latest_version())
 CRD_KINDS = {"ScaledObject": "keda.sh/v1alpha1", "ServiceMonitor": "monitoring.coreos.com/v1"}
+# Schema checks are CPU only (2.5 s here at load 10, 15 s at load 21): pytest's 300 s per test is their
+# only time limit, which a machine thrashing under several suites' encoders can pass.
+SCHEMA_CHECK_LIMIT_S = 1200
 needs_kustomize = pytest.mark.skipif(kustomize_command() is None, reason="no kustomize or kubectl binary here")
 Doc = dict[str, Any]
 
@@ -147,6 +150,7 @@ def check_autoscalers(docs: list[Doc]) -> None:
 
 # --- raw files ----------------------------------------------------------------------------------
 
+@pytest.mark.timeout(SCHEMA_CHECK_LIMIT_S)
 def test_raw_manifests_match_the_kubernetes_schemas():
     docs = raw_k8s_documents()
     assert {"Deployment", "Service", "Job", "ScaledObject", "HorizontalPodAutoscaler"} <= {d["kind"] for d in docs}
@@ -180,6 +184,7 @@ def test_families_match_compose():
 # --- the built stack ------------------------------------------------------------------------------
 
 @needs_kustomize
+@pytest.mark.timeout(SCHEMA_CHECK_LIMIT_S)
 def test_built_stack_matches_the_kubernetes_schemas(built):
     check_schemas(built)
 

@@ -7,8 +7,9 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -17,13 +18,16 @@ from .aio import DEFAULT_TARGET
 from .client import Client
 from .files import folder_files
 from .health import check_health
+from .helpformat import HelpFormatter, subcommand
 from .models import ModelInfo
 from .redact import redact
 from .results import EmbedError
 from .retry import RetryPolicy
+from .stopping import Terminated, command_line, disk_full_line, exit_code, is_disk_full, stop_signals, stopped_line
 
 UNREACHABLE_CODES = ("UNAVAILABLE", "DEADLINE_EXCEEDED")
 CONNECT_TIMEOUT_S = 10.0
+NPY_HEADER_BYTES = 128  # numpy .npy format 1.0 pads its header to a multiple of 64 bytes
 KNOWN_FORMATS = "PNG, JPEG, TIFF, BMP, WEBP, DICOM (with or without a suffix) or NIfTI"
 START_HINT = ("is the encoder running? Start it with `medembed-encoder serve --models ID` "
               "(`medembed-encoder catalog` lists the ids), or point --target / MEDEMBED_TARGET at it")
@@ -138,6 +142,24 @@ def _cmd_health(args: argparse.Namespace) -> int:
     return 0 if status == "SERVING" else 1
 
 
+class _Writes:
+    """A file seen only through its write(): np.save then writes with it, and a full disk raises
+    OSError(ENOSPC) (for a real file np.save uses ndarray.tofile, whose OSError carries no errno)."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+
+    def write(self, data: bytes) -> int:
+        """Write `data` to the file; returns the bytes written."""
+        return self._handle.write(data)
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """`np.save(path, array)` (the .npy format), raising OSError with its errno when the disk is full."""
+    with path.open("wb") as handle:
+        np.save(_Writes(handle), array, allow_pickle=False)
+
+
 def output_paths(out: str) -> tuple[Path, dict[str, Path]]:
     """The .npy written for `--out` (np.save adds .npy when missing) and its side files, named after
     its whole stem: `feats.v1.npy` -> `feats.v1.files.txt`."""
@@ -164,43 +186,65 @@ def _cmd_embed(args: argparse.Namespace) -> int:
                               skip_cache=args.skip_cache, progress=not args.quiet, volume=_volume_args(args))
     vectors_path, side = output_paths(args.out)
     rows_path = side.pop("rows.tsv")
-    vectors_path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(vectors_path, result.vectors)
-    write_file_list(side["files.txt"], files)
     errors = {str(files[i]): {"index": i, "code": e.code, "message": e.message} for i, e in result.errors.items()}
-    side["errors.json"].write_text(json.dumps(errors, indent=1))
     provenance = dataclasses.asdict(result.provenance) if result.provenance else None
-    side["provenance.json"].write_text(json.dumps(provenance, indent=1))
+    texts = {"errors.json": json.dumps(errors, indent=1), "provenance.json": json.dumps(provenance, indent=1)}
     if _volume_args(args):  # which item and slice each row of the .npy is
         side["rows.tsv"] = rows_path
-        rows_path.write_text("row\titem\tslice\tslice_count\n" + "".join(
+        texts["rows.tsv"] = "row\titem\tslice\tslice_count\n" + "".join(
             f"{row}\t{item}\t{slice_index}\t{result.slice_counts[item]}\n"
-            for row, (item, slice_index) in enumerate(zip(result.row_item, result.row_slice, strict=True))))
+            for row, (item, slice_index) in enumerate(zip(result.row_item, result.row_slice, strict=True)))
+    try:
+        vectors_path.parent.mkdir(parents=True, exist_ok=True)
+        save_npy(vectors_path, result.vectors)
+        write_file_list(side["files.txt"], files)
+        for kind, text in texts.items():
+            side[kind].write_text(text)
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        for written in (vectors_path, *side.values()):  # no half-written output is left to be mistaken for one
+            written.unlink(missing_ok=True)
+        needed = (result.vectors.nbytes + NPY_HEADER_BYTES + sum(len(os.fsencode(f)) + 1 for f in files)
+                  + sum(len(text.encode()) for text in texts.values()))
+        raise CliError(f"{disk_full_line(vectors_path.parent, needed)}; nothing was written: free space there (or "
+                       f"pass --out elsewhere) and run the same command again (the encoder's vector cache answers "
+                       f"what it already computed)") from None
     print(f"wrote {vectors_path} {result.vectors.shape}, {', '.join(str(p) for p in side.values())}; "
           f"{len(result.errors)} item error(s); {int(result.cache_hits.sum())} cache hit(s)", file=sys.stderr)
     return 1 if result.errors else 0
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="medembed", description="medembed embedding service client")
-    parser.add_argument("--target", default=os.environ.get("MEDEMBED_TARGET", DEFAULT_TARGET),
-                        help="HOST:PORT of the encoder service (env MEDEMBED_TARGET)")
+    parser = argparse.ArgumentParser(prog="medembed", description="medembed embedding service client",
+                                     formatter_class=HelpFormatter)
+    parser.add_argument("--target", default=None,
+                        help=f"HOST:PORT of the encoder service (default: env MEDEMBED_TARGET; unset or empty: "
+                             f"{DEFAULT_TARGET})")
     security.add_arguments(parser)
-    commands = parser.add_subparsers(dest="command", required=True)
-    models = commands.add_parser("models", help="list the models the server hosts")
-    models.add_argument("--json", action="store_true")
-    health = commands.add_parser("health", help="print the target's status; exit 0 only when it is SERVING")
-    health.add_argument("--service", default="", help="a model id, or empty for the whole server")
-    health.add_argument("--timeout", type=float, default=3.0)
-    embed = commands.add_parser("embed", help="embed image files or directories into a .npy array")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    models = subcommand(commands, "models", help="list the models the server hosts")
+    models.add_argument("--json", action="store_true",
+                        help="one JSON object a line per model (id, family, dim, specs, weights ...) instead of "
+                             "the table")
+    health = subcommand(commands, "health", help="print the target's status; exit 0 only when it is SERVING")
+    health.add_argument("--service", default="", help="a model id; empty = the whole server (default: empty)")
+    health.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer")
+    embed = subcommand(commands, "embed", help="embed image files or directories into a .npy array")
     embed.add_argument("inputs", nargs="+", help="image files and/or directories (searched recursively)")
-    embed.add_argument("--model", required=True)
+    embed.add_argument("--model", required=True, help="served model id (`medembed models` lists them); required")
     embed.add_argument("--out", required=True,
                        help="output .npy (.npy added if missing); STEM.files.txt, STEM.errors.json and "
-                            "STEM.provenance.json beside it")
-    embed.add_argument("--spec", default="")
-    embed.add_argument("--priority", choices=["online", "bulk"], default="bulk")
-    embed.add_argument("--skip-cache", action="store_true")
+                            "STEM.provenance.json beside it; required")
+    embed.add_argument("--spec", default="",
+                       help="the model's embedding spec, e.g. its pooling (`medembed models` lists each model's "
+                            "specs); empty = the model's default spec (default: empty)")
+    embed.add_argument("--priority", choices=["online", "bulk"], default="bulk",
+                       help="scheduling class: online (latency-sensitive) is served first, bulk (throughput "
+                            "work) is never starved")
+    embed.add_argument("--skip-cache", action="store_true",
+                       help="compute every vector again instead of answering from the server's vector cache "
+                            "(the new vectors are still stored)")
     embed.add_argument("--batch", type=int, default=32, help="items per request")
     embed.add_argument("--concurrency", type=int, default=4, help="requests in flight")
     embed.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -222,13 +266,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def resolve_target(flag_value: str | None, environ: Mapping[str, str] | None = None) -> str:
+    """The encoder to talk to: `--target`, else MEDEMBED_TARGET, else DEFAULT_TARGET; an empty value
+    (`MEDEMBED_TARGET=`) counts as unset."""
+    env = os.environ if environ is None else environ
+    return (flag_value or "").strip() or env.get("MEDEMBED_TARGET", "").strip() or DEFAULT_TARGET
+
+
 def main(argv: list[str] | None = None) -> int:
     """`medembed ...`: runs one command; returns the exit code (0 ok, 1 item errors or not
-    SERVING, 2 bad arguments or files, 3 the encoder failed or cannot be reached)."""
+    SERVING, 2 bad arguments or files or a full disk, 3 the encoder failed or cannot be reached,
+    130 Ctrl-C, 143 SIGTERM: one line each, no traceback)."""
     args = _parser().parse_args(argv)
+    args.target = resolve_target(args.target)
     handlers = {"models": _cmd_models, "health": _cmd_health, "embed": _cmd_embed}
     try:
-        return handlers[args.command](args)
+        with stop_signals():
+            return handlers[args.command](args)
+    except (KeyboardInterrupt, Terminated) as stop:
+        kept = ("nothing was written; the vectors the encoder finished stay in its vector cache"
+                if args.command == "embed" else "nothing was changed")
+        print(f"\n{stopped_line('medembed', stop, kept, command_line('medembed', argv))}", file=sys.stderr)
+        return exit_code(stop)
     except CliError as exc:
         print(f"medembed: {exc}", file=sys.stderr)
         return exc.exit_code

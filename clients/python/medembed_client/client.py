@@ -31,7 +31,12 @@ class Client:
         return AsyncClient(target, **options)  # grpc.aio channels bind to the loop they are made on
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result()
+        except BaseException:  # Ctrl-C or SIGTERM in the caller's thread: stop the call too
+            future.cancel()
+            raise
 
     def __enter__(self) -> "Client":
         return self

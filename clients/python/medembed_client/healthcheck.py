@@ -16,16 +16,21 @@ import time
 
 from . import security
 from .health import check_health
+from .helpformat import HelpFormatter
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
+    """The docstring's layout kept, every option's default shown."""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m medembed_client.healthcheck", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=_HelpFormatter)
     parser.add_argument("--target", action="append", default=None,
                         help="HOST:PORT or dns:///HOST:PORT; repeatable (default localhost:$MEDEMBED_PORT or 50051)")
-    parser.add_argument("--service", default="", help="a model id, or empty for the whole server")
+    parser.add_argument("--service", default="", help="a model id; empty = the whole server (default: empty)")
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds per health call")
-    parser.add_argument("--wait", type=float, default=0.0, help="keep polling up to this many seconds")
+    parser.add_argument("--wait", type=float, default=0.0, help="keep polling up to this many seconds (0 = one poll)")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between polls with --wait")
     security.add_arguments(parser)
     return parser

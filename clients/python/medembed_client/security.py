@@ -120,7 +120,8 @@ def security_from(*, tls: bool | None = None, tls_ca: str | None = None, tls_cer
 
 _FLAGS = (
     ("--tls", dict(action="store_const", const=True, help=f"TLS checked against the system's CA roots "
-                                                         f"[env {ENV['tls']}=1]")),
+                                                         f"[env {ENV['tls']}=1; default off: plaintext unless "
+                                                         f"--tls-ca or --tls-cert is given]")),
     ("--tls-ca", dict(metavar="PEM", help=f"CA that signed the server's certificate; turns TLS on "
                                           f"[env {ENV['tls_ca']}]")),
     ("--tls-cert", dict(metavar="PEM", help=f"client certificate for mutual TLS [env {ENV['tls_cert']}]")),

@@ -8,6 +8,8 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from medembed_client.helpformat import HelpFormatter, subcommand
+
 from . import config, logs
 from .catalog import CatalogError, load_catalog
 from .ports import BindError
@@ -19,14 +21,15 @@ EXIT_USAGE, EXIT_LOAD_FAILED = 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="medembed-encoder", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the models over gRPC",
+    parser = argparse.ArgumentParser(prog="medembed-encoder", description=__doc__, formatter_class=HelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = subcommand(commands, "serve", help="serve the models over gRPC",
                                 description="Serve catalog models over gRPC. Every flag can also be set by the "
                                             "environment variable in brackets; a flag wins over its variable.")
     config.add_arguments(serve)
-    listing = commands.add_parser("catalog", help="print the catalog entries as JSON lines")
-    listing.add_argument("--catalog", default=None, help="extra catalog YAML")
+    listing = subcommand(commands, "catalog", help="print the catalog entries as JSON lines")
+    listing.add_argument("--catalog", default=None,
+                         help="extra catalog YAML merged over the built-in one (default: the built-in catalog only)")
     return parser
 
 

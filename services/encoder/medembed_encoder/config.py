@@ -25,10 +25,12 @@ class ConfigError(ValueError):
     """A setting is missing or invalid; the message names it."""
 
 
-def setting(default: object, description: str, *, secret: bool = False) -> Any:
-    """A settings field with its `--help` text. A `secret` one is read from its env var only (a
-    flag would show in the process list) and is left out of the settings' repr."""
-    return field(default=default, repr=not secret, metadata={"help": description, "secret": secret})
+def setting(default: object, description: str, *, secret: bool = False, off: str = "") -> Any:
+    """A settings field with its `--help` text: `description` says what the setting does (for a
+    switch: what it does when on). A switch that is on by default takes `off`, what turning it off
+    does: the help of its `--no-...` flag. A `secret` one is read from its env var only (a flag would
+    show in the process list) and is left out of the settings' repr."""
+    return field(default=default, repr=not secret, metadata={"help": description, "secret": secret, "off": off})
 
 
 @dataclass(frozen=True)
@@ -57,18 +59,24 @@ class Settings:
     dtype: str = setting("auto", "auto | float32 | float16 | bfloat16 (auto = fp32 on CPU, bf16/fp16 on GPU)")
     allow_random_weights: bool = setting(False, "serve random-init entries, and seeded random weights where real "
                                                 "ones cannot be had (logged, flagged random_weights)")
-    max_batch_size: int = setting(32, "largest batch one forward runs")
+    max_batch_size: int = setting(32, "largest batch one forward runs, in items")
     max_queue_delay_ms: float = setting(5.0, "longest an item waits for a batch to fill while the model is "
-                                             "computing (an idle model starts at once)")
+                                             "computing, in ms (an idle model starts at once)")
     start_when_idle: bool = setting(True, "an idle model starts a batch at once instead of waiting up to "
-                                          "max_queue_delay_ms for it to fill")
-    forward_workers: int = setting(0, "batches of one model computing at the same time (0 = auto: 2)")
-    intra_op_threads: int = setting(0, "torch threads inside one forward (0 = auto: CPU cores / forward_workers)")
+                                          "max_queue_delay_ms for it to fill",
+                                    off="an idle model too waits up to max_queue_delay_ms for its batch to fill, "
+                                        "as a busy one does (fuller batches, more latency at low load)")
+    forward_workers: int = setting(0, "batches (count) of one model computing at the same time (0 = auto: 2)")
+    intra_op_threads: int = setting(0, "torch threads inside one forward, a count (0 = auto: CPU cores / "
+                                       "forward_workers)")
     forward_chunk: int = setting(0, "items per forward call (0 = auto: on a CPU the fastest per image, measured "
                                     "at warm-up; on a GPU max_batch_size)")
     digest_lookup: bool = setting(True, "answer items that carry only their content_sha256 from the cache "
-                                        "(not_cached when absent), so clients send only the bytes of misses")
-    max_queue_items: int = setting(2048, "items admitted and not yet computed, per model; more = RESOURCE_EXHAUSTED")
+                                        "(not_cached when absent), so clients send only the bytes of misses",
+                                  off="items that carry only their content_sha256 fail as not_cached (clients "
+                                      "read this in the server's limits and send every image's bytes)")
+    max_queue_items: int = setting(2048, "items admitted and not yet computed, per model; more = "
+                                             "RESOURCE_EXHAUSTED")
     max_items_per_request: int = setting(256, "items one request may carry")
     max_image_bytes: int = setting(DEFAULT_LIMITS.max_image_bytes,
                                    "bytes one image may have (larger items fail alone as too_large)")
@@ -93,17 +101,18 @@ class Settings:
                                             "`timeout` and its decode process is replaced")
     decode_threads: int = setting(0, "threads that hash items and run the models' preprocessing "
                                      "(0 = one per CPU core)")
-    stream_window: int = setting(4, "EmbedStream requests in flight per stream")
+    stream_window: int = setting(4, "EmbedStream requests in flight per stream (count)")
     max_concurrent_rpcs: int = setting(64, "RPCs served at once, counted from before their request is read; more "
                                            "= RESOURCE_EXHAUSTED (health has 8 slots of its own)")
     max_inflight_request_bytes: int = setting(0, "request message bytes held at once by the RPCs in flight; a "
                                                  "message that would pass it is dropped unparsed with "
                                                  "RESOURCE_EXHAUSTED, unless nothing else is in flight "
                                                  "(0 = 4 x max_request_bytes)")
-    drain_seconds: float = setting(20.0, "on SIGTERM, how long in-flight RPCs may take to finish")
-    stall_seconds: float = setting(120.0, "a model whose queue does not move for this long turns NOT_SERVING")
-    max_connection_age_s: float = setting(0.0, "close client connections after this age so load balancers "
-                                                "rebalance (0 = never)")
+    drain_seconds: float = setting(20.0, "on SIGTERM, seconds in-flight RPCs may take to finish")
+    stall_seconds: float = setting(120.0, "a model whose queue does not move for this many seconds turns "
+                                            "NOT_SERVING")
+    max_connection_age_s: float = setting(0.0, "close client connections after this age in seconds so load "
+                                                "balancers rebalance (0 = never)")
     cache_url: str = setting("", "vector cache: empty = on-disk cache, `none`, redis://... or rediss://... (TLS)")
     cache_password_file: str = setting("", "file holding the Redis password (a Docker or Kubernetes secret); used "
                                            "over any password in cache_url")
@@ -120,7 +129,7 @@ class Settings:
                                                         "accepted for reads")
     cache_dir: str = setting("", "on-disk cache folder (default ~/.cache/medembed/vectors)")
     cache_ttl_s: int = setting(30 * 24 * 3600, "seconds a cached vector lives in Redis")
-    cache_timeout_s: float = setting(0.1, "per Redis call; a slower Redis costs misses, never latency")
+    cache_timeout_s: float = setting(0.1, "seconds per Redis call; a slower Redis costs misses, never latency")
     log_level: str = setting("info", "debug | info | warning | error")
     refusal_log_interval_s: float = setting(10.0, "refused RPCs are logged as one summary line per this many "
                                                   "seconds, with counts by code and reason")
@@ -277,23 +286,38 @@ def env_var(name: str) -> str:
     return ENV_PREFIX + name.upper()
 
 
+def flag_help(name: str) -> tuple[str, str]:
+    """The flag of setting `name` and its `--help` text, with its env var and default. A switch
+    that is off by default gets `--NAME` (what turning it on does); one that is on by default gets
+    `--no-NAME` with what turning it off does (the setting's `off` text), the default said after it."""
+    item = next(f for f in fields(Settings) if f.name == name)
+    default = getattr(Settings(), name)
+    text, off = item.metadata["help"], item.metadata["off"]
+    if isinstance(default, bool):
+        if not default:
+            return flag(name), f"{text} [env {env_var(name)}=1; default off]"
+        return flag("no_" + name), (f"turns {name} off: {off or 'the opposite of ' + repr(text)} "
+                                    f"[env {env_var(name)}=0; default on: {text}]")
+    if "(required" in text:
+        return flag(name), f"{text} [env {env_var(name)}]"
+    if default in ((), ""):
+        return flag(name), f"{text} [env {env_var(name)}; default empty]"
+    return flag(name), f"{text} [env {env_var(name)}; default {default}]"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One flag per setting; unset flags fall back to the env var, then the default."""
+    """One flag per setting (flag_help); unset flags fall back to the env var, then the default."""
     defaults = Settings()
     for item in fields(Settings):
         if item.metadata["secret"]:
             continue
-        name = item.name
-        default = getattr(defaults, name)
-        text = f"{item.metadata['help']} [env {env_var(name)}"
-        if isinstance(default, bool):  # a flag turns a default-off setting on, a --no-... one the other way
-            switch = flag(name) if not default else flag("no_" + name)
-            parser.add_argument(switch, dest=name, action="store_const", const=str(not default).lower(),
-                                default=None, help=f"{text}={0 if default else 1}]")
-        elif default in ((), ""):
-            parser.add_argument(flag(name), dest=name, default=None, help=f"{text}]")
+        switch, text = flag_help(item.name)
+        default = getattr(defaults, item.name)
+        if isinstance(default, bool):
+            parser.add_argument(switch, dest=item.name, action="store_const", const=str(not default).lower(),
+                                default=None, help=text)
         else:
-            parser.add_argument(flag(name), dest=name, default=None, help=f"{text}; default {default}]")
+            parser.add_argument(switch, dest=item.name, default=None, help=text)
 
 
 def from_sources(args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> Settings:

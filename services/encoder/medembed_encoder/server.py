@@ -152,7 +152,10 @@ class EncoderServer:
               reflection=settings.reflection_on, models=list(self.registry.model_ids),
               cache=self.cache.description, cache_mac=self.cache.sealer.authenticated,
               max_concurrent_rpcs=settings.max_concurrent_rpcs,
-              max_inflight_request_bytes=settings.inflight_request_bytes, version=__version__)
+              max_inflight_request_bytes=settings.inflight_request_bytes, version=__version__, serving=False,
+              meaning="the ports are open and health answers NOT_SERVING while the models load; each model "
+                      "serves from its model_ready line, the server from server_serving; model_load_failed "
+                      "stops it")
         return self.port
 
     async def load_models(self) -> None:
@@ -181,6 +184,7 @@ class EncoderServer:
                   seconds=round(watch.seconds(), 2))
         await self.health.set("", SERVING)
         await self.health.set(SERVICE_NAME, SERVING)
+        event(log, "server_serving", port=self.port, models=list(self.registry.model_ids))
         self._background.append(asyncio.create_task(self._watch_stalls()))
 
     async def _watch_stalls(self) -> None:

@@ -27,3 +27,13 @@ class PublishError(EvaluatorError):
 
 class EncoderUnavailable(EvaluatorError):
     """An encoder could not be reached within the wait; re-running continues where it stopped."""
+
+
+class DiskFull(EvaluatorError):
+    """The disk (or quota) holding the results filled up; the message names the folder and the bytes
+    needed. What was stored before stays, so the same command continues once there is room."""
+
+    def __init__(self, folder: str, needed_bytes: int | None, message: str) -> None:
+        super().__init__(message)
+        self.folder = folder
+        self.needed_bytes = needed_bytes

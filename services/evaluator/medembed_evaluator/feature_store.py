@@ -14,7 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from medembed_client.stopping import disk_full_line, is_disk_full
+from medembed_evaluator.errors import DiskFull
 from medembed_evaluator.paths import inside, path_component
+
+NPZ_OVERHEAD_BYTES = 1024  # two .npy headers and the zip's local and central directory entries
 
 
 @dataclass
@@ -37,6 +41,12 @@ class DatasetFeatures:
     def usable(self) -> np.ndarray:
         """Boolean mask of the rows that embedded without error."""
         return np.array([row not in self.errors for row in range(len(self.vectors))], dtype=bool)
+
+
+def chunk_bytes(chunk: ChunkFeatures) -> int:
+    """About the bytes a chunk's .npz takes on disk: its vectors, its errors' JSON, the containers' headers."""
+    # The errors' JSON is stored as a numpy unicode string: 4 bytes (UTF-32) a character.
+    return chunk.vectors.nbytes + len(json.dumps(chunk.errors)) * 4 + NPZ_OVERHEAD_BYTES
 
 
 def identity_digest(provenance: dict[str, str]) -> str:
@@ -85,10 +95,19 @@ class FeatureStore:
         return ChunkFeatures(vectors, errors)
 
     def save_chunk(self, directory: Path, index: int, chunk: ChunkFeatures, provenance: dict[str, str]) -> None:
-        """Store chunk `index` atomically (a temporary file renamed into place) with the provenance beside it."""
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "provenance.json").write_text(json.dumps(provenance, indent=1, sort_keys=True))
+        """Store chunk `index` atomically (a temporary file renamed into place) with the provenance beside it.
+
+        Raises DiskFull (the folder and this chunk's bytes) when the disk or quota is full; the
+        temporary file is removed, the chunks stored before are untouched."""
         path = self._chunk_path(directory, index)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez(temporary, vectors=chunk.vectors, errors=np.array(json.dumps(chunk.errors)))
-        temporary.replace(path)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / "provenance.json").write_text(json.dumps(provenance, indent=1, sort_keys=True))
+            np.savez(temporary, vectors=chunk.vectors, errors=np.array(json.dumps(chunk.errors)))
+            temporary.replace(path)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            temporary.unlink(missing_ok=True)
+            raise DiskFull(str(directory), chunk_bytes(chunk), disk_full_line(directory, chunk_bytes(chunk))) from None

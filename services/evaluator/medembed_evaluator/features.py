@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,8 +18,9 @@ from tqdm import tqdm
 
 import medembed_decode
 from medembed_client import Client, EmbedError
+from medembed_client.stopping import disk_full_line
 from medembed_evaluator.datasets import Dataset
-from medembed_evaluator.errors import EncoderUnavailable, EvaluatorError
+from medembed_evaluator.errors import DiskFull, EncoderUnavailable, EvaluatorError
 from medembed_evaluator.feature_store import ChunkFeatures, DatasetFeatures, FeatureStore
 from medembed_evaluator.pair_result import PairFailed, PairFailure, row_label
 from medembed_evaluator.plan.schema import ModelEntry
@@ -109,18 +111,34 @@ class ModelFeatures:
             bar.close()
 
 
+def _pair_disk_full(full: DiskFull, provenance: dict[str, Any], dataset: Dataset, chunks_left: int,
+                    chunks_stored: int) -> DiskFull:
+    """`full`, told for the whole rest of the pair: its chunk's bytes times the chunks still to store."""
+    needed = (full.needed_bytes or 0) * chunks_left
+    folder = Path(full.folder)
+    return DiskFull(full.folder, needed, f"{disk_full_line(folder, needed)} for the features of "
+                                         f"{provenance['model_id']} x {dataset.name} ({chunks_left} chunk(s) of "
+                                         f"{CHUNK_ITEMS} images left; {chunks_stored} stored and kept); free space "
+                                         "there (or pass --out on another disk) and run the same command again")
+
+
 def stored_features(store: FeatureStore, dataset: Dataset, provenance: dict[str, Any], embed: Embedder,
                     done: Callable[[int], Any] = lambda _: None) -> DatasetFeatures:
     """All vectors of a pair, chunk by chunk (CHUNK_ITEMS images): a stored chunk is read back, a
-    missing one embedded and stored; `done(n)` is told of every n images finished."""
+    missing one embedded and stored; `done(n)` is told of every n images finished. Raises DiskFull
+    (the folder, the bytes the pair's remaining chunks need) when the store's disk fills up."""
     directory = store.pair_dir(provenance, dataset.content_hash())
     parts, errors, reused = [], {}, 0
-    for index, start in enumerate(range(0, len(dataset.samples), CHUNK_ITEMS)):
+    starts = range(0, len(dataset.samples), CHUNK_ITEMS)
+    for index, start in enumerate(starts):
         samples = dataset.samples[start:start + CHUNK_ITEMS]
         chunk = store.load_chunk(directory, index, len(samples))
         if chunk is None:
             chunk = embed([sample.load_bytes() for sample in samples], dataset.volume_options)
-            store.save_chunk(directory, index, chunk, provenance)
+            try:
+                store.save_chunk(directory, index, chunk, provenance)
+            except DiskFull as full:
+                raise _pair_disk_full(full, provenance, dataset, len(starts) - index, index) from None
         else:
             reused += 1
         done(len(samples))

@@ -3,6 +3,7 @@ model) and what to do next, a non-zero exit, no traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -141,3 +142,37 @@ def test_the_catalog_command_flags_random_weights():
     lines = {line.split('"id": "')[1].split('"')[0]: line for line in completed.stdout.splitlines()}
     assert '"random_weights": true' in lines["efficientnet-lite0-random"]
     assert '"random_weights": false' in lines["efficientnet-lite0-imagenet"]
+
+
+def test_a_torchvision_download_is_a_log_event_naming_the_resolved_folder(tmp_path):
+    """torch.hub prints a plain `Downloading: ...` line; the log stays JSON lines, and without
+    TORCH_HOME the folder named is torch.hub's resolved one, not the words TORCH_HOME/hub/checkpoints.
+    The download is refused at once by a proxy on a closed loopback port."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("TORCH_HOME", "XDG_CACHE_HOME", "MEDEMBED_MODEL_CACHE")}
+    closed = f"http://127.0.0.1:{free_port()}"
+    env.update(HOME=str(tmp_path), https_proxy=closed, HTTPS_PROXY=closed, no_proxy="", NO_PROXY="")
+    completed = subprocess.run([*ENCODER, "serve", "--models", "resnet50", "--port", "0", "--metrics-port", "-1",
+                                "--cache-url", "none", "--device", "cpu"], capture_output=True, text=True,
+                               timeout=180, env=env)
+    assert completed.returncode == 3
+    folder = tmp_path / ".cache" / "torch" / "hub" / "checkpoints"
+    assert completed.stdout == ""
+    events = [json.loads(line) for line in completed.stderr.splitlines() if line.startswith("{")]
+    (download,) = [e for e in events if e["event"] == "weights_download"]
+    assert download["path"] == str(folder / "resnet50-0676ba61.pth")  # torchvision's ResNet50_Weights URL's file
+    (listening,) = [e for e in events if e["event"] == "server_listening"]
+    assert listening["serving"] is False and "model_load_failed stops it" in listening["meaning"]
+    assert not [e for e in events if e["event"] == "server_serving"]
+    first, hint = user_lines(completed)
+    assert first.startswith(f"medembed-encoder: model 'resnet50': torchvision weights IMAGENET1K_V1 are not in "
+                            f"{folder} and could not be downloaded")
+    assert "TORCH_HOME/hub" not in completed.stderr and "Downloading" not in completed.stderr
+
+
+def test_server_serving_is_logged_once_every_model_is_ready(tiny_server):
+    events = [json.loads(line) for line in tiny_server.log_path.read_text().splitlines() if line.startswith("{")]
+    names = [e["event"] for e in events]
+    assert names.index("server_listening") < names.index("server_serving")
+    ready = [i for i, name in enumerate(names) if name == "model_ready"]
+    assert len(ready) == 2 and max(ready) < names.index("server_serving")

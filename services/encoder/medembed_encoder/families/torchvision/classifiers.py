@@ -14,9 +14,13 @@ The family's other architecture, `flair_resnet50`, is flair.py.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
+import logging
 import os
 from typing import ClassVar
+from urllib.parse import urlparse
 
 import torch
 import torchvision
@@ -24,6 +28,7 @@ from torch import nn
 
 from ...catalog import CatalogEntry
 from ...load_errors import ModelLoadError, WeightsUnavailable
+from ...logs import event
 from ...weights.checkpoints import load_exact, read_state_dict
 from ...weights.hub import checkpoint_file, model_cache_dir
 from ..base import DEFAULT_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
@@ -32,6 +37,7 @@ from ..options import CatalogOptions
 # architecture -> the classification Linear replaced by identity (the registry lists the same names)
 CLASSIFIER_HEADS = {"vgg16": "classifier.6", "resnet50": "fc", "vit_l_16": "heads.head"}
 CODE_VERSION = 1
+log = logging.getLogger(__name__)
 CODE_NAME = "medembed_encoder.families.torchvision_family"  # see interface.Family
 
 
@@ -67,15 +73,39 @@ def preprocessing(entry: CatalogEntry) -> Preprocessing:
     return Preprocessing(transform, int(transform.crop_size[0]))
 
 
+def checkpoint_folder() -> str:
+    """The folder torchvision's weights files are kept in: MEDEMBED_MODEL_CACHE/torchvision, else
+    torch.hub's own, `torch.hub.get_dir()/checkpoints` (TORCH_HOME/hub/checkpoints; without TORCH_HOME,
+    $XDG_CACHE_HOME/torch/hub/checkpoints or ~/.cache/torch/hub/checkpoints), resolved."""
+    cache = model_cache_dir()
+    return os.path.join(cache, "torchvision") if cache else os.path.join(torch.hub.get_dir(), "checkpoints")
+
+
+def _pretrained_state(entry: CatalogEntry, folder: str) -> dict[str, torch.Tensor]:
+    """The weights' state dict through torchvision (hash checked). torch.hub writes a plain
+    `Downloading: ...` line to stdout before a download; it is logged as the event weights_download
+    instead, so the log stays one JSON object a line."""
+    weights = _weights_enum(entry)
+    path = os.path.join(folder, os.path.basename(urlparse(weights.url).path))
+    if not os.path.exists(path):
+        event(log, "weights_download", model=entry.id, url=weights.url, path=path)
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            return weights.get_state_dict(progress=False, check_hash=True, weights_only=True, model_dir=folder)
+    finally:
+        for line in printed.getvalue().splitlines():
+            if line.strip() and not line.startswith("Downloading: "):  # that one is weights_download
+                event(log, "library_output", library="torch.hub", model=entry.id, text=line)
+
+
 def _classifier_state(entry: CatalogEntry) -> dict[str, torch.Tensor]:
     if entry.weights.kind == "pretrained":
-        cache = model_cache_dir()
+        folder = checkpoint_folder()
         try:
-            return _weights_enum(entry).get_state_dict(progress=False, check_hash=True, weights_only=True,
-                                                       model_dir=os.path.join(cache, "torchvision") if cache else None)
+            return _pretrained_state(entry, folder)
         except OSError as exc:  # not cached and no network
             reason = getattr(exc, "reason", None) or exc.strerror or exc  # URLError keeps the cause in .reason
-            folder = os.path.join(cache, "torchvision") if cache else "TORCH_HOME/hub/checkpoints"
             raise WeightsUnavailable(f"model {entry.id!r}: torchvision weights {entry.weights.ref} are not in {folder} "
                                      f"and could not be downloaded ({reason})") from None
     if entry.weights.kind == "local":
