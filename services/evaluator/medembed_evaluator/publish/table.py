@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from medembed_evaluator.analysis.separability import Separability
 from medembed_evaluator.comparison import Comparison
-from medembed_evaluator.pair_result import PairResult, RunExtras
+from medembed_evaluator.pair_result import PairFailure, PairResult, RunExtras
 from medembed_evaluator.plan.schema import GROUPS, ModelEntry
 from medembed_evaluator.probe import Score
 from medembed_evaluator.publish.context import (
@@ -54,8 +54,9 @@ def render_tables(
     sections += [f"{note}\n" for note in [probe_note(results), *benchmark_notes(results, extras.comparison)] if note]
     if extras.datasets:
         sections.append(f"## Datasets\n\n{DATASETS_NOTE}\n\n{to_markdown(datasets_table(extras.datasets))}")
-    if extras.failures:
-        sections.append(f"{NO_RESULT_HEADING}\n\n" + "".join(f"- {failure.line()}\n" for failure in extras.failures))
+    without = without_result_lines(results, dataset_names, models, extras.failures)
+    if without:
+        sections.append(f"{NO_RESULT_HEADING}\n\n" + "".join(f"- {line}\n" for line in without))
     holdout = holdout_table(results, dataset_names)
     if holdout is not None:
         sections.append(f"{HOLDOUT_HEADING}\n\n{HOLDOUT_NOTE}\n\n{to_markdown(holdout)}")
@@ -76,7 +77,7 @@ def benchmark_table(
     With a comparison, cells of the study's models and datasets also show the published value and Δ
     (in the study's SVM rows only). With several probes: one block per probe, under a bold header row."""
     model_rows = _model_rows(models, results)
-    groups = [*GROUPS, *dict.fromkeys(g for _, g in model_rows if g not in GROUPS)]
+    groups = [*GROUPS, *dict.fromkeys(g for _, _, g in model_rows if g not in GROUPS)]
     probes = probe_order(results)
     rows: list[list[Cell]] = []
     for probe in probes:
@@ -100,7 +101,7 @@ def probe_order(results: Sequence[PairResult]) -> list[str]:
 def _probe_block(results: Sequence[PairResult], dataset_names: Sequence[str], model_rows: list[tuple[str, str]],
                  groups: list[str], probe: str, comparison: Comparison | None) -> list[list[Cell]]:
     """One probe's rows: group header rows and a row per model, the best per column among them in bold."""
-    by_pair = {(r.model_label, r.dataset): r.probe_result(probe) for r in results}
+    by_pair = {(r.model_id, r.dataset): r.probe_result(probe) for r in results}
     best = {
         (dataset, attribute): max(
             (_percent(getattr(p, attribute).mean) for (_, d), p in by_pair.items() if d == dataset and p is not None),
@@ -108,26 +109,27 @@ def _probe_block(results: Sequence[PairResult], dataset_names: Sequence[str], mo
         for dataset in dataset_names
         for _, attribute in METRICS
     }
-    ids = {(r.model_label, r.dataset): r.model_id for r in results}
+    pairs = {(r.model_id, r.dataset): r for r in results}
     rows: list[list[Cell]] = []
     for group in groups:
-        labels = [label for label, model_group in model_rows if model_group == group]
-        if not labels:
+        members = [(model_id, label) for model_id, label, model_group in model_rows if model_group == group]
+        if not members:
             continue
         rows.append([Cell(group, italic=True), *([Cell("")] * (2 * len(dataset_names)))])
-        for label in labels:
+        for model_id, label in members:
             cells = [Cell(label)]
             for dataset in dataset_names:
-                result = by_pair.get((label, dataset))
+                result = by_pair.get((model_id, dataset))
                 for _, attribute in METRICS:
                     if result is None:
                         cells.append(Cell(MISSING))
                         continue
                     score: Score = getattr(result, attribute)
-                    published = (comparison.cell(ids[(label, dataset)], dataset, attribute) if comparison
-                                 else None)
+                    pair = pairs[(model_id, dataset)]
+                    published = comparison.cell(model_id, dataset, attribute) if comparison else None
                     cells.append(Cell(format_score(score), bold=_percent(score.mean) == best[(dataset, attribute)],
-                                      note=published_suffix(score, published)))
+                                      note=published_suffix(score, published, random_weights=pair.random_weights,
+                                                            n=pair.n)))
             rows.append(cells)
     return rows
 
@@ -244,9 +246,31 @@ def _shown(number: float | None) -> float | None:
     return None if number is None else round(number, 3)
 
 
-def _model_rows(models: Sequence[ModelEntry], results: Sequence[PairResult]) -> list[tuple[str, str]]:
-    """(label, group) per table row, in plan order then result order."""
-    seen = {m.label: m.group for m in models}
+def _model_rows(models: Sequence[ModelEntry], results: Sequence[PairResult]) -> list[tuple[str, str, str]]:
+    """(model id, label, group) per table row: one row per model id, in plan order then result order,
+    named as its results name it (so a random-weights model is one marked row), else by its plan label."""
+    seen = {m.id: (m.label, m.group) for m in models}
     for r in results:
-        seen.setdefault(r.model_label, r.group)
-    return list(seen.items())
+        seen[r.model_id] = (row_labels(results).get(r.model_id, r.model_label), r.group)
+    return [(model_id, label, group) for model_id, (label, group) in seen.items()]
+
+
+def row_labels(results: Sequence[PairResult]) -> dict[str, str]:
+    """Model id -> the label its results carry (the first one, in result order)."""
+    labels: dict[str, str] = {}
+    for r in results:
+        labels.setdefault(r.model_id, r.model_label)
+    return labels
+
+
+def without_result_lines(results: Sequence[PairResult], dataset_names: Sequence[str], models: Sequence[ModelEntry],
+                         failures: Sequence[PairFailure]) -> list[str]:
+    """Every (model, dataset) cell of the table that shows – with why: the pair's failure, or that the
+    run has no result of it (a plan model's pair that did not run, e.g. a run that was stopped)."""
+    lines = [failure.line() for failure in failures]
+    done = {(r.model_id, r.dataset) for r in results} | {(f.model_id, f.dataset) for f in failures}
+    for model_id, label, _ in _model_rows(models, results):
+        lines += [f"{label} on {dataset}: no result in this run (the pair did not run: the run stopped before it, "
+                  "or the results were written without it)"
+                  for dataset in dataset_names if (model_id, dataset) not in done]
+    return lines
