@@ -103,14 +103,19 @@ def test_published_delta_only_beside_pretrained_rows_and_a_differing_n_is_said()
 
 
 def test_every_cell_without_a_result_is_listed_under_the_table_with_why():
-    models = [ModelEntry(id="a", group="non-VLM", label="A"), ModelEntry(id="b", group="non-VLM", label="B")]
-    failure = PairFailure("a", "A", "d2", "every one of its 10 items failed (DECODE 10)")
+    models = [ModelEntry(id="a", group="non-VLM", label="A"), ModelEntry(id="b", group="non-VLM", label="B"),
+              ModelEntry(id="c", group="non-VLM", label="C")]
+    failures = [PairFailure("a", "A", "d2", "every one of its 10 items failed (DECODE 10)"),
+                PairFailure("c", "C [random weights]", "d1", "every one of its 10 items failed (DECODE 10)")]
     results = [pair("a", "d1", 0.8, label="A"), pair("b", "d1", 0.7, label="B")]
-    text = render_tables(results, ["d1", "d2"], models=models, extras=RunExtras(failures=[failure]))
+    text = render_tables(results, ["d1", "d2"], models=models, extras=RunExtras(failures=failures))
     listed = text.split("## Pairs without a result (– in the table)")[1].split("##")[0]
     assert "- A on d2: every one of its 10 items failed (DECODE 10)" in listed
     assert "- B on d2: no result in this run" in listed
     assert "A on d1" not in listed and "B on d1" not in listed
+    # a random-weights model without any result: one row, named as its failure names it
+    assert "- C [random weights] on d2: no result in this run" in listed
+    assert set(benchmark_rows(text)) == {"A", "B", "C [random weights]"}
 
 
 def test_probe_fits_and_analysis_draw_progress_on_stderr_when_a_run_asks(tmp_path, capsys):

@@ -79,7 +79,8 @@ def render_report(
         _run_facts(run),
         "<h2>Linear-probe benchmark</h2>",
         _note((probe_note(results) or f"Probes: {', '.join(run.protocol.probes)}.") + " Best per column in bold."),
-        to_html(benchmark_table(results, dataset_names, models=models, comparison=extras.comparison)),
+        to_html(benchmark_table(results, dataset_names, models=models, comparison=extras.comparison,
+                                failures=extras.failures)),
         *(_note(note) for note in benchmark_notes(results, extras.comparison)),
     ]
     holdout = holdout_table(results, dataset_names)

@@ -37,10 +37,11 @@ METRICS = (("Accuracy", "accuracy"), ("F1-score", "macro_f1"))
 
 def render_table(
     results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelEntry] = (),
-    comparison: Comparison | None = None,
+    comparison: Comparison | None = None, failures: Sequence[PairFailure] = (),
 ) -> str:
     """The benchmark table in Markdown."""
-    return to_markdown(benchmark_table(results, dataset_names, models=models, comparison=comparison))
+    return to_markdown(benchmark_table(results, dataset_names, models=models, comparison=comparison,
+                                       failures=failures))
 
 
 def render_tables(
@@ -50,7 +51,8 @@ def render_tables(
     """table.md: the benchmark table and its notes, the datasets with their majority baseline, then the
     separability and bias tables when the run has them."""
     extras = extras or RunExtras()
-    sections = [render_table(results, dataset_names, models=models, comparison=extras.comparison)]
+    sections = [render_table(results, dataset_names, models=models, comparison=extras.comparison,
+                             failures=extras.failures)]
     sections += [f"{note}\n" for note in [probe_note(results), *benchmark_notes(results, extras.comparison)] if note]
     if extras.datasets:
         sections.append(f"## Datasets\n\n{DATASETS_NOTE}\n\n{to_markdown(datasets_table(extras.datasets))}")
@@ -71,12 +73,13 @@ def render_tables(
 
 def benchmark_table(
     results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelEntry] = (),
-    comparison: Comparison | None = None,
+    comparison: Comparison | None = None, failures: Sequence[PairFailure] = (),
 ) -> Table:
     """`models` (plan order) also get a row when they have no result; others follow in result order.
     With a comparison, cells of the study's models and datasets also show the published value and Δ
-    (in the study's SVM rows only). With several probes: one block per probe, under a bold header row."""
-    model_rows = _model_rows(models, results)
+    (in the study's SVM rows only, never beside a random-weights row). With several probes: one block per
+    probe, under a bold header row. A model's row is named as its results (else its failures) name it."""
+    model_rows = _model_rows(models, results, failures)
     groups = [*GROUPS, *dict.fromkeys(g for _, _, g in model_rows if g not in GROUPS)]
     probes = probe_order(results)
     rows: list[list[Cell]] = []
@@ -246,21 +249,18 @@ def _shown(number: float | None) -> float | None:
     return None if number is None else round(number, 3)
 
 
-def _model_rows(models: Sequence[ModelEntry], results: Sequence[PairResult]) -> list[tuple[str, str, str]]:
+def _model_rows(models: Sequence[ModelEntry], results: Sequence[PairResult],
+                failures: Sequence[PairFailure] = ()) -> list[tuple[str, str, str]]:
     """(model id, label, group) per table row: one row per model id, in plan order then result order,
-    named as its results name it (so a random-weights model is one marked row), else by its plan label."""
-    seen = {m.id: (m.label, m.group) for m in models}
+    named as its results (else its failures) name it, so a random-weights model is one marked row;
+    a model with neither keeps its plan label."""
+    rows = {m.id: (m.label, m.group) for m in models}
+    named: dict[str, str] = {}
+    for outcome in [*results, *failures]:
+        named.setdefault(outcome.model_id, outcome.model_label)
     for r in results:
-        seen[r.model_id] = (row_labels(results).get(r.model_id, r.model_label), r.group)
-    return [(model_id, label, group) for model_id, (label, group) in seen.items()]
-
-
-def row_labels(results: Sequence[PairResult]) -> dict[str, str]:
-    """Model id -> the label its results carry (the first one, in result order)."""
-    labels: dict[str, str] = {}
-    for r in results:
-        labels.setdefault(r.model_id, r.model_label)
-    return labels
+        rows.setdefault(r.model_id, (r.model_label, r.group))
+    return [(model_id, named.get(model_id, label), group) for model_id, (label, group) in rows.items()]
 
 
 def without_result_lines(results: Sequence[PairResult], dataset_names: Sequence[str], models: Sequence[ModelEntry],
@@ -269,7 +269,7 @@ def without_result_lines(results: Sequence[PairResult], dataset_names: Sequence[
     run has no result of it (a plan model's pair that did not run, e.g. a run that was stopped)."""
     lines = [failure.line() for failure in failures]
     done = {(r.model_id, r.dataset) for r in results} | {(f.model_id, f.dataset) for f in failures}
-    for model_id, label, _ in _model_rows(models, results):
+    for model_id, label, _ in _model_rows(models, results, failures):
         lines += [f"{label} on {dataset}: no result in this run (the pair did not run: the run stopped before it, "
                   "or the results were written without it)"
                   for dataset in dataset_names if (model_id, dataset) not in done]
