@@ -45,6 +45,8 @@ DATASET_COLUMNS = {
     "brainmr": "BrainMR", "sarscov2ct": "SARS-COV-2-CT", "pneumoniamnist": "PneumoniaMNIST", "busi": "BreastUS",
     "breakhis": "BreakHis", "hicervix": "HiCervix", "deepdrid": "DeepDRiD", "isic2019": "ISIC2019",
 }
+# The study's n per dataset column, where the source states it (published/README.md).
+STUDY_N = {"BrainMR": 2870, "PneumoniaMNIST": 4708}
 DATASET_ALIASES = {**{column.lower(): column for column in DATASET_COLUMNS.values()}, "busi": "BreastUS"}
 METRICS = {"accuracy": "accuracy", "macro_f1": "f1"}
 MARKS = {"dagger": "†", "u": "u"}
@@ -55,6 +57,9 @@ CAVEATS = (
     "‡ BreastUS: the published BreastUS columns repeat Brain MR for every model but FLAIR (a copy error in the "
     "source), so there is no published BUSI value to compare for them.",
     "Brain MR is labelled 2 classes in the source, but its Kaggle set has 4; n = 2,870 is the Training folder.",
+    "PneumoniaMNIST: n = 4,708 is its train split (the `pneumoniamnist` kind's default split).",
+    "n: where our pair's n differs from the study's (stated for Brain MR and PneumoniaMNIST only), the cell says "
+    "so as \"n ours vs theirs\": such a Δ compares different image sets.",
     "UNI is listed as B/16 in the source; the released UNI is ViT-L/16.",
     "† and u are the source's own footnotes, unexplained there.",
 )
@@ -69,6 +74,8 @@ class PublishedCell:
     mark: str
     comparable: bool = True
     """False where the source is known to be wrong (BreastUS copying Brain MR)."""
+    n: int | None = None
+    """The study's number of images in the dataset, where the source states it (STUDY_N)."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,8 @@ class Comparison:
         """JSON-ready fields (results.json "comparison"), with the caveats."""
         return {"rows": self.rows, "columns": self.columns, "caveats": list(CAVEATS),
                 "cells": [{"model": m, "dataset": d, "metric": k, "published_mean_pct": c.mean,
-                           "published_std_pct": c.std, "mark": c.mark, "comparable": c.comparable}
+                           "published_std_pct": c.std, "mark": c.mark, "comparable": c.comparable,
+                           "published_n": c.n}
                           for (m, d, k), c in self.cells.items()]}
 
 
@@ -101,7 +109,8 @@ def published_table() -> dict[tuple[str, str, str], PublishedCell]:
         row = f"{record['model']} {record['backbone']}"
         comparable = record["dataset"] != COPIED_COLUMN or row in COPY_EXCEPT
         table[(row, record["dataset"], record["metric"])] = PublishedCell(
-            float(record["mean_pct"]), float(record["std_pct"]), MARKS.get(record["mark"], record["mark"]), comparable)
+            float(record["mean_pct"]), float(record["std_pct"]), MARKS.get(record["mark"], record["mark"]), comparable,
+            STUDY_N.get(record["dataset"]))
     return table
 
 

@@ -108,11 +108,14 @@ class PairFailed(EvaluatorError):
         self.failure = failure
 
 
+RANDOM_WEIGHTS_SUFFIX = " [random weights]"
+
+
 def row_label(model: ModelEntry, provenance: dict[str, Any]) -> str:
-    """The model's row name in the table: its plan label, with " [random weights]" when the encoder
-    serves it without its real weights, whatever the plan calls it."""
-    if provenance.get("random_weights") is True and "random" not in model.label.lower():
-        return f"{model.label} [random weights]"
+    """The model's name in every table, map and file of the run: its plan label, with
+    RANDOM_WEIGHTS_SUFFIX when the encoder serves it without its real weights, whatever the plan calls it."""
+    if provenance.get("random_weights") is True and not model.label.endswith(RANDOM_WEIGHTS_SUFFIX):
+        return f"{model.label}{RANDOM_WEIGHTS_SUFFIX}"
     return model.label
 
 

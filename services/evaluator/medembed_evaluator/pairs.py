@@ -48,9 +48,10 @@ def evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: Datase
     any other features."""
     model, errors, ok = features_of.model, features.errors, features.usable
     labels = dataset.labels()[ok]
+    label = row_label(model, features_of.provenance)
     analysis = bias = None
     if plan.analysis is not None:
-        pair = PairData(model.label, dataset.name, features.vectors[ok], labels, dataset.class_names,
+        pair = PairData(label, dataset.name, features.vectors[ok], labels, dataset.class_names,
                         [sample.metadata for sample, keep in zip(dataset.samples, ok, strict=True) if keep])
         analysis = analyse_pair(pair, plan.analysis, plan.protocol, run_dir)
         bias_settings = plan.analysis.bias
@@ -58,7 +59,7 @@ def evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: Datase
             bias = run_overlay_bias(dataset, features.vectors, ok, bias_settings, plan.protocol, plan.analysis.seed,
                                     features_of, run_dir)
     return PairResult(
-        model_id=model.id, model_label=row_label(model, features_of.provenance), group=model.group,
+        model_id=model.id, model_label=label, group=model.group,
         dataset=dataset.name, n=int(ok.sum()),
         class_counts=dataset.class_counts(), content_hash=dataset.content_hash(), provenance=features_of.provenance,
         probe=probes[0], other_probes=tuple(probes[1:]), n_failed=len(errors),

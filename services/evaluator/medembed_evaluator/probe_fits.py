@@ -20,7 +20,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from medembed_evaluator.probe_kinds import SCORES
 from medembed_evaluator.probe_metrics import positive_scores
+from medembed_evaluator.progress import stage_bar
 
 if TYPE_CHECKING:
     from medembed_evaluator.probe import Protocol
@@ -159,11 +160,14 @@ def predict_fits(tasks: Sequence[FitTask], protocol: Protocol, jobs: int = 1) ->
                    key=lambda tf: tasks[tf[0]].fit_cost(tasks[tf[0]].fits[tf[1]]), reverse=True)
     workers = worker_count(jobs, tasks)
     if workers == 1:
-        done = [fit_and_predict(tasks[t].X, tasks[t].y, tasks[t].fits[f], protocol) for t, f in order]
+        done: Iterable[Predicted] = (fit_and_predict(tasks[t].X, tasks[t].y, tasks[t].fits[f], protocol)
+                                     for t, f in order)
     else:
-        done = Parallel(n_jobs=workers, backend="loky")(
+        done = Parallel(n_jobs=workers, backend="loky", return_as="generator")(
             delayed(fit_and_predict)(tasks[t].X, tasks[t].y, tasks[t].fits[f], protocol) for t, f in order)
     results: list[list[Predicted | None]] = [[None] * len(task.fits) for task in tasks]
-    for (t, f), predicted in zip(order, done, strict=True):
-        results[t][f] = predicted
+    with stage_bar(f"probe fits ({', '.join(protocol.probes)}; {workers} worker(s))", len(order), "fit") as bar:
+        for (t, f), predicted in zip(order, done, strict=True):
+            results[t][f] = predicted
+            bar.update()
     return results  # type: ignore[return-value]  # every slot is filled above

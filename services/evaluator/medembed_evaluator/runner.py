@@ -24,6 +24,7 @@ from medembed_evaluator.pairs import evaluate_pair, probe_input, summary_line
 from medembed_evaluator.paths import check_name, inside
 from medembed_evaluator.plan.schema import Plan
 from medembed_evaluator.probe import run_probe_set, validate_for_protocol
+from medembed_evaluator.progress import progress_enabled
 from medembed_evaluator.publish import publish_to_stream, render_tables, write_report, write_run_files
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID
 
@@ -81,6 +82,13 @@ def load_datasets(plan: Plan, data_root: Path) -> list[Dataset]:
 
 
 def run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = print) -> RunOutcome:
+    """_run_plan with progress bars on stderr for every stage (embedding, probe fits, maps, separability,
+    bias test) when settings.progress is set."""
+    with progress_enabled(settings.progress):
+        return _run_plan(plan, settings, echo)
+
+
+def _run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = print) -> RunOutcome:
     """Run every (model, dataset) pair of `plan` and publish the results under settings.out_dir/RUN_ID.
 
     Every dataset is loaded and every model's provenance checked before any image is embedded. A

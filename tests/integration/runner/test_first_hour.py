@@ -188,16 +188,16 @@ def test_compare_published_puts_the_studys_values_beside_a_plans_cells(tiny_serv
             for line in table.split("## Datasets")[0].splitlines() if line.startswith("| tiny") or
             line.startswith("| raw")}
     document = json.loads((run_dir / "results.json").read_text())
-    ours = {(r["model"], r["dataset"]): round(100 * r["probe"]["accuracy"]["mean"], 1) for r in document["results"]}
-    brain_accuracy = rows["tiny-timm [random weights]"][0]
-    assert brain_accuracy.endswith(f"(pub. 85±0.9, Δ {ours[('tiny-timm', 'BrainMR')] - 85:+.1f})".replace("-", "−"))
-    assert rows["tiny-timm [random weights]"][2].endswith("(pub. n/a‡)")  # BreastUS copies Brain MR in the source
-    assert rows["tiny-clip [random weights]"][2].endswith(
-        f"(pub. 76±1.1, Δ {ours[('tiny-clip', 'BreastUS')] - 76:+.1f})".replace("-", "−"))  # FLAIR's is real
-    assert "pub." not in " ".join(rows["raw-pixels"])
+    # both tiny models are served with random weights: an untrained network is not the study's trained
+    # model, so their cells show no published value and no Δ, and a note says why
+    assert set(rows) == {"raw-pixels", "tiny-timm [random weights]", "tiny-clip [random weights]"}  # no phantoms
+    for row in rows.values():
+        assert "pub." not in " ".join(row) and "Δ" not in " ".join(row)
+    assert ("Not compared with the published table: tiny-timm [random weights], tiny-clip [random weights] "
+            "(random weights") in table
     assert "tiny-timm as ResNet50 ResNet50" in table and "BreastUS: the published BreastUS columns" in table
     report = (run_dir / "report.html").read_text()
-    assert "(pub. 85±0.9, Δ" in report and "BreastUS: the published BreastUS columns" in report
+    assert "Not compared with the published table" in report and "BreastUS: the published BreastUS columns" in report
     breast = next(d for d in document["datasets"] if d["name"] == "BreastUS")
     assert breast["n"] == 18 and breast["majority_accuracy"]["mean"] == pytest.approx(1 / 3, abs=0.1)
 

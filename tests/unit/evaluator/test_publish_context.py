@@ -112,7 +112,8 @@ def test_study_ids_and_kinds_map_to_published_rows_and_cells_show_the_published_
     text = render_tables(results, ["Brain", "busi"], extras=RunExtras(comparison=comparison))
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
             for line in text.splitlines()[3:] if line.startswith("| ") and "±" in line}
-    assert rows["BIOMEDCLIP"][0] == "**87.3±1.0%** (pub. 91±0.2†, Δ −3.7)"  # best of the column: bold
+    # best of the column: bold; our 100 images against the study's 2,870 (published/README.md) are marked
+    assert rows["BIOMEDCLIP"][0] == "**87.3±1.0%** (pub. 91±0.2†, Δ −3.7, n 100 vs 2,870)"
     assert rows["BIOMEDCLIP"][2] == "**80.0±1.0%** (pub. n/a‡)"
     assert rows["FLAIR"][2] == "**80.0±1.0%** (pub. 76±1.1, Δ +4.0)"
     assert rows["RAW-PIXELS"][0] == "60.0±1.0%"

@@ -45,6 +45,7 @@ from medembed_evaluator.errors import DecodeError, ProtocolError
 from medembed_evaluator.features import DatasetEmbedder
 from medembed_evaluator.plan.schema import BiasSettings
 from medembed_evaluator.probe import Protocol, run_probe, validate_for_protocol
+from medembed_evaluator.progress import stage_bar, step
 
 log = logging.getLogger(__name__)
 BOOTSTRAP_RESAMPLES = 2000
@@ -137,6 +138,8 @@ def run_overlay_bias(
     except DecodeError as error:
         log.warning("bias test skipped on %s: %s", dataset.name, error)
         return None
+    bar = stage_bar(f"bias test on {dataset.name}", 1 + len(conditions))
+    step(bar, "probe on clean images")
     ok = np.ones(len(subset), dtype=bool)
     for features in overlaid.values():
         ok &= features.usable
@@ -147,11 +150,15 @@ def run_overlay_bias(
     by_condition = {name: features.vectors[ok] for name, features in overlaid.items()}
     predictions = clean_probe_predictions(clean_vectors[training], labels[training], clean, by_condition,
                                           protocol, seed)
-    effects = [
-        _effect(condition, clean, by_condition[condition.name], kept_labels, predictions, within, protocol,
-                [word for word, keep in zip(condition.words, ok, strict=True) if keep], notes)
-        for condition in conditions
-    ]
+    bar.update()
+    effects = []
+    with bar:
+        for condition in conditions:
+            step(bar, f"condition {condition.name}")
+            effects.append(_effect(condition, clean, by_condition[condition.name], kept_labels, predictions, within,
+                                   protocol, [word for word, keep in zip(condition.words, ok, strict=True) if keep],
+                                   notes))
+            bar.update()
     return OverlayBias(int(ok.sum()), settings, within, example, effects, notes)
 
 

@@ -15,6 +15,7 @@ from medembed_evaluator.analysis.separability import MapPoints, Separability, me
 from medembed_evaluator.analysis.umap_maps import MapSetting, grid_settings, umap_xy
 from medembed_evaluator.plan.schema import AnalysisSettings
 from medembed_evaluator.probe import Protocol
+from medembed_evaluator.progress import stage_bar, step
 
 MAX_FIELD_VALUES = 20
 
@@ -65,16 +66,26 @@ def analyse_pair(pair: PairData, analysis: AnalysisSettings, protocol: Protocol,
                      f"{len(pair.labels)} points")
     figures: list[FigureFile] = []
     default_map = None
-    if analysis.maps != "off":
-        default_map, figure = _default_map(pair, rows, analysis, run_dir, notes)
-        figures.append(figure)
-    grid = _grid(pair, rows, analysis, run_dir, notes) if analysis.maps == "grid" else None
-    if grid is not None:
-        figures.append(grid)
-    separability = None
-    if analysis.separability:
-        separability = measure_separability(pair.vectors, pair.labels, protocol, seed=analysis.seed,
-                                            silhouette_rows=rows, default_map=default_map)
+    steps = (analysis.maps != "off") + (analysis.maps == "grid") + bool(analysis.separability)
+    with stage_bar(f"{pair.model_label} x {pair.dataset}: analysis", steps) as bar:
+        if analysis.maps != "off":
+            step(bar, "UMAP map")
+            default_map, figure = _default_map(pair, rows, analysis, run_dir, notes)
+            figures.append(figure)
+            bar.update()
+        grid = None
+        if analysis.maps == "grid":
+            step(bar, "UMAP settings grid")
+            grid = _grid(pair, rows, analysis, run_dir, notes)
+            bar.update()
+        if grid is not None:
+            figures.append(grid)
+        separability = None
+        if analysis.separability:
+            step(bar, "separability")
+            separability = measure_separability(pair.vectors, pair.labels, protocol, seed=analysis.seed,
+                                                silhouette_rows=rows, default_map=default_map)
+            bar.update()
     return PairAnalysis(separability, figures, notes)
 
 
@@ -109,7 +120,12 @@ def _grid(pair: PairData, rows: np.ndarray, analysis: AnalysisSettings, run_dir:
     if not settings:
         notes.append("map grid: no n_neighbors value is below the number of points; no grid drawn")
         return None
-    maps = {setting: umap_xy(pair.vectors[rows], setting, analysis.seed) for setting in settings}
+    maps = {}
+    with stage_bar(f"{pair.model_label} x {pair.dataset}: UMAP grid", len(settings), "map") as bar:
+        for setting in settings:
+            step(bar, f"n_neighbors {setting.n_neighbors}, min_dist {setting.min_dist:g}")
+            maps[setting] = umap_xy(pair.vectors[rows], setting, analysis.seed)
+            bar.update()
     relative = figure_path(pair.model_label, pair.dataset, "grid")
     draw_map_grid(run_dir / relative, maps, pair.labels[rows], pair.class_names,
                   f"{pair.model_label} on {pair.dataset}: UMAP settings grid")

@@ -22,6 +22,7 @@ from sklearn.metrics import (
 from sklearn.neighbors import KNeighborsClassifier
 
 from medembed_evaluator.probe import Protocol, cv_folds
+from medembed_evaluator.progress import stage_bar, step
 
 KNN_NEIGHBORS = 20
 TRUST_NEIGHBORS = 5
@@ -98,14 +99,29 @@ def measure_separability(
 ) -> Separability:
     """`silhouette_rows`: the subset the (quadratic) silhouette is computed on."""
     unit, labels = unit_rows(vectors), np.asarray(labels)
-    clusters = KMeans(n_clusters=len(np.unique(labels)), n_init=10, random_state=seed).fit_predict(unit)
+    with stage_bar("separability", 5) as bar:
+        step(bar, "k-means")
+        clusters = KMeans(n_clusters=len(np.unique(labels)), n_init=10, random_state=seed).fit_predict(unit)
+        bar.update()
+        step(bar, "silhouette")
+        silhouette = float(silhouette_score(unit[silhouette_rows], labels[silhouette_rows], metric="cosine"))
+        bar.update()
+        step(bar, "Davies-Bouldin")
+        davies_bouldin = float(davies_bouldin_score(unit, labels))
+        bar.update()
+        step(bar, "kNN folds")
+        knn_folds = knn_fold_accuracies(unit, labels, protocol)
+        bar.update()
+        step(bar, "trustworthiness")
+        trustworthiness = None if default_map is None else map_trustworthiness(unit, default_map)
+        bar.update()
     return Separability(
-        silhouette=float(silhouette_score(unit[silhouette_rows], labels[silhouette_rows], metric="cosine")),
-        davies_bouldin=float(davies_bouldin_score(unit, labels)),
-        knn_folds=knn_fold_accuracies(unit, labels, protocol),
+        silhouette=silhouette,
+        davies_bouldin=davies_bouldin,
+        knn_folds=knn_folds,
         kmeans_nmi=float(normalized_mutual_info_score(labels, clusters)),
         kmeans_ari=float(adjusted_rand_score(labels, clusters)),
-        trustworthiness=None if default_map is None else map_trustworthiness(unit, default_map),
+        trustworthiness=trustworthiness,
         silhouette_points=len(silhouette_rows),
     )
 

@@ -54,14 +54,21 @@ def probe_note(results: Sequence[PairResult]) -> str:
     return f"Probes, one row block each: {listed}. {splits[0].upper()}{splits[1:]}."
 
 
-def published_suffix(score: Score, published: PublishedCell | None) -> str:
-    """` (pub. 91±0.2, Δ −15.4)` after one of our cells, or ` (pub. n/a‡)` where the source is wrong."""
-    if published is None:
+def published_suffix(score: Score, published: PublishedCell | None, *, random_weights: bool = False,
+                     n: int | None = None) -> str:
+    """` (pub. 91±0.2, Δ −15.4)` after one of our cells, or ` (pub. n/a‡)` where the source is wrong.
+
+    A random-weights row is not the study's trained model: it shows no published value and no Δ
+    (a note under the table says so). Where our `n` differs from the study's (`published.n`), the
+    cell says so: ` (pub. 85±0.9, Δ −3.1, n 399 vs 2,870)`.
+    """
+    if published is None or random_weights:
         return ""
     if not published.comparable:
         return " (pub. n/a‡)"
     delta = percent(score.mean) - published.mean
-    return f" (pub. {published.mean:g}±{published.std:g}{published.mark}, Δ {delta:+.1f})".replace("-", "−")
+    sizes = f", n {n:,} vs {published.n:,}" if n is not None and published.n is not None and n != published.n else ""
+    return f" (pub. {published.mean:g}±{published.std:g}{published.mark}, Δ {delta:+.1f}{sizes})".replace("-", "−")
 
 
 def benchmark_notes(results: Sequence[PairResult], comparison: Comparison | None) -> list[str]:
@@ -70,6 +77,12 @@ def benchmark_notes(results: Sequence[PairResult], comparison: Comparison | None
     random_rows = list(dict.fromkeys(r.model_label for r in results if r.random_weights))
     if random_rows:
         notes.append(RANDOM_WEIGHTS_NOTE.format(models=", ".join(random_rows)))
+    if comparison is not None:
+        uncompared = list(dict.fromkeys(r.model_label for r in results if r.random_weights and r.model_id in
+                                        comparison.rows))
+        if uncompared:
+            notes.append(f"Not compared with the published table: {', '.join(uncompared)} (random weights: an "
+                         "untrained network, not the study's trained model).")
     if comparison is not None and comparison.cells:
         mapping = "; ".join(f"{model} as {row}" for model, row in comparison.rows.items())
         columns = "; ".join(f"{name} as {column}" for name, column in comparison.columns.items())

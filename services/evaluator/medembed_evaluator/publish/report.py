@@ -27,6 +27,7 @@ from medembed_evaluator.publish.table import (
     benchmark_table,
     bias_table,
     separability_table,
+    without_result_lines,
 )
 from medembed_evaluator.publish.tabular import to_html
 
@@ -78,15 +79,17 @@ def render_report(
         _run_facts(run),
         "<h2>Linear-probe benchmark</h2>",
         _note((probe_note(results) or f"Probes: {', '.join(run.protocol.probes)}.") + " Best per column in bold."),
-        to_html(benchmark_table(results, dataset_names, models=models, comparison=extras.comparison)),
+        to_html(benchmark_table(results, dataset_names, models=models, comparison=extras.comparison,
+                                failures=extras.failures)),
         *(_note(note) for note in benchmark_notes(results, extras.comparison)),
     ]
     holdout = holdout_table(results, dataset_names)
     if holdout is not None:
         parts += ["<h3>Holdout scores with 95 % bootstrap intervals</h3>", _note(HOLDOUT_NOTE), to_html(holdout)]
-    if extras.failures:
+    without = without_result_lines(results, dataset_names, models, extras.failures)
+    if without:
         parts += ["<h3>Pairs without a result (– in the table)</h3>", "<ul>",
-                  *(f"<li>{_text(failure.line())}</li>" for failure in extras.failures), "</ul>"]
+                  *(f"<li>{_text(line)}</li>" for line in without), "</ul>"]
     if extras.datasets:
         parts += ["<h2>Datasets</h2>", _note(DATASETS_NOTE), to_html(datasets_table(extras.datasets))]
     separability = separability_table(results, dataset_names)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from medembed_evaluator.analysis.separability import Separability
 from medembed_evaluator.comparison import Comparison
-from medembed_evaluator.pair_result import PairResult, RunExtras
+from medembed_evaluator.pair_result import PairFailure, PairResult, RunExtras
 from medembed_evaluator.plan.schema import GROUPS, ModelEntry
 from medembed_evaluator.probe import Score
 from medembed_evaluator.publish.context import (
@@ -37,10 +37,11 @@ METRICS = (("Accuracy", "accuracy"), ("F1-score", "macro_f1"))
 
 def render_table(
     results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelEntry] = (),
-    comparison: Comparison | None = None,
+    comparison: Comparison | None = None, failures: Sequence[PairFailure] = (),
 ) -> str:
     """The benchmark table in Markdown."""
-    return to_markdown(benchmark_table(results, dataset_names, models=models, comparison=comparison))
+    return to_markdown(benchmark_table(results, dataset_names, models=models, comparison=comparison,
+                                       failures=failures))
 
 
 def render_tables(
@@ -50,12 +51,14 @@ def render_tables(
     """table.md: the benchmark table and its notes, the datasets with their majority baseline, then the
     separability and bias tables when the run has them."""
     extras = extras or RunExtras()
-    sections = [render_table(results, dataset_names, models=models, comparison=extras.comparison)]
+    sections = [render_table(results, dataset_names, models=models, comparison=extras.comparison,
+                             failures=extras.failures)]
     sections += [f"{note}\n" for note in [probe_note(results), *benchmark_notes(results, extras.comparison)] if note]
     if extras.datasets:
         sections.append(f"## Datasets\n\n{DATASETS_NOTE}\n\n{to_markdown(datasets_table(extras.datasets))}")
-    if extras.failures:
-        sections.append(f"{NO_RESULT_HEADING}\n\n" + "".join(f"- {failure.line()}\n" for failure in extras.failures))
+    without = without_result_lines(results, dataset_names, models, extras.failures)
+    if without:
+        sections.append(f"{NO_RESULT_HEADING}\n\n" + "".join(f"- {line}\n" for line in without))
     holdout = holdout_table(results, dataset_names)
     if holdout is not None:
         sections.append(f"{HOLDOUT_HEADING}\n\n{HOLDOUT_NOTE}\n\n{to_markdown(holdout)}")
@@ -70,13 +73,14 @@ def render_tables(
 
 def benchmark_table(
     results: Sequence[PairResult], dataset_names: Sequence[str], *, models: Sequence[ModelEntry] = (),
-    comparison: Comparison | None = None,
+    comparison: Comparison | None = None, failures: Sequence[PairFailure] = (),
 ) -> Table:
     """`models` (plan order) also get a row when they have no result; others follow in result order.
     With a comparison, cells of the study's models and datasets also show the published value and Δ
-    (in the study's SVM rows only). With several probes: one block per probe, under a bold header row."""
-    model_rows = _model_rows(models, results)
-    groups = [*GROUPS, *dict.fromkeys(g for _, g in model_rows if g not in GROUPS)]
+    (in the study's SVM rows only, never beside a random-weights row). With several probes: one block per
+    probe, under a bold header row. A model's row is named as its results (else its failures) name it."""
+    model_rows = _model_rows(models, results, failures)
+    groups = [*GROUPS, *dict.fromkeys(g for _, _, g in model_rows if g not in GROUPS)]
     probes = probe_order(results)
     rows: list[list[Cell]] = []
     for probe in probes:
@@ -100,7 +104,7 @@ def probe_order(results: Sequence[PairResult]) -> list[str]:
 def _probe_block(results: Sequence[PairResult], dataset_names: Sequence[str], model_rows: list[tuple[str, str]],
                  groups: list[str], probe: str, comparison: Comparison | None) -> list[list[Cell]]:
     """One probe's rows: group header rows and a row per model, the best per column among them in bold."""
-    by_pair = {(r.model_label, r.dataset): r.probe_result(probe) for r in results}
+    by_pair = {(r.model_id, r.dataset): r.probe_result(probe) for r in results}
     best = {
         (dataset, attribute): max(
             (_percent(getattr(p, attribute).mean) for (_, d), p in by_pair.items() if d == dataset and p is not None),
@@ -108,26 +112,27 @@ def _probe_block(results: Sequence[PairResult], dataset_names: Sequence[str], mo
         for dataset in dataset_names
         for _, attribute in METRICS
     }
-    ids = {(r.model_label, r.dataset): r.model_id for r in results}
+    pairs = {(r.model_id, r.dataset): r for r in results}
     rows: list[list[Cell]] = []
     for group in groups:
-        labels = [label for label, model_group in model_rows if model_group == group]
-        if not labels:
+        members = [(model_id, label) for model_id, label, model_group in model_rows if model_group == group]
+        if not members:
             continue
         rows.append([Cell(group, italic=True), *([Cell("")] * (2 * len(dataset_names)))])
-        for label in labels:
+        for model_id, label in members:
             cells = [Cell(label)]
             for dataset in dataset_names:
-                result = by_pair.get((label, dataset))
+                result = by_pair.get((model_id, dataset))
                 for _, attribute in METRICS:
                     if result is None:
                         cells.append(Cell(MISSING))
                         continue
                     score: Score = getattr(result, attribute)
-                    published = (comparison.cell(ids[(label, dataset)], dataset, attribute) if comparison
-                                 else None)
+                    pair = pairs[(model_id, dataset)]
+                    published = comparison.cell(model_id, dataset, attribute) if comparison else None
                     cells.append(Cell(format_score(score), bold=_percent(score.mean) == best[(dataset, attribute)],
-                                      note=published_suffix(score, published)))
+                                      note=published_suffix(score, published, random_weights=pair.random_weights,
+                                                            n=pair.n)))
             rows.append(cells)
     return rows
 
@@ -244,9 +249,28 @@ def _shown(number: float | None) -> float | None:
     return None if number is None else round(number, 3)
 
 
-def _model_rows(models: Sequence[ModelEntry], results: Sequence[PairResult]) -> list[tuple[str, str]]:
-    """(label, group) per table row, in plan order then result order."""
-    seen = {m.label: m.group for m in models}
+def _model_rows(models: Sequence[ModelEntry], results: Sequence[PairResult],
+                failures: Sequence[PairFailure] = ()) -> list[tuple[str, str, str]]:
+    """(model id, label, group) per table row: one row per model id, in plan order then result order,
+    named as its results (else its failures) name it, so a random-weights model is one marked row;
+    a model with neither keeps its plan label."""
+    rows = {m.id: (m.label, m.group) for m in models}
+    named: dict[str, str] = {}
+    for outcome in [*results, *failures]:
+        named.setdefault(outcome.model_id, outcome.model_label)
     for r in results:
-        seen.setdefault(r.model_label, r.group)
-    return list(seen.items())
+        rows.setdefault(r.model_id, (r.model_label, r.group))
+    return [(model_id, named.get(model_id, label), group) for model_id, (label, group) in rows.items()]
+
+
+def without_result_lines(results: Sequence[PairResult], dataset_names: Sequence[str], models: Sequence[ModelEntry],
+                         failures: Sequence[PairFailure]) -> list[str]:
+    """Every (model, dataset) cell of the table that shows – with why: the pair's failure, or that the
+    run has no result of it (a plan model's pair that did not run, e.g. a run that was stopped)."""
+    lines = [failure.line() for failure in failures]
+    done = {(r.model_id, r.dataset) for r in results} | {(f.model_id, f.dataset) for f in failures}
+    for model_id, label, _ in _model_rows(models, results, failures):
+        lines += [f"{label} on {dataset}: no result in this run (the pair did not run: the run stopped before it, "
+                  "or the results were written without it)"
+                  for dataset in dataset_names if (model_id, dataset) not in done]
+    return lines
