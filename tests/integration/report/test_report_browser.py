@@ -67,7 +67,7 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path) -> None:
 
     assert len(images) == 2 * 2 + 1  # per model a map and a grid, plus the overlay examples
     assert all(complete and width > 0 for complete, width, _ in images), images
-    assert tables == 4  # benchmark, datasets, separability, bias
+    assert tables == 5  # benchmark, holdout scores with bootstrap intervals, datasets, separability, bias
     errors = [e for e in events if e["method"] in ("Runtime.exceptionThrown",)
               or (e["method"] == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert"))
               or (e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")]
