@@ -14,17 +14,23 @@ from pydicom.tag import Tag
 from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit, SecondaryCaptureImageStorage, generate_uid
 
 
-def dicom_dataset(pixels: np.ndarray, photometric: str = "MONOCHROME2", *, bits_stored: int = 16,
-                  signed: bool = False, frames: int = 1) -> Dataset:
-    """Native pixel data: pixels [H, W] (or [frames, H, W]) gray, or [H, W, 3] colour (RGB)."""
+def with_file_meta(sop_class: str) -> Dataset:
+    """An empty data set with its file meta group: `sop_class`, a new instance UID, explicit VR
+    little endian; SOP Class and Instance UIDs copied into the data set."""
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = Dataset()
     ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.SOPClassUID, ds.SOPInstanceUID = sop_class, meta.MediaStorageSOPInstanceUID
+    return ds
+
+
+def dicom_dataset(pixels: np.ndarray, photometric: str = "MONOCHROME2", *, bits_stored: int = 16,
+                  signed: bool = False, frames: int = 1) -> Dataset:
+    """Native pixel data: pixels [H, W] (or [frames, H, W]) gray, or [H, W, 3] colour (RGB)."""
+    ds = with_file_meta(SecondaryCaptureImageStorage)
     ds.Modality = "OT"
     colour = photometric in ("RGB", "YBR_FULL")
     ds.Rows, ds.Columns = pixels.shape[-3:-1] if colour else pixels.shape[-2:]
@@ -91,12 +97,8 @@ def to_bytes(ds: Dataset) -> bytes:
 def dicomdir_bytes() -> bytes:
     """A DICOMDIR as pydicom writes one: a file meta group with the Media Storage Directory Storage
     SOP class (1.2.840.10008.1.3.10), a File-set ID and an empty Directory Record Sequence."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.1.3.10"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
+    ds = with_file_meta("1.2.840.10008.1.3.10")
+    del ds.SOPClassUID, ds.SOPInstanceUID  # a DICOMDIR names its class in the file meta only
     ds.FileSetID = "EXPORT"
     ds.DirectoryRecordSequence = []
     return to_bytes(ds)

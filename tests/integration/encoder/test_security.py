@@ -102,18 +102,23 @@ def test_every_configured_token_is_accepted(tls_token_server, ca, token, referen
     np.testing.assert_allclose(vectors, reference, atol=1e-6)
 
 
+def wait_until_accepted(target: str, security: ChannelSecurity, within_s: float = 60) -> None:
+    """Until a call with `security` is answered: the server reloads its token file every few seconds."""
+    give_up = time.monotonic() + within_s
+    while True:
+        try:
+            embed_one(target, security)
+            return
+        except EmbedError:
+            assert time.monotonic() < give_up, "the new token was never accepted"
+            time.sleep(0.3)
+
+
 def test_token_file_rotation_needs_no_restart(tls_token_server, ca):
     new_token = "file-token-rotated-bbbbbbbbbbbb"
     tls_token_server.token_file.write_text(f"{new_token}\n")
     try:
-        give_up = time.monotonic() + 10
-        while True:
-            try:
-                embed_one(tls_token_server.target, ChannelSecurity(tls_ca=str(ca.cert), token=new_token))
-                break
-            except EmbedError:
-                assert time.monotonic() < give_up, "the rotated token was never accepted"
-                time.sleep(0.3)
+        wait_until_accepted(tls_token_server.target, ChannelSecurity(tls_ca=str(ca.cert), token=new_token))
         assert refused(tls_token_server.target, ChannelSecurity(tls_ca=str(ca.cert), token=FILE_TOKEN)).code \
             == "UNAUTHENTICATED"
     finally:
@@ -128,14 +133,7 @@ def test_a_removed_token_stops_working_whatever_else_the_file_holds(tls_token_se
     bad_line = "short token"
     tls_token_server.token_file.write_text(f"# rotated\n{bad_line}\n{new_token}\n")
     try:
-        give_up = time.monotonic() + 10
-        while True:
-            try:
-                embed_one(tls_token_server.target, ChannelSecurity(tls_ca=str(ca.cert), token=new_token))
-                break
-            except EmbedError:
-                assert time.monotonic() < give_up, "the new token was never accepted"
-                time.sleep(0.3)
+        wait_until_accepted(tls_token_server.target, ChannelSecurity(tls_ca=str(ca.cert), token=new_token))
         assert refused(tls_token_server.target, ChannelSecurity(tls_ca=str(ca.cert), token=FILE_TOKEN)).code \
             == "UNAUTHENTICATED"
         skipped = [json.loads(line) for line in tls_token_server.log().splitlines()
