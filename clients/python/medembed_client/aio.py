@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import grpc
 from tqdm import tqdm
 
+from medembed_proto.security import PLAINTEXT, ChannelSecurity, aio_channel
 from medembed_proto.v1 import encoder_pb2 as pb
 from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
 
@@ -17,7 +18,6 @@ from .inputs import ImageInput, to_bytes
 from .models import ModelInfo, ServerLimits
 from .results import EmbedError, EmbedResult, ItemError, ResultAssembler
 from .retry import RetryBudget, RetryPolicy
-from .security import PLAINTEXT, ChannelSecurity, aio_channel
 from .stream import embed_over_streams
 from .volume import volume_message
 

@@ -1,4 +1,5 @@
-"""gRPC health check: `check_health(target)` is SERVING or not (used by the CLI and HEALTHCHECK)."""
+"""gRPC health check: `check_health(target)` is SERVING or not (used by the CLI, the container
+HEALTHCHECK and the encoder's local launcher)."""
 
 from __future__ import annotations
 
