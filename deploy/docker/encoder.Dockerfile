@@ -25,6 +25,8 @@ RUN case "$FAMILY" in open_clip|timm|hf|torchvision) ;; \
 RUN printf 'torch==%s\ntorchvision==%s\n' "$TORCH_VERSION" "$TORCHVISION_VERSION" > /opt/constraints.txt \
  && { pip install -c /opt/constraints.txt ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch \
       || { echo "torch $TORCH_VERSION could not be installed${TORCH_INDEX_URL:+ from $TORCH_INDEX_URL, torch's only index when set: is it reachable from the build?}" >&2; exit 1; }; }
+# clients/python only for the HEALTHCHECK below (`python -m medembed_client.healthcheck`): the
+# server itself does not import the client.
 COPY libs/proto /src/libs/proto
 COPY clients/python /src/clients/python
 COPY libs/decode /src/libs/decode

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import grpc
 
-from medembed_client.redact import shorten
+from medembed_proto.redact import shorten
 from medembed_proto.v1 import encoder_pb2 as pb
 
 FIELD_CAPS = {"model": 256, "spec": 128, "request_id": 256, "client_id": 256}

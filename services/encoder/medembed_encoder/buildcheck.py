@@ -18,7 +18,7 @@ import importlib
 import sys
 from importlib import metadata
 
-from medembed_client.helpformat import HelpFormatter
+from medembed_proto.helpformat import HelpFormatter
 
 from .families import FAMILIES
 from .versions import FAMILY_LIBRARIES
