@@ -7,7 +7,7 @@ build check (buildcheck.py), the extras test (services/encoder/pyproject.toml mu
 service, Kubernetes kustomization and image per row). A new family is its package under families/ and
 one row here.
 
-This module imports no model library and no torch: the family modules are imported only when a loader
+This module imports only the standard library; the family modules are imported only when a loader
 below is called, so a container installs only its own family's libraries (`pip install
 'medembed-encoder[timm]'` needs no open_clip). The loaders are written as import statements, not
 importlib strings, so a reader, an IDE and the structure tools (grimp) follow them to the module.
