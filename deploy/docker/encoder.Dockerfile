@@ -1,6 +1,7 @@
 # One encoder family per image, built from the repository root:
 #   docker build -f deploy/docker/encoder.Dockerfile --build-arg FAMILY=timm -t medembed-encoder-timm .
-# FAMILY: open_clip | timm | hf | torchvision (an extra of services/encoder; only that one is installed).
+# FAMILY: open_clip | timm | hf | torchvision (the rows of medembed_encoder/families/table.py, each an
+# extra of services/encoder; only that one is installed).
 # No `# syntax=` line: the engine's own Dockerfile frontend builds it, so no frontend image is pulled
 # from a registry (air-gapped builds work).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
