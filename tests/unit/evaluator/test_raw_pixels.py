@@ -11,9 +11,14 @@ from helpers.decode_corpus import CORPUS
 from helpers.images import png_bytes
 from medembed_decode import DecodeError, DecodeErrorKind
 from medembed_evaluator import raw_pixels
-from medembed_evaluator.raw_pixels import raw_pixel_features, raw_pixels_provenance
+from medembed_evaluator.raw_pixels import raw_pixel_vector, raw_pixels_provenance
 
 from .images import image_bytes
+
+
+def raw_pixel_features(items: list[bytes]) -> np.ndarray:
+    """[N, 1024]: raw_pixel_vector of each item."""
+    return np.stack([raw_pixel_vector(data) for data in items])
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -56,17 +61,17 @@ def test_undecodable_bytes_raise_the_decode_error_of_the_rules() -> None:
 
 def test_provenance() -> None:
     provenance = raw_pixels_provenance()
-    assert provenance["model_id"] == "raw-pixels"
-    assert provenance["weights_digest"] == "none"
-    assert provenance["embedding_spec"] == "gray32"
-    assert provenance["dtype"] == "float32"
-    assert len(provenance["preprocess_digest"]) == len(hashlib.sha256().hexdigest())
-    assert provenance["vector_identity"].startswith("sha256:")
+    assert provenance.model_id == "raw-pixels"
+    assert provenance.weights_digest == "none"
+    assert provenance.embedding_spec == "gray32"
+    assert provenance.dtype == "float32"
+    assert len(provenance.preprocess_digest) == len(hashlib.sha256().hexdigest())
+    assert provenance.vector_identity.startswith("sha256:")
 
 
 def test_provenance_changes_with_the_decode_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     before = raw_pixels_provenance()
     monkeypatch.setattr(raw_pixels, "rules_identity", lambda: "decode-rules:999 pillow:0")
     after = raw_pixels_provenance()
-    assert after["vector_identity"] != before["vector_identity"]
-    assert after["preprocess_digest"] != before["preprocess_digest"]
+    assert after.vector_identity != before.vector_identity
+    assert after.preprocess_digest != before.preprocess_digest
