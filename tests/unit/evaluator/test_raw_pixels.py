@@ -16,7 +16,7 @@ from medembed_evaluator.raw_pixels import raw_pixel_vector, raw_pixels_provenanc
 from .images import image_bytes
 
 
-def raw_pixel_features(items: list[bytes]) -> np.ndarray:
+def _vectors(items: list[bytes]) -> np.ndarray:
     """[N, 1024]: raw_pixel_vector of each item."""
     return np.stack([raw_pixel_vector(data) for data in items])
 
@@ -28,7 +28,7 @@ def _png(array: np.ndarray) -> bytes:
 
 
 def test_shape_dtype_range_and_grayscale_of_color() -> None:
-    features = raw_pixel_features([image_bytes(0), image_bytes(255, mode="RGB", fmt="JPEG", size=50), image_bytes(51)])
+    features = _vectors([image_bytes(0), image_bytes(255, mode="RGB", fmt="JPEG", size=50), image_bytes(51)])
     assert features.shape == (3, 1024)
     assert features.dtype == np.float32
     assert np.allclose(features[0], 0.0)
@@ -39,7 +39,7 @@ def test_shape_dtype_range_and_grayscale_of_color() -> None:
 def test_resize_keeps_the_layout_of_the_image() -> None:
     array = np.zeros((64, 64), np.uint8)
     array[:, 32:] = 255  # right half white
-    vector = raw_pixel_features([_png(array)])[0].reshape(32, 32)
+    vector = _vectors([_png(array)])[0].reshape(32, 32)
     assert np.allclose(vector[:, :15], 0.0) and np.allclose(vector[:, 17:], 1.0)
 
 
@@ -47,15 +47,15 @@ def test_every_format_the_encoder_reads_by_the_same_rules() -> None:
     """DICOM, 16-bit, float TIFF, EXIF-rotated ...: the same features as an 8-bit PNG of the pixels
     the decode rules give (the encoder's corpus)."""
     readable = [case for case in CORPUS if case.expected is not None]
-    features = raw_pixel_features([case.data for case in readable])
-    expected = raw_pixel_features([png_bytes(case.expected) for case in readable])
+    features = _vectors([case.data for case in readable])
+    expected = _vectors([png_bytes(case.expected) for case in readable])
     for row, case in enumerate(readable):
         np.testing.assert_array_equal(features[row], expected[row], err_msg=case.name)
 
 
 def test_undecodable_bytes_raise_the_decode_error_of_the_rules() -> None:
     with pytest.raises(DecodeError, match="not a PNG, JPEG") as caught:
-        raw_pixel_features([b"not an image"])
+        _vectors([b"not an image"])
     assert caught.value.kind == DecodeErrorKind.UNSUPPORTED_FORMAT
 
 
