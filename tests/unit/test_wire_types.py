@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 from medembed_client import ModelInfo, ServerLimits, SpecInfo
+from medembed_client.models import UnknownSpec
 from medembed_decode import DecodeErrorKind
 from medembed_proto import ITEM_ERROR_NAMES, Provenance, item_code, item_code_name
 from medembed_proto.v1 import encoder_pb2 as pb
@@ -39,6 +40,16 @@ def test_model_info_from_proto_reads_every_field():
     with pytest.raises(dataclasses.FrozenInstanceError):
         info.dim = 9
     assert ModelInfo.from_proto(pb.ModelInfo(id="loading")) == ModelInfo("loading")
+
+
+def test_model_info_resolves_the_default_spec_and_names_its_specs_for_an_unknown_one():
+    info = ModelInfo("m", default_spec="default", specs=(SpecInfo("default", 8, "a"), SpecInfo("pre_projection", 16)))
+    assert info.spec_info() == info.spec_info("default") == SpecInfo("default", 8, "a")
+    assert info.spec_info("pre_projection").dim == 16
+    with pytest.raises(UnknownSpec, match=r"^model 'm' has no spec 'nope'; specs: \['default', 'pre_projection'\]$"):
+        info.spec_info("nope")
+    with pytest.raises(UnknownSpec, match="no spec 'default'"):
+        ModelInfo("loading", default_spec="default").spec_info()
 
 
 def test_server_limits_from_proto():

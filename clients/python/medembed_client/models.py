@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 from medembed_proto.v1 import encoder_pb2 as pb
 
 
+class UnknownSpec(LookupError):
+    """A model asked for by an embedding spec it does not offer; the message names the model, the
+    spec asked for and the specs it has."""
+
+
 @dataclass(frozen=True)
 class SpecInfo:
     """One embedding spec of a model: its name, its vector length `dim` (float32 values) and the
@@ -60,6 +65,18 @@ class ModelInfo:
         """The spec called `name` (empty: the default spec), or None when the model has none by that name."""
         wanted = name or self.default_spec
         return next((spec for spec in self.specs if spec.name == wanted), None)
+
+    def spec_info(self, name: str = "") -> SpecInfo:
+        """The spec called `name`, the default spec when `name` is empty: the one place a client
+        resolves the default, so that a caller can send the resolved name.
+
+        Raises UnknownSpec naming the model and its specs when it has none by that name.
+        """
+        found = self.spec(name)
+        if found is None:
+            raise UnknownSpec(f"model {self.id!r} has no spec {name or self.default_spec!r}; "
+                              f"specs: {[spec.name for spec in self.specs]}")
+        return found
 
 
 @dataclass(frozen=True)

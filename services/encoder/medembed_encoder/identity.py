@@ -3,7 +3,7 @@
 It is computed here and nowhere else, per (model, spec) when a model is loaded, and it is
 - `Provenance.vector_identity` of every response and `SpecInfo.vector_identity` in ListModels,
 - the cache key's identity (`medembed:v1:{model_id}:{vector_identity}:{spec}:{sha256}`, cache/keys.py),
-- the evaluator's feature-store key (feature_store.identity_digest).
+- the evaluator's feature-store key (medembed_evaluator.provenance.ModelProvenance.store_key).
 
 Ingredients (`identity_document`): the weights digest; the family's validated catalog options as
 canonical JSON (families/options.py, so no option can be left out); the family, architecture and

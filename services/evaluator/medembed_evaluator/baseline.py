@@ -17,7 +17,8 @@ from sklearn.dummy import DummyClassifier
 from sklearn.metrics import accuracy_score, f1_score
 
 from medembed_evaluator.datasets import Dataset
-from medembed_evaluator.probe import Protocol, Score, cv_folds
+from medembed_evaluator.probe import Score, cv_folds
+from medembed_evaluator.probe_protocol import Protocol
 
 
 @dataclass(frozen=True)

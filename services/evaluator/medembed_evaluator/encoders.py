@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
 
 from medembed_client import ChannelSecurity, Client, EmbedError, ModelInfo, RetryPolicy, security_from
+from medembed_client.models import UnknownSpec
 from medembed_evaluator.errors import EncoderUnavailable, PlanError
 from medembed_evaluator.plan.schema import ModelEntry, Plan
+from medembed_evaluator.provenance import ModelProvenance
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID, raw_pixels_provenance
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,9 @@ def connect(plan: Plan, *, security: ChannelSecurity, request_items: int, concur
                            timeout_s=max(CALL_TIMEOUT_S, wait_s + 60)) for target in targets}
 
 
-def model_provenance(models: list[ModelEntry], clients: dict[str, Client]) -> dict[str, dict[str, Any]]:
-    """model id -> its provenance (model_id, weights_digest, preprocess_digest, embedding_spec,
-    vector_identity, random_weights, library_versions), from each encoder's ListModels.
+def model_provenance(models: list[ModelEntry], clients: dict[str, Client]) -> dict[str, ModelProvenance]:
+    """model id -> its provenance, from each encoder's ListModels (the plan's spec, or the model's
+    default spec, resolved), and the raw-pixels baseline's own.
 
     Raises:
         EncoderUnavailable: an encoder does not answer within the clients' retry window.
@@ -61,14 +62,10 @@ def model_provenance(models: list[ModelEntry], clients: dict[str, Client]) -> di
         if info is None:
             raise PlanError(f"model {model.id!r} is not served by {model.target}; it serves "
                             f"{sorted(served.get(model.target or '', {}))}")
-        spec = model.spec or info.default_spec
-        if spec not in {s.name for s in info.specs}:
-            raise PlanError(f"model {model.id!r} has no spec {spec!r}; specs: {[s.name for s in info.specs]}")
-        identity = next(s.vector_identity for s in info.specs if s.name == spec)
-        provenance[model.id] = {"model_id": model.id, "weights_digest": info.weights_digest,
-                                "preprocess_digest": info.preprocess_digest, "embedding_spec": spec,
-                                "vector_identity": identity, "random_weights": info.random_weights,
-                                "library_versions": dict(sorted(info.library_versions.items()))}
+        try:
+            provenance[model.id] = ModelProvenance.served(info, model.spec)
+        except UnknownSpec as exc:
+            raise PlanError(str(exc)) from None
         if info.random_weights:
             log.warning("%s is served with random weights by %s: its row measures an untrained network",
                         model.id, model.target)

@@ -6,7 +6,6 @@ is written atomically, so a kill mid-write leaves no half chunk behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import numpy as np
 from medembed_client.stopping import disk_full_line, is_disk_full
 from medembed_evaluator.errors import DiskFull
 from medembed_evaluator.paths import inside, path_component
+from medembed_evaluator.provenance import ModelProvenance
 
 NPZ_OVERHEAD_BYTES = 1024  # two .npy headers and the zip's local and central directory entries
 
@@ -49,32 +49,21 @@ def chunk_bytes(chunk: ChunkFeatures) -> int:
     return chunk.vectors.nbytes + len(json.dumps(chunk.errors)) * 4 + NPZ_OVERHEAD_BYTES
 
 
-def identity_digest(provenance: dict[str, str]) -> str:
-    """The store key of a model's vectors: its model id and the vector identity the encoder serves
-    (one digest of weights, options, preprocessing, decode rules, code and library versions, spec,
-    compute dtype), so anything that changes a vector starts a new store. A provenance without one
-    (an older encoder) is keyed by weights, preprocessing and spec."""
-    identity = provenance.get("vector_identity", "")
-    if identity:
-        parts = [provenance["model_id"], identity]
-    else:
-        parts = [provenance[k] for k in ("model_id", "weights_digest", "preprocess_digest", "embedding_spec")]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
-
-
 class FeatureStore:
     """Features on disk under `root`: one folder per (model identity, dataset content), one .npz per
-    chunk with its vectors and item errors, and the provenance.json it was computed under.
+    chunk with its vectors and item errors, and the provenance.json it was computed under (a record
+    for readers; the folder's name, ModelProvenance.store_key, is what a resumed run looks up).
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def pair_dir(self, provenance: dict[str, str], dataset_hash: str) -> Path:
-        """One folder per pair under the root; a model id with '/' or '..' becomes one safe component."""
-        model = path_component(provenance["model_id"])
-        return inside(self.root, self.root / model / f"{identity_digest(provenance)}-{dataset_hash[:20]}",
-                      f"feature folder of model {provenance['model_id']!r}")
+    def pair_dir(self, provenance: ModelProvenance, dataset_hash: str) -> Path:
+        """One folder per pair under the root, MODEL/STORE_KEY-DATASET_HASH[:20]; a model id with '/' or
+        '..' becomes one safe component."""
+        model = path_component(provenance.model_id)
+        return inside(self.root, self.root / model / f"{provenance.store_key()}-{dataset_hash[:20]}",
+                      f"feature folder of model {provenance.model_id!r}")
 
     @staticmethod
     def _chunk_path(directory: Path, index: int) -> Path:
@@ -94,7 +83,7 @@ class FeatureStore:
             return None
         return ChunkFeatures(vectors, errors)
 
-    def save_chunk(self, directory: Path, index: int, chunk: ChunkFeatures, provenance: dict[str, str]) -> None:
+    def save_chunk(self, directory: Path, index: int, chunk: ChunkFeatures, provenance: ModelProvenance) -> None:
         """Store chunk `index` atomically (a temporary file renamed into place) with the provenance beside it.
 
         Raises DiskFull (the folder and this chunk's bytes) when the disk or quota is full; the
@@ -103,7 +92,7 @@ class FeatureStore:
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            (directory / "provenance.json").write_text(json.dumps(provenance, indent=1, sort_keys=True))
+            (directory / "provenance.json").write_text(json.dumps(provenance.to_dict(), indent=1, sort_keys=True))
             np.savez(temporary, vectors=chunk.vectors, errors=np.array(json.dumps(chunk.errors)))
             temporary.replace(path)
         except OSError as exc:

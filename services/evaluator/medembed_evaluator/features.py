@@ -22,10 +22,10 @@ from medembed_client.stopping import disk_full_line
 from medembed_evaluator.datasets import Dataset
 from medembed_evaluator.errors import DiskFull, EncoderUnavailable, EvaluatorError
 from medembed_evaluator.feature_store import ChunkFeatures, DatasetFeatures, FeatureStore
-from medembed_evaluator.pair_result import PairFailed, PairFailure, row_label
+from medembed_evaluator.pair_failure import PairFailed, PairFailure
 from medembed_evaluator.plan.schema import ModelEntry
+from medembed_evaluator.provenance import ModelProvenance
 from medembed_evaluator.raw_pixels import DIM, raw_pixel_vector
-from medembed_proto import volume_identity
 
 CHUNK_ITEMS = 128
 """Images per stored chunk: the unit a resumed run skips or recomputes."""
@@ -57,22 +57,20 @@ def raw_pixels_embedder(images: list[bytes], volume: Mapping[str, str]) -> Chunk
     return ChunkFeatures(vectors, errors)
 
 
-def service_embedder(client: Client, model: ModelEntry, expected: dict[str, Any]) -> Embedder:
-    """An Embedder calling the encoder behind `client` for `model` (its embedding spec, bulk priority).
+def service_embedder(client: Client, model: ModelEntry, expected: ModelProvenance) -> Embedder:
+    """An Embedder calling the encoder behind `client` for `model` under `expected.embedding_spec`
+    (the resolved spec, sent by name) at bulk priority.
 
     Each call raises EvaluatorError when the encoder's provenance no longer matches `expected`
     (the model's provenance at the start of the run), and medembed_client.EmbedError when the
     call itself fails.
     """
     def embed(images: list[bytes], volume: Mapping[str, str]) -> ChunkFeatures:
-        result = client.embed(images, model.id, spec=model.spec, priority="bulk", volume=volume)
+        result = client.embed(images, model.id, spec=expected.embedding_spec, priority="bulk", volume=volume)
         got = result.provenance
-        # Under volume options the served identity is the model's, combined with the options'.
-        if got is not None and (got.weights_digest, got.preprocess_digest, got.vector_identity) != (
-                expected["weights_digest"], expected["preprocess_digest"],
-                volume_identity(expected.get("vector_identity", ""), got.volume)):
+        if got is not None and not expected.matches(got):
             raise EvaluatorError(f"model {model.id!r} changed what shapes its vectors mid-run (vector identity "
-                                 f"{expected.get('vector_identity')} -> {got.vector_identity}); start the run again")
+                                 f"{expected.vector_identity} -> {got.vector_identity}); start the run again")
         errors = {row: {"code": e.code, "message": e.message} for row, e in result.errors.items()}
         return ChunkFeatures(result.vectors, errors)
     return embed
@@ -88,10 +86,15 @@ class ModelFeatures:
     """
 
     model: ModelEntry
-    provenance: dict[str, Any]
+    provenance: ModelProvenance
     embed: Embedder
     store: FeatureStore
     progress: bool
+
+    @property
+    def label(self) -> str:
+        """The model's row label (ModelProvenance.row_label of its plan label)."""
+        return self.provenance.row_label(self.model.label)
 
     def __call__(self, dataset: Dataset) -> DatasetFeatures:
         """Every vector of `dataset` under the model, in sample order."""
@@ -101,7 +104,7 @@ class ModelFeatures:
             return stored_features(self.store, dataset, self.provenance, self.embed, bar.update)
         except EmbedError as exc:
             if exc.code not in TRANSIENT_CODES:
-                raise PairFailed(PairFailure(self.model.id, row_label(self.model, self.provenance), dataset.name,
+                raise PairFailed(PairFailure(self.model.id, self.label, dataset.name,
                                              f"encoder {self.model.target} refused it: {exc}",
                                              n_items=len(dataset.samples))) from None
             raise EncoderUnavailable(f"{self.model.id} on {dataset.name}: encoder {self.model.target} failed after "
@@ -111,18 +114,18 @@ class ModelFeatures:
             bar.close()
 
 
-def _pair_disk_full(full: DiskFull, provenance: dict[str, Any], dataset: Dataset, chunks_left: int,
+def _pair_disk_full(full: DiskFull, provenance: ModelProvenance, dataset: Dataset, chunks_left: int,
                     chunks_stored: int) -> DiskFull:
     """`full`, told for the whole rest of the pair: its chunk's bytes times the chunks still to store."""
     needed = (full.needed_bytes or 0) * chunks_left
     folder = Path(full.folder)
     return DiskFull(full.folder, needed, f"{disk_full_line(folder, needed)} for the features of "
-                                         f"{provenance['model_id']} x {dataset.name} ({chunks_left} chunk(s) of "
+                                         f"{provenance.model_id} x {dataset.name} ({chunks_left} chunk(s) of "
                                          f"{CHUNK_ITEMS} images left; {chunks_stored} stored and kept); free space "
                                          "there (or pass --out on another disk) and run the same command again")
 
 
-def stored_features(store: FeatureStore, dataset: Dataset, provenance: dict[str, Any], embed: Embedder,
+def stored_features(store: FeatureStore, dataset: Dataset, provenance: ModelProvenance, embed: Embedder,
                     done: Callable[[int], Any] = lambda _: None) -> DatasetFeatures:
     """All vectors of a pair, chunk by chunk (CHUNK_ITEMS images): a stored chunk is read back, a
     missing one embedded and stored; `done(n)` is told of every n images finished. Raises DiskFull

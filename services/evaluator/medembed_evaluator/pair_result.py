@@ -1,13 +1,15 @@
-"""What a finished (model, dataset) pair produced (or why it produced nothing), and the run it belongs to."""
+"""What a finished (model, dataset) pair produced, and the run it belongs to (its pairs that gave no
+result are pair_failure.PairFailure)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from medembed_evaluator.errors import EvaluatorError
-from medembed_evaluator.plan.schema import ModelEntry
-from medembed_evaluator.probe import ProbeResult, Protocol
+from medembed_evaluator.pair_failure import PairFailure
+from medembed_evaluator.probe import ProbeResult
+from medembed_evaluator.probe_protocol import Protocol
+from medembed_evaluator.provenance import ModelProvenance
 
 if TYPE_CHECKING:  # umap and matplotlib behind these take seconds to import; results only call their methods
     from medembed_evaluator.analysis.bias import OverlayBias
@@ -28,9 +30,7 @@ class PairResult:
     """Samples that went into the probe (failed items excluded)."""
     class_counts: dict[str, int]
     content_hash: str
-    provenance: dict[str, Any]
-    """model_id, weights_digest, preprocess_digest, embedding_spec, dtype; from an encoder also
-    random_weights (bool) and library_versions ({package: version} of the encoder's libraries)."""
+    provenance: ModelProvenance
     probe: ProbeResult
     n_failed: int = 0
     failed_keys: list[str] = field(default_factory=list)
@@ -53,7 +53,7 @@ class PairResult:
     @property
     def random_weights(self) -> bool:
         """Whether the encoder served the model without its real weights."""
-        return self.provenance.get("random_weights") is True
+        return self.provenance.random_weights
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (one entry of results.json "results")."""
@@ -66,7 +66,7 @@ class PairResult:
             "n": self.n,
             "class_counts": self.class_counts,
             "content_hash": self.content_hash,
-            "provenance": self.provenance,
+            "provenance": self.provenance.to_dict(),
             "n_failed": self.n_failed,
             "failed_keys": self.failed_keys,
             "probe": self.probe.to_dict(),
@@ -74,49 +74,6 @@ class PairResult:
             "analysis": self.analysis.to_dict() if self.analysis else None,
             "bias": self.bias.to_dict() if self.bias else None,
         }
-
-
-@dataclass(frozen=True)
-class PairFailure:
-    """A (model, dataset) pair that gave no result (every item failed, too few were left for the
-    probe, or the encoder refused it); the rest of the plan ran on."""
-
-    model_id: str
-    model_label: str
-    dataset: str
-    reason: str
-    n_items: int = 0
-    n_failed: int = 0
-    error_codes: dict[str, int] = field(default_factory=dict)
-    """Item error code -> how many items failed with it."""
-
-    def line(self) -> str:
-        """"LABEL on DATASET: REASON", for the console and the log."""
-        return f"{self.model_label} on {self.dataset}: {self.reason}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (one entry of results.json "failures")."""
-        return {"model": self.model_id, "label": self.model_label, "dataset": self.dataset, "reason": self.reason,
-                "n_items": self.n_items, "n_failed": self.n_failed, "error_codes": self.error_codes}
-
-
-class PairFailed(EvaluatorError):
-    """One (model, dataset) pair gave no result; the run goes on with the other pairs."""
-
-    def __init__(self, failure: PairFailure) -> None:
-        super().__init__(failure.line())
-        self.failure = failure
-
-
-RANDOM_WEIGHTS_SUFFIX = " [random weights]"
-
-
-def row_label(model: ModelEntry, provenance: dict[str, Any]) -> str:
-    """The model's name in every table, map and file of the run: its plan label, with
-    RANDOM_WEIGHTS_SUFFIX when the encoder serves it without its real weights, whatever the plan calls it."""
-    if provenance.get("random_weights") is True and not model.label.endswith(RANDOM_WEIGHTS_SUFFIX):
-        return f"{model.label}{RANDOM_WEIGHTS_SUFFIX}"
-    return model.label
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,11 @@ from medembed_evaluator.datasets import Dataset
 from medembed_evaluator.errors import ProtocolError
 from medembed_evaluator.feature_store import DatasetFeatures
 from medembed_evaluator.features import ModelFeatures
-from medembed_evaluator.pair_result import PairFailed, PairFailure, PairResult, row_label
+from medembed_evaluator.pair_failure import PairFailed, PairFailure
+from medembed_evaluator.pair_result import PairResult
 from medembed_evaluator.plan.schema import Plan
-from medembed_evaluator.probe import ProbeInput, ProbeResult, Protocol, validate_for_protocol
+from medembed_evaluator.probe import ProbeInput, ProbeResult, validate_for_protocol
+from medembed_evaluator.probe_protocol import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +37,7 @@ def probe_input(features_of: ModelFeatures, dataset: Dataset, features: DatasetF
     try:
         validate_for_protocol(labels, dataset.class_names, protocol)
     except ProtocolError as exc:
-        label = row_label(model, features_of.provenance)
-        raise PairFailed(pair_failure(model.id, label, dataset, errors, str(exc))) from None
+        raise PairFailed(pair_failure(model.id, features_of.label, dataset, errors, str(exc))) from None
     return ProbeInput(features.vectors[ok], labels, dataset.class_names)
 
 
@@ -48,7 +49,7 @@ def evaluate_pair(features_of: ModelFeatures, dataset: Dataset, features: Datase
     any other features."""
     model, errors, ok = features_of.model, features.errors, features.usable
     labels = dataset.labels()[ok]
-    label = row_label(model, features_of.provenance)
+    label = features_of.label
     analysis = bias = None
     if plan.analysis is not None:
         pair = PairData(label, dataset.name, features.vectors[ok], labels, dataset.class_names,

@@ -22,7 +22,6 @@ import time
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -31,10 +30,8 @@ from threadpoolctl import threadpool_limits
 
 from medembed_evaluator.probe_kinds import SCORES
 from medembed_evaluator.probe_metrics import positive_scores
+from medembed_evaluator.probe_protocol import Protocol
 from medembed_evaluator.progress import stage_bar
-
-if TYPE_CHECKING:
-    from medembed_evaluator.probe import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +73,13 @@ class FitTask:
 @dataclass(frozen=True)
 class Predicted:
     """What one fit gives back: predicted labels of its evaluate rows, its warnings, its wall time
-    in seconds, the process it ran in, and the evaluate rows' scores (probe_metrics.positive_scores
+    in seconds, and the evaluate rows' scores (probe_metrics.positive_scores
     of the probe's probe_kinds.SCORES method)."""
 
     predictions: np.ndarray
     convergence_warnings: int
     other_warnings: list[tuple[Warning, type[Warning], str, int]]
     seconds: float
-    worker_pid: int
     scores: np.ndarray | None = None
     chosen_c: float | None = None
     """The C logreg's inner cross-validation chose for this fit (None for other probes)."""
@@ -103,8 +99,8 @@ def fit_and_predict(X: np.ndarray, y: np.ndarray, fit: Fit, protocol: Protocol) 
     convergence = sum(1 for w in caught if issubclass(w.category, ConvergenceWarning))
     others = [(w.message, w.category, w.filename, w.lineno) for w in caught
               if not issubclass(w.category, ConvergenceWarning)]
-    return Predicted(np.asarray(predictions), convergence, others, time.perf_counter() - started, os.getpid(),
-                     scores, chosen_c)
+    return Predicted(np.asarray(predictions), convergence, others, time.perf_counter() - started, scores,
+                     chosen_c)
 
 
 def usable_cores() -> int:

@@ -8,13 +8,14 @@ answers the question every probe table needs: how much of the score needs no lea
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 from PIL import Image
 
 from medembed_decode import DEFAULT_LIMITS, DecodeLimits, rules_identity
 from medembed_decode.volume import SliceOptions, decode_slices, volume_rules_identity
+from medembed_evaluator.provenance import ModelProvenance
 
 RAW_PIXELS_MODEL_ID = "raw-pixels"
 SIDE = 32
@@ -24,25 +25,18 @@ _PREPROCESS = (f"raw-pixels:{RESIZE_RULES_VERSION} medembed_decode; gray (PIL L)
                f"resize {SIDE}x{SIDE} bilinear; float32")
 
 
-def raw_pixels_provenance() -> dict[str, str]:
+def raw_pixels_provenance() -> ModelProvenance:
     """Like an encoder model's provenance; the digests change with the decode rules or libraries."""
     identity = f"{rules_identity()} {volume_rules_identity()}\n{_PREPROCESS}"
-    return {
-        "model_id": RAW_PIXELS_MODEL_ID,
-        "weights_digest": "none",
-        "preprocess_digest": hashlib.sha256(identity.encode()).hexdigest(),
-        "embedding_spec": "gray32",
-        "dtype": "float32",
-        "vector_identity": "sha256:" + hashlib.sha256(f"{RAW_PIXELS_MODEL_ID}\n{identity}".encode()).hexdigest(),
-    }
-
-
-def raw_pixel_features(image_bytes: Sequence[bytes]) -> np.ndarray:
-    """[N, 1024] float32; raises medembed_decode.DecodeError on the first item that does not decode."""
-    features = np.empty((len(image_bytes), DIM), dtype=np.float32)
-    for row, data in enumerate(image_bytes):
-        features[row] = raw_pixel_vector(data)
-    return features
+    return ModelProvenance(
+        model_id=RAW_PIXELS_MODEL_ID,
+        weights_digest="none",
+        preprocess_digest=hashlib.sha256(identity.encode()).hexdigest(),
+        embedding_spec="gray32",
+        vector_identity="sha256:" + hashlib.sha256(f"{RAW_PIXELS_MODEL_ID}\n{identity}".encode()).hexdigest(),
+        dtype="float32",
+        computed_here=True,
+    )
 
 
 def raw_pixel_vector(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS,

@@ -19,7 +19,8 @@ from medembed_evaluator.datasets import Dataset, load_dataset
 from medembed_evaluator.errors import DatasetError, EvaluatorError
 from medembed_evaluator.feature_store import FeatureStore
 from medembed_evaluator.features import ModelFeatures, raw_pixels_embedder, service_embedder
-from medembed_evaluator.pair_result import PairFailed, PairFailure, PairResult, RunExtras, RunInfo
+from medembed_evaluator.pair_failure import PairFailed, PairFailure
+from medembed_evaluator.pair_result import PairResult, RunExtras, RunInfo
 from medembed_evaluator.pairs import evaluate_pair, probe_input, summary_line
 from medembed_evaluator.paths import check_name, inside
 from medembed_evaluator.plan.schema import Plan
@@ -112,11 +113,12 @@ def _run_plan(plan: Plan, settings: RunSettings, echo: Callable[[str], None] = p
     results: list[PairResult] = []
     failures: list[PairFailure] = []
     try:
-        provenance = encoders.model_provenance(plan.models, clients)
+        provenances = encoders.model_provenance(plan.models, clients)
         for model in plan.models:
+            provenance = provenances[model.id]
             embed = (raw_pixels_embedder if model.id == RAW_PIXELS_MODEL_ID
-                     else service_embedder(clients[model.target], model, provenance[model.id]))
-            features_of = ModelFeatures(model, provenance[model.id], embed, store, settings.progress)
+                     else service_embedder(clients[model.target], model, provenance))
+            features_of = ModelFeatures(model, provenance, embed, store, settings.progress)
             embedded = []
             for dataset in datasets:
                 clock = time.perf_counter()

@@ -63,7 +63,7 @@ def test_plan_end_to_end_with_a_bad_item(tiny_server, tmp_path):
     assert {r["provenance"]["weights_digest"] for r in document["results"] if r["model"] == "tiny-timm"} == {digest}
     assert (outcome.run_dir / "table.md").read_text() == outcome.table
     assert "tiny-timm [random weights]" in outcome.table and "phantoms" in outcome.table
-    assert timm_folder.provenance["random_weights"] is True
+    assert timm_folder.provenance.random_weights is True
     assert len((outcome.run_dir / "results.csv").read_text().splitlines()) == 5
 
 

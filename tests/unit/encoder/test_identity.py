@@ -20,7 +20,7 @@ from medembed_encoder.cache.keys import KeyScope
 from medembed_encoder.catalog import CatalogEntry, load_catalog
 from medembed_encoder.families import CatalogOptions, code_identity, family_for, load_encoder, validate_options
 from medembed_encoder.families.base import LoadedEncoder
-from medembed_evaluator.feature_store import identity_digest
+from medembed_evaluator.provenance import ModelProvenance
 
 CATALOG = load_catalog()
 CPU = torch.device("cpu")
@@ -44,9 +44,9 @@ def _stub_encoder(entry: CatalogEntry) -> LoadedEncoder:
 def _keys(entry: CatalogEntry) -> tuple[str, str, str]:
     vector_identity = identity.digest_document(identity.identity_document(_stub_encoder(entry), "default", CPU,
                                                                           torch.float32))
-    provenance = {"model_id": entry.id, "vector_identity": vector_identity, "weights_digest": "sha256:weights",
-                  "preprocess_digest": "sha256:p", "embedding_spec": "default"}
-    return vector_identity, KeyScope(entry.id, vector_identity, "default").key(CONTENT), identity_digest(provenance)
+    provenance = ModelProvenance(model_id=entry.id, vector_identity=vector_identity, weights_digest="sha256:weights",
+                                 preprocess_digest="sha256:p", embedding_spec="default")
+    return vector_identity, KeyScope(entry.id, vector_identity, "default").key(CONTENT), provenance.store_key()
 
 
 def _changed(value: Any, hint_name: str, hint: Any = None) -> Any:

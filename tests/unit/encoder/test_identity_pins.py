@@ -26,7 +26,7 @@ from medembed_encoder import identity
 from medembed_encoder.catalog import CatalogEntry, load_catalog
 from medembed_encoder.families import code_identity, family_for, load_encoder
 from medembed_encoder.families.base import LoadedEncoder
-from medembed_evaluator.feature_store import identity_digest
+from medembed_evaluator.provenance import ModelProvenance
 
 PINS = Path(__file__).with_name("identity_pins.json")
 CPU = torch.device("cpu")
@@ -80,9 +80,9 @@ def loaded_pins() -> dict[str, dict[str, str]]:
 
 def feature_store_pins(identities: dict[str, dict[str, str]]) -> dict[str, str]:
     """entry id -> the evaluator's feature-store key for its default-spec provenance."""
-    return {model_id: identity_digest({"model_id": model_id, "vector_identity": specs["default"],
-                                       "weights_digest": FIXED_WEIGHTS, "preprocess_digest": "sha256:p",
-                                       "embedding_spec": "default"})
+    return {model_id: ModelProvenance(model_id=model_id, vector_identity=specs["default"],
+                                      weights_digest=FIXED_WEIGHTS, preprocess_digest="sha256:p",
+                                      embedding_spec="default").store_key()
             for model_id, specs in identities.items()}
 
 

@@ -5,6 +5,8 @@ stages after embedding (probe fits, maps, separability) draw progress bars on st
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from medembed_evaluator.analysis.pair import PairData, analyse_pair
@@ -12,15 +14,17 @@ from medembed_evaluator.comparison import build_comparison
 from medembed_evaluator.datasets.base import Dataset, Sample
 from medembed_evaluator.feature_store import DatasetFeatures
 from medembed_evaluator.features import ModelFeatures
-from medembed_evaluator.pair_result import PairFailure, PairResult, RunExtras, RunInfo, row_label
+from medembed_evaluator.pair_failure import PairFailure
+from medembed_evaluator.pair_result import PairResult, RunExtras, RunInfo
 from medembed_evaluator.pairs import evaluate_pair
 from medembed_evaluator.plan.load import parse_plan
 from medembed_evaluator.plan.schema import CompareSettings, ModelEntry
 from medembed_evaluator.probe import ProbeInput, ProbeResult, Protocol, Score, run_probe, run_probe_set
 from medembed_evaluator.progress import progress_enabled
+from medembed_evaluator.provenance import ModelProvenance
 from medembed_evaluator.publish import render_report, render_tables
 
-PROVENANCE = {"model_id": "resnet50", "weights_digest": "w", "preprocess_digest": "p", "embedding_spec": "default"}
+PROVENANCE = ModelProvenance(model_id="resnet50", weights_digest="w", preprocess_digest="p", embedding_spec="default")
 
 
 def two_blobs(n_per_class: int = 30, dim: int = 8) -> tuple[Dataset, DatasetFeatures]:
@@ -39,7 +43,7 @@ def test_a_random_weights_model_is_one_marked_row_named_alike_in_table_maps_and_
                        "datasets": [{"name": "phantoms", "kind": "phantoms"}],
                        "analysis": {"maps": "default", "max_points": 100}})
     dataset, features = two_blobs()
-    features_of = ModelFeatures(plan.models[0], {**PROVENANCE, "random_weights": True}, None, None, False)
+    features_of = ModelFeatures(plan.models[0], replace(PROVENANCE, random_weights=True), None, None, False)
     probe = run_probe(features.vectors, dataset.labels(), plan.protocol, dataset.class_names)
     result = evaluate_pair(features_of, dataset, features, plan, tmp_path, [probe])
 
@@ -59,8 +63,8 @@ def test_a_random_weights_model_is_one_marked_row_named_alike_in_table_maps_and_
 
 def test_a_plan_label_that_says_random_is_still_marked():
     model = ModelEntry(id="resnet50", group="non-VLM", label="ResNet-50 random init")
-    assert row_label(model, {"random_weights": True}) == "ResNet-50 random init [random weights]"
-    assert row_label(model, {"random_weights": False}) == "ResNet-50 random init"
+    assert replace(PROVENANCE, random_weights=True).row_label(model.label) == "ResNet-50 random init [random weights]"
+    assert PROVENANCE.row_label(model.label) == "ResNet-50 random init"
 
 
 def pair(model_id: str, dataset: str, accuracy: float, *, n: int = 399, random_weights: bool = False,
@@ -70,7 +74,7 @@ def pair(model_id: str, dataset: str, accuracy: float, *, n: int = 399, random_w
                         macro_f1=score, binary_f1=score)
     return PairResult(model_id=model_id, model_label=label or model_id, group="non-VLM", dataset=dataset, n=n,
                       class_counts={"a": 1, "b": 1}, content_hash="c",
-                      provenance={**PROVENANCE, "model_id": model_id, "random_weights": random_weights},
+                      provenance=replace(PROVENANCE, model_id=model_id, random_weights=random_weights),
                       probe=probe)
 
 

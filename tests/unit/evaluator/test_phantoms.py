@@ -10,7 +10,7 @@ from medembed_evaluator.datasets import load_dataset
 from medembed_evaluator.errors import DatasetError
 from medembed_evaluator.plan.schema import DatasetEntry
 from medembed_evaluator.probe import Protocol, run_probe
-from medembed_evaluator.raw_pixels import raw_pixel_features
+from medembed_evaluator.raw_pixels import raw_pixel_vector
 
 
 def _phantoms(**options):
@@ -80,7 +80,7 @@ def test_invalid_options_raise(options, message) -> None:
 
 def test_raw_pixel_probe_scores_well_above_chance() -> None:
     dataset = _phantoms(n_per_class=40, size=224)
-    features = raw_pixel_features([s.load_bytes() for s in dataset.samples])
+    features = np.stack([raw_pixel_vector(s.load_bytes()) for s in dataset.samples])
     result = run_probe(features, dataset.labels(), Protocol(), dataset.class_names)
     assert result.accuracy.mean > 0.7  # chance is 1/3
     assert result.macro_f1.mean > 0.7

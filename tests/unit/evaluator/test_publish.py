@@ -13,6 +13,7 @@ from medembed_evaluator.errors import PublishError
 from medembed_evaluator.pair_result import PairResult, RunInfo
 from medembed_evaluator.plan.schema import ModelEntry
 from medembed_evaluator.probe import ProbeResult, Protocol, Score
+from medembed_evaluator.provenance import ModelProvenance
 from medembed_evaluator.publish import (
     RESULTS_STREAM,
     publish_to_stream,
@@ -44,12 +45,8 @@ def _pair(label: str, group: str, dataset: str, accuracy: float, f1: float, *, b
         n=10,
         class_counts={"a": 5, "b": 5},
         content_hash="c0ffee",
-        provenance={
-            "model_id": label.lower(),
-            "weights_digest": "w" + label,
-            "preprocess_digest": "p",
-            "embedding_spec": "",
-        },
+        provenance=ModelProvenance(model_id=label.lower(), weights_digest="w" + label, preprocess_digest="p",
+                                   embedding_spec=""),
         probe=probe,
         n_failed=1,
         failed_keys=["a/broken.png"],

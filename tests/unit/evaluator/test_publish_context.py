@@ -17,6 +17,7 @@ from medembed_evaluator.pair_result import PairResult, RunExtras, RunInfo
 from medembed_evaluator.plan.load import parse_plan
 from medembed_evaluator.plan.schema import CompareSettings
 from medembed_evaluator.probe import ProbeResult, Protocol, Score
+from medembed_evaluator.provenance import ModelProvenance
 from medembed_evaluator.publish import render_report, render_tables, write_run_files
 
 TORCH_VERSIONS = {"python": "3.11.7", "torch": "2.14.1+cpu", "timm": "1.0.31", "pillow": "12.0.0"}
@@ -33,8 +34,9 @@ def pair(model_id: str, dataset_name: str, accuracy: float, *, random_weights: b
     score = Score([accuracy - 0.01, accuracy + 0.01], [accuracy])
     probe = ProbeResult(protocol=Protocol(), class_names=["a", "b"], n_train=80, n_test=20, accuracy=score,
                         macro_f1=score, binary_f1=score)
-    provenance = {"model_id": model_id, "weights_digest": "w", "preprocess_digest": "p", "embedding_spec": "default",
-                  "random_weights": random_weights, "library_versions": versions or {}}
+    provenance = ModelProvenance(model_id=model_id, weights_digest="w", preprocess_digest="p",
+                                 embedding_spec="default", random_weights=random_weights,
+                                 library_versions=versions or {})
     return PairResult(model_id=model_id, model_label=model_id.upper(), group="non-VLM", dataset=dataset_name, n=100,
                       class_counts={"a": 70, "b": 30}, content_hash="c", provenance=provenance, probe=probe)
 

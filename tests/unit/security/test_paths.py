@@ -14,6 +14,7 @@ from medembed_evaluator.feature_store import FeatureStore
 from medembed_evaluator.paths import UnsafePathError, check_name, inside, path_component
 from medembed_evaluator.plan.load import parse_plan
 from medembed_evaluator.plan.schema import DatasetEntry
+from medembed_evaluator.provenance import ModelProvenance
 from medembed_evaluator.runner import RunSettings, run_plan
 
 
@@ -69,7 +70,7 @@ def test_absolute_dataset_paths_stay_allowed(tmp_path):
 @pytest.mark.parametrize("model_id", ["org/model", "../../evil", "..", "a\\b", "x" * 300, "ok-model_1.0"])
 def test_feature_folders_of_any_model_id_stay_in_the_store(tmp_path, model_id):
     store = FeatureStore(tmp_path / "features")
-    provenance = {"model_id": model_id, "weights_digest": "w", "preprocess_digest": "p", "embedding_spec": "s"}
+    provenance = ModelProvenance(model_id=model_id, weights_digest="w", preprocess_digest="p", embedding_spec="s")
     directory = store.pair_dir(provenance, "d" * 40)
     assert (tmp_path / "features").resolve() in directory.resolve().parents
     assert directory.parent.parent == tmp_path / "features"  # one component for the model

@@ -44,7 +44,8 @@ from medembed_evaluator.datasets import Dataset
 from medembed_evaluator.errors import DecodeError, ProtocolError
 from medembed_evaluator.features import DatasetEmbedder
 from medembed_evaluator.plan.schema import BiasSettings
-from medembed_evaluator.probe import Protocol, run_probe, validate_for_protocol
+from medembed_evaluator.probe import run_probe, validate_for_protocol
+from medembed_evaluator.probe_protocol import Protocol
 from medembed_evaluator.progress import stage_bar, step
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from medembed_evaluator.analysis.sampling import stratified_subset
 from medembed_evaluator.analysis.separability import MapPoints, Separability, measure_separability
 from medembed_evaluator.analysis.umap_maps import MapSetting, grid_settings, umap_xy
 from medembed_evaluator.plan.schema import AnalysisSettings
-from medembed_evaluator.probe import Protocol
+from medembed_evaluator.probe_protocol import Protocol
 from medembed_evaluator.progress import stage_bar, step
 
 MAX_FIELD_VALUES = 20

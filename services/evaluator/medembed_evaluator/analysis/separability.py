@@ -21,7 +21,8 @@ from sklearn.metrics import (
 )
 from sklearn.neighbors import KNeighborsClassifier
 
-from medembed_evaluator.probe import Protocol, cv_folds
+from medembed_evaluator.probe import cv_folds
+from medembed_evaluator.probe_protocol import Protocol
 from medembed_evaluator.progress import stage_bar, step
 
 KNN_NEIGHBORS = 20

@@ -96,8 +96,7 @@ def benchmark_notes(results: Sequence[PairResult], comparison: Comparison | None
 
 def encoder_versions(results: Sequence[PairResult]) -> dict[str, dict[str, str]]:
     """Model id -> {package: version} of the encoder that computed its vectors (from its ListModels)."""
-    return {r.model_id: dict(r.provenance["library_versions"]) for r in results
-            if r.provenance.get("library_versions")}
+    return {r.model_id: dict(r.provenance.library_versions) for r in results if r.provenance.library_versions}
 
 
 def grouped_versions(by_model: Mapping[str, Mapping[str, str]]) -> list[tuple[list[str], dict[str, str]]]:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from medembed_evaluator.analysis.separability import Separability
 from medembed_evaluator.comparison import Comparison
-from medembed_evaluator.pair_result import PairFailure, PairResult, RunExtras
+from medembed_evaluator.pair_failure import PairFailure
+from medembed_evaluator.pair_result import PairResult, RunExtras
 from medembed_evaluator.plan.schema import GROUPS, ModelEntry
 from medembed_evaluator.probe import Score
 from medembed_evaluator.publish.context import (

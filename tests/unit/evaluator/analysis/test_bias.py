@@ -23,9 +23,9 @@ from medembed_evaluator.analysis.overlay_conditions import overlaid_dataset, ove
 from medembed_evaluator.datasets.phantoms import PhantomOptions, load_phantoms
 from medembed_evaluator.errors import DecodeError
 from medembed_evaluator.feature_store import DatasetFeatures
+from medembed_evaluator.features import raw_pixels_embedder
 from medembed_evaluator.plan.schema import BiasSettings
 from medembed_evaluator.probe import Protocol
-from medembed_evaluator.raw_pixels import raw_pixel_features
 
 CLASSES = ["benign", "malignant", "normal"]
 LABELS = np.repeat([0, 1, 2], 30)
@@ -116,12 +116,12 @@ def test_word_decodability_is_high_when_the_embedding_encodes_the_word_and_none_
 
 def test_raw_pixels_bias_run_on_phantoms(tmp_path) -> None:
     dataset = load_phantoms(PhantomOptions(n_per_class=20, size=64, overlay=False))
-    clean = raw_pixel_features([s.load_bytes() for s in dataset.samples])
+    clean = raw_pixels_embedder([s.load_bytes() for s in dataset.samples], {}).vectors
     embedded = []
 
     def embed(overlaid):
         embedded.append((overlaid.name, {s.key for s in overlaid.samples}))
-        return DatasetFeatures(raw_pixel_features([s.load_bytes() for s in overlaid.samples]), {}, 0)
+        return DatasetFeatures(raw_pixels_embedder([s.load_bytes() for s in overlaid.samples], {}).vectors, {}, 0)
 
     usable = np.ones(60, dtype=bool)
     usable[0] = False  # failed clean: never overlaid

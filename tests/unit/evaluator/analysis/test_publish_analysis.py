@@ -18,6 +18,7 @@ from medembed_evaluator.analysis.separability import Separability
 from medembed_evaluator.pair_result import PairResult, RunInfo
 from medembed_evaluator.plan.schema import BiasSettings
 from medembed_evaluator.probe import ProbeResult, Protocol, Score
+from medembed_evaluator.provenance import ModelProvenance
 from medembed_evaluator.publish import render_report, render_table, render_tables, write_run_files
 from medembed_evaluator.publish.tabular import Cell, Table, to_html
 
@@ -43,7 +44,9 @@ def result(label: str, analysis: PairAnalysis | None, overlay: OverlayBias | Non
     probe = ProbeResult(protocol=Protocol(folds=2), class_names=["a", "b", "c"], n_train=72, n_test=18,
                         accuracy=score, macro_f1=score, binary_f1=None)
     return PairResult(model_id=label.lower(), model_label=label, group="non-VLM", dataset="phantoms", n=90,
-                      class_counts={"a": 30, "b": 30, "c": 30}, content_hash="c0ffee", provenance={}, probe=probe,
+                      class_counts={"a": 30, "b": 30, "c": 30}, content_hash="c0ffee", probe=probe,
+                      provenance=ModelProvenance(label.lower(), weights_digest="", preprocess_digest="",
+                                                 embedding_spec=""),
                       analysis=analysis, bias=overlay)
 
 
