@@ -55,7 +55,7 @@ def test_an_unknown_model_is_refused_before_any_progress_bar(tiny_server, tmp_pa
         "(`medembed models` lists them; `medembed-encoder serve --models ...` picks them)")
     spec = medembed("--target", tiny_server.target, "embed", str(tmp_path), "--model", "tiny-timm", "--spec", "nope",
                     "--out", str(tmp_path / "f.npy"))
-    assert spec.returncode == 2 and "model 'tiny-timm' has no spec 'nope'; its specs: default" in spec.stderr
+    assert spec.returncode == 2 and "model 'tiny-timm' has no spec 'nope'; specs: ['default']" in spec.stderr
     assert "img/s" not in completed.stderr + spec.stderr and not (tmp_path / "f.npy").exists()
 
 
