@@ -174,6 +174,7 @@ class EncoderServer:
             encoder = await asyncio.to_thread(load_encoder, entry, device, self.settings.allow_random_weights)
             runtime = ModelRuntime(encoder, device, dtype, limits, self.metrics, layout)
             await asyncio.to_thread(runtime.warm_up)
+            runtime.start()
             self.registry.runtimes[entry.id] = runtime
             self.registry.ready.add(entry.id)
             self.metrics.model_ready.labels(entry.id).set(1)
