@@ -36,17 +36,21 @@ $(VENV)/.installed: clients/python/pyproject.toml libs/decode/pyproject.toml lib
 proto: $(VENV)/.installed
 	$(PY) scripts/gen_proto.py
 
+# mypy.ini: --strict over the client and medembed_proto (the typed packages they ship, py.typed).
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q tests
 
 # A few minutes: lint and the fast unit tests (no servers, no model weights); `make test` before a merge.
 QUICK_TESTS ?= tests/unit --ignore=tests/unit/encoder/families --ignore=tests/unit/decode/test_decode_fuzz.py -m "not slow"
 test-quick: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q $(QUICK_TESTS)
 
 # The demo needs only the venv: no Redis (on-disk vector cache), no browser.

@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from medembed_client.helpformat import HelpFormatter
 from medembed_client.stopping import Terminated, command_line, exit_code, stop_signals, stopped_line
+from medembed_proto.helpformat import HelpFormatter
 
 # The evaluator's and encoder's modules are imported in the functions that use them, after a line
 # that says so: on a cold start (numba, scikit-learn, torch) that takes up to a minute.

@@ -1,6 +1,7 @@
 # One encoder family per image, built from the repository root:
 #   docker build -f deploy/docker/encoder.Dockerfile --build-arg FAMILY=timm -t medembed-encoder-timm .
-# FAMILY: open_clip | timm | hf | torchvision (an extra of services/encoder; only that one is installed).
+# FAMILY: open_clip | timm | hf | torchvision (the rows of medembed_encoder/families/table.py, each an
+# extra of services/encoder; only that one is installed).
 # No `# syntax=` line: the engine's own Dockerfile frontend builds it, so no frontend image is pulled
 # from a registry (air-gapped builds work).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -25,6 +26,8 @@ RUN case "$FAMILY" in open_clip|timm|hf|torchvision) ;; \
 RUN printf 'torch==%s\ntorchvision==%s\n' "$TORCH_VERSION" "$TORCHVISION_VERSION" > /opt/constraints.txt \
  && { pip install -c /opt/constraints.txt ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} torch \
       || { echo "torch $TORCH_VERSION could not be installed${TORCH_INDEX_URL:+ from $TORCH_INDEX_URL, torch's only index when set: is it reachable from the build?}" >&2; exit 1; }; }
+# clients/python only for the HEALTHCHECK below (`python -m medembed_client.healthcheck`): the
+# server itself does not import the client.
 COPY libs/proto /src/libs/proto
 COPY clients/python /src/clients/python
 COPY libs/decode /src/libs/decode

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from medembed_encoder import config
+from medembed_encoder.families.table import FAMILIES as FAMILY_TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -22,7 +23,7 @@ ENCODER_DOCKERFILE = DEPLOY / "docker" / "encoder.Dockerfile"
 EVALUATOR_DOCKERFILE = DEPLOY / "docker" / "evaluator.Dockerfile"
 ENCODER_SOURCE = ROOT / "services" / "encoder" / "medembed_encoder"
 EVALUATOR_SOURCE = ROOT / "services" / "evaluator" / "medembed_evaluator"
-FAMILIES = ("open_clip", "timm", "hf", "torchvision")  # DESIGN.md: one container image each
+FAMILIES = tuple(FAMILY_TABLE)  # DESIGN.md: one container image each
 SETTINGS = config.Settings()
 
 # Variables read by the libraries the encoder runs, not by medembed itself.

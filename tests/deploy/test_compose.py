@@ -22,6 +22,7 @@ from .manifests import (
     EVALUATOR_DOCKERFILE,
     EVALUATOR_SOURCE,
     FAMILIES,
+    FAMILY_TABLE,
     ROOT,
     SETTINGS,
     THIRD_PARTY_ENV,
@@ -60,8 +61,8 @@ def test_one_encoder_service_per_family_built_with_its_extra():
     assert sorted(families) == sorted(FAMILIES)
     for name, service in encoders.items():
         family = service["build"]["args"]["FAMILY"]
-        assert name == f"encoder-{family.replace('_', '-')}"
-        assert service["image"] == f"medembed-{name}"
+        assert name == f"encoder-{FAMILY_TABLE[family].deploy_name}"
+        assert service["image"] == FAMILY_TABLE[family].image
         assert service["build"]["context"] == "."
         assert (ROOT / service["build"]["dockerfile"]) == ENCODER_DOCKERFILE
 

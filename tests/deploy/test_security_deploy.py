@@ -35,7 +35,7 @@ from .manifests import (
 from .test_compose import _compose_cli
 
 COMPOSE_TLS = DEPLOY / "compose.tls.yml"
-CLIENT_SOURCE = ROOT / "clients" / "python" / "medembed_client"
+CLIENT_SOURCES = (ROOT / "clients" / "python" / "medembed_client", ROOT / "libs" / "proto" / "medembed_proto")
 SECRETS = DEPLOY / "secrets"
 GENERATED = {"redis_password", "redis_results_password", "medembed_token", "medembed_tokens", "cache_mac_key", "ca.crt",
              "encoder.crt", "encoder.key"}
@@ -44,8 +44,9 @@ Doc = dict[str, Any]
 
 
 def evaluator_env_names() -> set[str]:
-    """The evaluator reads its own variables and, through the client, the TLS and token ones."""
-    return env_reads(EVALUATOR_SOURCE) | env_reads(CLIENT_SOURCE)
+    """The evaluator reads its own variables and, through the client and medembed_proto.security, the
+    TLS and token ones."""
+    return env_reads(EVALUATOR_SOURCE).union(*(env_reads(source) for source in CLIENT_SOURCES))
 
 
 # --- Compose -----------------------------------------------------------------------------------

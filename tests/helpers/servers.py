@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medembed_client.security import PLAINTEXT, ChannelSecurity
 from medembed_encoder.testing import LocalEncoder, free_port, start_local_encoder
+from medembed_proto.security import PLAINTEXT, ChannelSecurity
 
 TESTS = Path(__file__).resolve().parent.parent
 TEST_CATALOG = TESTS / "fixtures" / "catalog.yaml"

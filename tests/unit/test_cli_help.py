@@ -13,10 +13,10 @@ import pytest
 
 from medembed_client import cli as client_cli
 from medembed_client import healthcheck
-from medembed_client.helpformat import help_text, walk
 from medembed_encoder import cli as encoder_cli
 from medembed_encoder import config
 from medembed_evaluator import cli as evaluator_cli
+from medembed_proto.helpformat import help_text, walk
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = re.compile(r"\b(seconds?|ms|bytes|items?|pixels|voxels|images|files|port|processes|threads|requests|RPCs|"

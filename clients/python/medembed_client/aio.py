@@ -6,10 +6,13 @@ import asyncio
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Never, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from tqdm import tqdm
 
+from medembed_proto.security import PLAINTEXT, ChannelSecurity, aio_channel
 from medembed_proto.v1 import encoder_pb2 as pb
 from medembed_proto.v1 import encoder_pb2_grpc as pb_grpc
 
@@ -17,13 +20,14 @@ from .inputs import ImageInput, to_bytes
 from .models import ModelInfo, ServerLimits
 from .results import EmbedError, EmbedResult, ItemError, ResultAssembler
 from .retry import RetryBudget, RetryPolicy
-from .security import PLAINTEXT, ChannelSecurity, aio_channel
 from .stream import embed_over_streams
 from .volume import volume_message
 
 DEFAULT_TARGET = "localhost:50051"
 PRIORITIES = {"online": pb.PRIORITY_ONLINE, "bulk": pb.PRIORITY_BULK}
 LOOKUP_RUN_BYTES = 16 << 20  # image bytes hashed per digest lookup (about 11 ms of sha256 here)
+RequestT = TypeVar("RequestT", bound=Message)
+ResponseT = TypeVar("ResponseT", bound=Message)
 
 
 def channel_options(max_message_bytes: int) -> list[tuple[str, object]]:
@@ -106,7 +110,8 @@ class AsyncClient:
         """Close the channel; calls still in flight fail."""
         await self._channel.close()
 
-    async def _call(self, method, request):  # noqa: ANN001 - a stub method and its request message
+    async def _call(self, method: grpc.aio.UnaryUnaryMultiCallable[RequestT, ResponseT], request: RequestT
+                    ) -> ResponseT:
         budget = RetryBudget(self.retry, self.timeout_s)
         while True:
             try:
@@ -206,7 +211,7 @@ class AsyncClient:
     async def _start_call(self, images: Sequence[ImageInput], model: str, spec: str, priority: str,
                           skip_cache: bool, progress: bool, volume: Mapping[str, str] | None
                           ) -> tuple[list[bytes], ResultAssembler, list[int], list[tuple[int, int]], pb.EmbedRequest,
-                                     tqdm]:
+                                     tqdm[Never]]:
         """What embed and embed_stream share before sending: the bytes, the result being assembled
         (cached items already in it), the items left to send and their requests, the request every
         one of them copies (model, spec, priority, volume options, whether it may skip the cache

@@ -13,14 +13,15 @@ from typing import BinaryIO
 
 import numpy as np
 
-from . import security
+from medembed_proto import security
+from medembed_proto.health import check_health
+from medembed_proto.helpformat import HelpFormatter, subcommand
+from medembed_proto.redact import redact
+
 from .aio import DEFAULT_TARGET
 from .client import Client
 from .files import folder_files
-from .health import check_health
-from .helpformat import HelpFormatter, subcommand
 from .models import ModelInfo
-from .redact import redact
 from .results import EmbedError
 from .retry import RetryPolicy
 from .stopping import Terminated, command_line, disk_full_line, exit_code, is_disk_full, stop_signals, stopped_line

@@ -228,7 +228,7 @@ def _bare_dicom(head: bytes) -> bool:
         return False
     if head[4:6] in _EXPLICIT_VRS:
         return True
-    (implicit_length,) = struct.unpack_from("<I", head, 4)
+    implicit_length: int = struct.unpack_from("<I", head, 4)[0]
     return implicit_length <= len(head) - 8
 
 

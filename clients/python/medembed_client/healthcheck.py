@@ -14,9 +14,9 @@ import os
 import sys
 import time
 
-from . import security
-from .health import check_health
-from .helpformat import HelpFormatter
+from medembed_proto import security
+from medembed_proto.health import check_health
+from medembed_proto.helpformat import HelpFormatter
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):

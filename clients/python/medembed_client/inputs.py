@@ -12,7 +12,7 @@ from PIL import Image
 # File suffixes taken for images when a folder is expanded (CLI, evaluator, benchmarks).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".dcm"})
 
-ImageInput = str | PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
+ImageInput = str | PathLike[str] | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
 
 def array_to_png(array: np.ndarray) -> bytes:

@@ -9,9 +9,8 @@ import grpc
 import numpy as np
 
 from medembed_proto import Provenance, item_code_name
+from medembed_proto.redact import redact, shorten
 from medembed_proto.v1 import encoder_pb2 as pb
-
-from .redact import redact, shorten
 
 MAX_MESSAGE_CHARS = 2000
 

@@ -14,8 +14,8 @@ import asyncio
 
 import grpc
 
-from medembed_client.redact import shorten
 from medembed_decode.volume import SliceOptions
+from medembed_proto.redact import shorten
 from medembed_proto.v1 import encoder_pb2 as pb
 
 from .config import Settings

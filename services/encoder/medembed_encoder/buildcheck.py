@@ -4,8 +4,8 @@ An image that builds without its family's library only fails when the encoder st
 a CPU image that got PyPI's CUDA torch (6 GB, the CPU wheel index unreachable) works but is the
 wrong image. The Dockerfile runs this after its installs, so both fail the build with one message:
 
-- every package of the family's extra (versions.FAMILY_LIBRARIES, plus torch and torchvision) is
-  installed, and every code module the family registers (families.FAMILIES) imports;
+- every package of the family's extra (its row's `libraries` in families/table.py, plus torch and
+  torchvision) is installed, and every code module the row names imports;
 - with `--cpu`, torch is a CPU build (`torch.version.cuda` is None).
 
 Exit 0 when the image is right, 1 with one line a problem on stderr otherwise, 2 for a bad FAMILY.
@@ -14,39 +14,42 @@ Exit 0 when the image is right, 1 with one line a problem on stderr otherwise, 2
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from importlib import metadata
 
-from medembed_client.helpformat import HelpFormatter
+from medembed_proto.helpformat import HelpFormatter
 
-from .families import FAMILIES
-from .versions import FAMILY_LIBRARIES
+from .families.table import FAMILIES, ModuleLoader
 
 BASE_LIBRARIES = ("torch", "torchvision")
 
 
 def family_modules(family: str) -> list[str]:
-    """The code modules `family` registers in families.FAMILIES, sorted; KeyError for an unknown family."""
-    registered = FAMILIES[family]
-    return [registered] if isinstance(registered, str) else sorted(set(registered.values()))
+    """The names of the code modules `family`'s row names, sorted, each imported; KeyError for an unknown
+    family, ImportError when one does not import."""
+    return sorted({loader().__name__ for loader in FAMILIES[family].modules.values()})
 
 
 def family_problems(family: str) -> list[str]:
     """What keeps this environment from serving `family`: packages not installed, modules that do not
     import (with the ImportError); empty when it can."""
     problems = []
-    for package in (*BASE_LIBRARIES, *FAMILY_LIBRARIES[family]):
+    spec = FAMILIES[family]
+    for package in dict.fromkeys((*BASE_LIBRARIES, *spec.libraries)):
         try:
             metadata.version(package)
         except metadata.PackageNotFoundError:
             problems.append(f"package {package} is not installed (the extra medembed-encoder[{family}] needs it; "
                             "a pip older than 23.3 drops extras named with '_')")
-    for module in family_modules(family):
+    architectures: dict[ModuleLoader, list[str]] = {}
+    for architecture, loader in sorted(spec.modules.items()):
+        architectures.setdefault(loader, []).append(architecture)
+    for loader, served in architectures.items():
         try:
-            importlib.import_module(module)
+            loader()
         except ImportError as exc:
-            problems.append(f"{module} does not import: {exc}")
+            problems.append(f"architecture(s) {', '.join(map(repr, served))}: {loader.__module__}.{loader.__qualname__}"
+                            f"() could not import the module serving them: {exc}")
     return problems
 
 
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("family", help=f"the image's family: {' | '.join(sorted(FAMILIES))}")
     parser.add_argument("--cpu", action="store_true", help="also require a CPU-only torch build")
     args = parser.parse_args(argv)
-    if args.family not in FAMILIES or args.family not in FAMILY_LIBRARIES:
+    if args.family not in FAMILIES:
         print(f"buildcheck: FAMILY must be one of {', '.join(sorted(FAMILIES))}, not {args.family!r}", file=sys.stderr)
         return 2
     problems = family_problems(args.family)

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from medembed_client.helpformat import HelpFormatter, subcommand
+from medembed_proto.helpformat import HelpFormatter, subcommand
 
 from . import config, logs
 from .catalog import CatalogError, load_catalog

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from medembed_client.redact import redact
 from medembed_decode import DEFAULT_LIMITS
+from medembed_proto.redact import redact
 
 ENV_PREFIX = "MEDEMBED_"
 LOG_LEVELS = ("debug", "info", "warning", "error")

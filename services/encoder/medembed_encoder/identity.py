@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from medembed_decode import rules_identity
@@ -39,15 +38,6 @@ IDENTITY_SCHEME = 1  # bump when an ingredient is added to or removed from the d
 # Bump when code shared by every family between the image bytes and the vector changes its maths
 # (families/base.py ConvertToRGB, runtime.py forward and its dtype handling, items.py).
 PIPELINE_CODE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class CodeIdentity:
-    """What a family contributes: its module, code version and validated options."""
-
-    module: str  # the family module's CODE_NAME, e.g. medembed_encoder.families.open_clip_family
-    code_version: int
-    options: str  # canonical JSON of the validated options
 
 
 def identity_document(encoder: LoadedEncoder, spec: str, device: torch.device,

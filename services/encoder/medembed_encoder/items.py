@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from medembed_client.redact import shorten
 from medembed_decode import DecodeErrorKind
+from medembed_proto.redact import shorten
 from medembed_proto.v1 import encoder_pb2 as pb
 
 from .cache.singleflight import FlightOutcome

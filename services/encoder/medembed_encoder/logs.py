@@ -1,7 +1,7 @@
 """Structured logging: one JSON object per line, one line per event.
 
 Every line is bounded (each string field cut to MAX_FIELD_CHARS, so a 100 KB model name never
-becomes a 100 KB line) and redacted (passwords in URLs, tokens: medembed_client.redact).
+becomes a 100 KB line) and redacted (passwords in URLs, tokens: medembed_proto.redact).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from medembed_client.redact import redact, shorten
+from medembed_proto.redact import redact, shorten
 
 MAX_FIELD_CHARS = 500
 MAX_TRACEBACK_CHARS = 8000

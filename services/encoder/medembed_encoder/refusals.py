@@ -8,7 +8,7 @@ import logging
 
 import grpc
 
-from medembed_client.redact import shorten
+from medembed_proto.redact import shorten
 
 from .logs import IntervalSummary
 from .metrics import EncoderMetrics

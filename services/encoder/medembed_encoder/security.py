@@ -23,7 +23,7 @@ from pathlib import Path
 
 import grpc
 
-from medembed_client.redact import register_secret
+from medembed_proto.redact import register_secret
 
 from .callcaps import OPEN_METHOD_PREFIXES, refusing_handler
 from .config import MIN_TOKEN_CHARS, ConfigError, Settings

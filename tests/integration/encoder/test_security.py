@@ -20,7 +20,7 @@ from helpers.images import png
 from helpers.servers import start_server
 from helpers.tls import CertAuthority
 from medembed_client import ChannelSecurity, Client, EmbedError, RetryPolicy, check_health
-from medembed_client.security import sync_channel
+from medembed_proto.security import sync_channel
 
 MODEL = "tiny-timm"
 ONCE = RetryPolicy(max_attempts=1)

@@ -4,6 +4,7 @@ gave (PyPI's CUDA build on Linux x86_64 unless TORCH_INDEX_URL pointed at the CP
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from medembed_encoder import buildcheck
-from medembed_encoder.families import FAMILIES
+from medembed_encoder.families.table import ANY_ARCHITECTURE, FAMILIES, FamilySpec
 
 CHECK = [sys.executable, "-m", "medembed_encoder.buildcheck"]
 
@@ -24,12 +25,17 @@ def test_a_family_whose_libraries_are_installed_passes(family):
 
 
 def test_a_missing_package_and_a_module_that_does_not_import_are_named(monkeypatch):
-    monkeypatch.setitem(buildcheck.FAMILY_LIBRARIES, "timm", ("timm", "no-such-package-medembed"))
-    monkeypatch.setitem(buildcheck.FAMILIES, "timm", "medembed_encoder.families.no_such_module")
+    def no_such_module():
+        return importlib.import_module("medembed_encoder.families.no_such_module")
+
+    monkeypatch.setitem(buildcheck.FAMILIES, "timm", FamilySpec("timm", {ANY_ARCHITECTURE: no_such_module},
+                                                                ("timm", "no-such-package-medembed")))
     problems = buildcheck.family_problems("timm")
     assert problems[0].startswith("package no-such-package-medembed is not installed (the extra "
                                   "medembed-encoder[timm] needs it")
-    assert problems[1].startswith("medembed_encoder.families.no_such_module does not import: No module named")
+    assert problems[1].startswith(f"architecture(s) '*': {__name__}.test_a_missing_package_and_a_module_that_does_"
+                                  "not_import_are_named.<locals>.no_such_module() could not import the module serving "
+                                  "them: No module named 'medembed_encoder.families.no_such_module'")
 
 
 def test_cpu_requires_a_torch_without_cuda():

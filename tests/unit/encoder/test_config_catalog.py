@@ -63,3 +63,9 @@ def test_catalog_errors_are_clear(text, fragment):
 def test_selecting_an_unknown_model_lists_the_known_ones():
     with pytest.raises(CatalogError, match="vit-b-16-random"):
         select(load_catalog(), ("nope",))
+
+
+def test_a_license_key_documents_the_entry_and_is_accepted():
+    entries = parse_catalog("models: [{id: a, family: timm, architecture: x, weights: {kind: random}, "
+                            "license: apache-2.0}]", "site.yaml")
+    assert entries["a"].architecture == "x"

@@ -15,7 +15,8 @@ import torch
 import torchvision
 import transformers
 
-from medembed_encoder.versions import DECODE_LIBRARIES, ENCODER_LIBRARIES, FAMILY_LIBRARIES, library_versions
+from medembed_encoder.families.table import FAMILIES
+from medembed_encoder.versions import DECODE_LIBRARIES, ENCODER_LIBRARIES, library_versions
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -34,10 +35,22 @@ def test_versions_are_what_each_library_reports_of_itself():
     assert "transformers" not in versions and "open-clip-torch" not in library_versions("timm")
 
 
-def test_every_library_a_family_extra_or_the_decoder_installs_is_reported():
+def test_each_family_extra_installs_exactly_its_table_row_libraries():
+    """The extras check: services/encoder/pyproject.toml holds the version bounds, families/table.py the names."""
+    extras = tomllib.loads((ROOT / "services/encoder/pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert {family: _names(requirements) for family, requirements in extras.items()} == {
+        name: set(spec.libraries) for name, spec in FAMILIES.items()}
+
+
+def test_a_family_gets_its_row_libraries_and_an_unknown_family_the_common_ones():
+    for name, spec in FAMILIES.items():
+        assert set(spec.libraries) <= set(library_versions(name)), name  # every extra is installed here
+    assert set(library_versions("no-such-family")) == set(library_versions("torchvision")) - {
+        "huggingface-hub", "safetensors"}
+
+
+def test_every_library_the_encoder_or_the_decoder_installs_is_reported():
     encoder = tomllib.loads((ROOT / "services/encoder/pyproject.toml").read_text())["project"]
     decode = tomllib.loads((ROOT / "libs/decode/pyproject.toml").read_text())["project"]
-    for family, requirements in encoder["optional-dependencies"].items():
-        assert _names(requirements) <= {*FAMILY_LIBRARIES[family], *ENCODER_LIBRARIES}, family
     assert _names(decode["dependencies"]) <= {*DECODE_LIBRARIES, *ENCODER_LIBRARIES}
     assert {"torch", "numpy", "pillow"} <= _names(encoder["dependencies"])

@@ -1,4 +1,4 @@
-"""Secrets never reach a message or a log line: one helper (medembed_client.redact) used by the
+"""Secrets never reach a message or a log line: one helper (medembed_proto.redact) used by the
 encoder's log formatter, client errors, the evaluator and configuration errors."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import sys
 
 import pytest
 
-from medembed_client.redact import RedactingFormatter, redact, register_secret, shorten
 from medembed_client.results import EmbedError
 from medembed_encoder import config
 from medembed_encoder.cache import build_cache
@@ -18,6 +17,7 @@ from medembed_encoder.logs import MAX_FIELD_CHARS, JsonLineFormatter
 from medembed_encoder.metrics import EncoderMetrics
 from medembed_evaluator.errors import PublishError
 from medembed_evaluator.publish.stream import publish_to_stream
+from medembed_proto.redact import RedactingFormatter, redact, register_secret, shorten
 
 
 @pytest.mark.parametrize(("text", "secret"), [

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from medembed_client.redact import redact, register_secret
+from medembed_proto.redact import redact, register_secret
 
 from ..config import ConfigError, Settings, described, env_var, flag
 from ..metrics import EncoderMetrics

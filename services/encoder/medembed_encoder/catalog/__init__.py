@@ -12,7 +12,9 @@ import yaml
 
 WEIGHT_KINDS = ("random", "package", "pretrained", "hub", "local")
 _ENTRY_KEYS = {"id", "family", "architecture", "weights", "default_spec", "dim", "input_size",
-               "license", "gated", "options", "description"}
+               "gated", "options", "description"}
+# Keys a catalog may hold for its readers, accepted and not stored: nothing serves differently by them.
+_DOCUMENTATION_KEYS = {"license"}
 
 
 class CatalogError(ValueError):
@@ -39,8 +41,9 @@ class WeightsSource:
 @dataclass(frozen=True)
 class CatalogEntry:
     """One catalog model: its id, family and architecture, weights source, default spec, expected dim
-    of that spec, input size in pixels (None: the model's config decides), licence facts and the
-    family's options (checked against the family's schema, families/options.py)."""
+    of that spec, input size in pixels (None: the model's config decides), whether it is gated and the
+    family's options (checked against the family's schema, families/options.py). The YAML's `license:`
+    documents the weights' terms for the reader and is not kept here."""
 
     id: str
     family: str
@@ -49,7 +52,6 @@ class CatalogEntry:
     default_spec: str = "default"
     dim: int | None = None  # expected dim of the default spec; checked at load
     input_size: int | None = None  # None = the model's own config decides
-    license: str = ""
     gated: bool = False
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)
@@ -59,7 +61,7 @@ def _parse_entry(raw: dict[str, Any], origin: str) -> CatalogEntry:
     if not isinstance(raw, dict) or "id" not in raw:
         raise CatalogError(f"{origin}: every model needs an 'id'")
     model_id = raw["id"]
-    unknown = set(raw) - _ENTRY_KEYS
+    unknown = set(raw) - _ENTRY_KEYS - _DOCUMENTATION_KEYS
     if unknown:
         raise CatalogError(f"{origin}: model {model_id!r}: unknown keys {sorted(unknown)}")
     for key in ("family", "architecture", "weights"):
@@ -81,7 +83,7 @@ def _parse_entry(raw: dict[str, Any], origin: str) -> CatalogEntry:
     return CatalogEntry(
         id=str(model_id), family=str(raw["family"]), architecture=str(raw["architecture"]),
         weights=weights, default_spec=str(raw.get("default_spec", "default")),
-        dim=raw.get("dim"), input_size=raw.get("input_size"), license=str(raw.get("license", "")),
+        dim=raw.get("dim"), input_size=raw.get("input_size"),
         gated=bool(raw.get("gated", False)), description=str(raw.get("description", "")),
         options=dict(raw.get("options") or {}),
     )

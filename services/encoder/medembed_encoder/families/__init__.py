@@ -7,9 +7,8 @@ llava.py, llm2clip.py, cxr_clip.py, vision_backbone.py; checkpoint.py, processin
 they share).
 Where the weights come from is weights/, beside this package.
 
-`FAMILIES` maps a family name to its module, or, for a family whose architectures are built by
-different code (hf, torchvision, open_clip), to a table architecture -> module (`*`: every other
-architecture, e.g. open_clip's own, served by open_clip/family.py; conch_v1_5 by open_clip/conch_v1_5.py).
+`FAMILIES` (table.py) holds one row per family: the module serving each architecture (for hf,
+torchvision and open_clip, different code per architecture), the libraries of its pip extra, its image.
 Every module it names provides the Family interface (interface.py: `load`, `preprocessing`, `OPTIONS`,
 `CODE_VERSION`, `CODE_NAME`), checked when it is first imported. A module is imported only when an entry
 needs it, so a container installs only the libraries of the family it serves (`pip install
@@ -20,66 +19,40 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 import logging
-from collections.abc import Mapping
 
 import torch
 
 from ..catalog import CatalogEntry, WeightsSource
-from ..identity import CodeIdentity
 from ..load_errors import ModelLoadError, WeightsUnavailable
 from ..logs import event
 from ..weights.hub import require_hub_token
-from .base import LoadedEncoder
+from .base import CodeIdentity, LoadedEncoder
 from .interface import Family, FamilyInterfaceError, check_family
 from .options import CatalogOptions, OptionsError
+from .table import ANY_ARCHITECTURE, FAMILIES, FamilySpec, ModuleLoader
 
 log = logging.getLogger(__name__)
 
-_TORCHVISION_CLASSIFIERS = "medembed_encoder.families.torchvision.classifiers"
-ANY_ARCHITECTURE = "*"  # in an architecture table: the module serving every architecture not listed
-FAMILIES: dict[str, str | Mapping[str, str]] = {
-    "open_clip": {
-        "conch_v1_5": "medembed_encoder.families.open_clip.conch_v1_5",
-        ANY_ARCHITECTURE: "medembed_encoder.families.open_clip.family",  # any open_clip architecture or config
-    },
-    "timm": "medembed_encoder.families.timm.family",
-    "torchvision": {
-        "vgg16": _TORCHVISION_CLASSIFIERS,
-        "resnet50": _TORCHVISION_CLASSIFIERS,
-        "vit_l_16": _TORCHVISION_CLASSIFIERS,
-        "flair_resnet50": "medembed_encoder.families.torchvision.flair",
-    },
-    "hf": {
-        "llava": "medembed_encoder.families.hf.llava",
-        "clip_vision_projection": "medembed_encoder.families.hf.llm2clip",
-        "cxr_clip_swin": "medembed_encoder.families.hf.cxr_clip",
-        "vision_backbone": "medembed_encoder.families.hf.vision_backbone",
-    },
-}
 
-
-def family_module_name(entry: CatalogEntry) -> str:
-    """The module path of the code that serves `entry`, from FAMILIES; nothing is imported.
+def family_loader(entry: CatalogEntry) -> ModuleLoader:
+    """The loader of the module that serves `entry` (its family's row in table.py); nothing is imported yet.
 
     Raises ModelLoadError naming the known families (or architectures) when the entry's are not registered.
     """
-    registered = FAMILIES.get(entry.family)
-    if registered is None:
+    spec = FAMILIES.get(entry.family)
+    if spec is None:
         raise ModelLoadError(f"model {entry.id!r}: unknown family {entry.family!r}; known: {sorted(FAMILIES)}")
-    if isinstance(registered, str):
-        return registered
-    module_name = registered.get(entry.architecture, registered.get(ANY_ARCHITECTURE))
-    if module_name is None:
+    loader = spec.loader_for(entry.architecture)
+    if loader is None:
         raise ModelLoadError(f"model {entry.id!r}: family {entry.family!r} has no architecture "
-                             f"{entry.architecture!r}; known: {sorted(registered)}")
-    return module_name
+                             f"{entry.architecture!r}; known: {sorted(spec.modules)}")
+    return loader
 
 
 @functools.cache
-def _import_family(module_name: str, where: str) -> Family:
-    return check_family(importlib.import_module(module_name), where)
+def _import_family(loader: ModuleLoader, where: str) -> Family:
+    return check_family(loader(), where)
 
 
 def family_for(entry: CatalogEntry) -> Family:
@@ -88,12 +61,12 @@ def family_for(entry: CatalogEntry) -> Family:
     Raises ModelLoadError for an unregistered family or architecture, or when the family's extra is not
     installed (the message gives the pip command); FamilyInterfaceError when the module lacks a part.
     """
-    module_name = family_module_name(entry)
+    loader = family_loader(entry)
     where = f"family {entry.family!r}"
-    if not isinstance(FAMILIES[entry.family], str):
+    if set(FAMILIES[entry.family].modules) != {ANY_ARCHITECTURE}:
         where += f", architecture {entry.architecture!r}"
     try:
-        return _import_family(module_name, where)
+        return _import_family(loader, where)
     except ImportError as exc:
         raise ModelLoadError(
             f"model {entry.id!r}: family {entry.family!r} needs an extra that is not installed "
@@ -156,6 +129,6 @@ def load_encoder(entry: CatalogEntry, device: torch.device, allow_random_weights
     return dataclasses.replace(encoder, code=code)
 
 
-__all__ = ["FAMILIES", "CatalogOptions", "Family", "FamilyInterfaceError", "LoadedEncoder", "ModelLoadError",
-           "OptionsError", "WeightsUnavailable", "code_identity", "family_for", "family_module_name", "load_encoder",
-           "validate_options"]
+__all__ = ["FAMILIES", "CatalogOptions", "Family", "FamilyInterfaceError", "FamilySpec", "LoadedEncoder",
+           "ModelLoadError", "OptionsError", "WeightsUnavailable", "code_identity", "family_for", "family_loader",
+           "load_encoder", "validate_options"]

@@ -15,7 +15,6 @@ from PIL import Image
 from medembed_decode import rules_identity
 
 from ..catalog import CatalogEntry
-from ..identity import CodeIdentity
 
 Preprocess = Callable[[Image.Image], torch.Tensor]  # PIL image, mode L or RGB -> [C, H, W] float tensor
 EmbedFn = Callable[[Any], torch.Tensor]  # a collated batch -> [N, dim]
@@ -31,6 +30,17 @@ def stack_batch(items: Sequence[torch.Tensor], device: torch.device) -> torch.Te
     pinned = torch.empty((len(items), *items[0].shape), dtype=items[0].dtype, pin_memory=True)
     torch.stack(list(items), out=pinned)
     return pinned.to(device, non_blocking=True)
+
+
+@dataclass(frozen=True)
+class CodeIdentity:
+    """What a family module contributes to the vector identity (identity.py): its module, code version and
+    the entry's validated options. Set on LoadedEncoder.code by families.load_encoder."""
+
+    module: str  # the family module's CODE_NAME, e.g. medembed_encoder.families.open_clip_family
+    code_version: int
+    options: str  # canonical JSON of the validated options
+
 
 DEFAULT_SPEC = "default"
 PRE_PROJECTION_SPEC = "pre_projection"  # the embedding before the model's final projection head

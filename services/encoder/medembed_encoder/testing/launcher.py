@@ -14,8 +14,8 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from medembed_client import check_health
-from medembed_client.security import PLAINTEXT, ChannelSecurity
+from medembed_proto.health import check_health
+from medembed_proto.security import PLAINTEXT, ChannelSecurity
 
 
 def free_port() -> int:

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from medembed_client.security import ENV as SECURITY_ENV
 from medembed_evaluator.errors import PlanError
 from medembed_evaluator.probe import Protocol
+from medembed_proto.security import ENV as SECURITY_ENV
 
 GROUPS = ("medical", "modality-specific", "non-medical", "non-VLM")
 """Row groups of the study's table, in table order."""
@@ -106,7 +106,7 @@ class SecuritySettings:
     token_file: str = ""
 
     def as_env(self) -> dict[str, str]:
-        """The non-empty settings as the env vars medembed_client.security reads ({VAR: value})."""
+        """The non-empty settings as the env vars medembed_proto.security reads ({VAR: value})."""
         return {SECURITY_ENV[name]: value for name, value in vars(self).items() if value}
 
 

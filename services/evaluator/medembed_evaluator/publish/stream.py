@@ -7,9 +7,9 @@ from pathlib import Path
 
 import redis
 
-from medembed_client.redact import redact, register_secret
 from medembed_evaluator.errors import PublishError
 from medembed_evaluator.pair_result import PairResult
+from medembed_proto.redact import redact, register_secret
 
 RESULTS_STREAM = "medembed:results"
 # Bounded (approximately) so a long-lived Redis does not grow without limit.

@@ -19,6 +19,7 @@ from medembed_encoder.catalog import load_catalog
 from medembed_encoder.families import (
     FAMILIES,
     FamilyInterfaceError,
+    FamilySpec,
     ModelLoadError,
     code_identity,
     family_for,
@@ -26,6 +27,7 @@ from medembed_encoder.families import (
     validate_options,
 )
 from medembed_encoder.families.interface import interface_problems
+from medembed_encoder.families.table import ANY_ARCHITECTURE
 from medembed_encoder.families.torchvision.classifiers import CLASSIFIER_HEADS
 
 MODEL_LIBRARIES = ("open_clip", "timm", "transformers", "torchvision", "huggingface_hub", "safetensors")
@@ -49,11 +51,12 @@ OWN_LIBRARIES = {
 }
 
 
+ROWS = [(name, architecture) for name, spec in FAMILIES.items() for architecture in spec.modules]
+
+
 def registered_modules() -> set[str]:
-    modules = set()
-    for registered in FAMILIES.values():
-        modules.update([registered] if isinstance(registered, str) else registered.values())
-    return modules
+    """The names of the modules the table's loaders import (importing them all)."""
+    return {loader().__name__ for spec in FAMILIES.values() for loader in spec.modules.values()}
 
 
 @functools.cache
@@ -97,9 +100,16 @@ def test_the_open_clip_package_does_not_shadow_the_library():
     assert "medembed_encoder" not in Path(library.__file__).parts
 
 
-@pytest.mark.parametrize("module", sorted(registered_modules()))
-def test_every_registered_module_provides_the_family_interface(module):
-    assert interface_problems(importlib.import_module(module)) == []
+@pytest.mark.parametrize(("family", "architecture"), ROWS)
+def test_every_registered_module_provides_the_family_interface(family, architecture):
+    assert interface_problems(FAMILIES[family].modules[architecture]()) == []
+
+
+def test_each_loader_imports_the_module_of_its_family_package():
+    """The loaders are import statements (table.py), so a wrong one would serve another family's code."""
+    for name, architecture in ROWS:
+        module = FAMILIES[name].modules[architecture]()
+        assert module.__name__.startswith(f"medembed_encoder.families.{name}."), (name, architecture)
 
 
 def test_code_names_are_distinct():
@@ -109,7 +119,8 @@ def test_code_names_are_distinct():
 
 
 def test_the_registry_lists_every_torchvision_classifier():
-    classifiers = {arch for arch, module in FAMILIES["torchvision"].items() if module.endswith(".classifiers")}
+    classifiers = {arch for arch, loader in FAMILIES["torchvision"].modules.items()
+                   if loader().__name__.endswith(".classifiers")}
     assert classifiers == set(CLASSIFIER_HEADS)
 
 
@@ -122,7 +133,8 @@ def test_a_module_without_the_interface_is_refused_naming_what_it_lacks(tmp_path
     (tmp_path / "medembed_broken_family.py").write_text(
         "def preprocessing(entry, device, extra): ...\nCODE_VERSION = '1'\nOPTIONS = dict\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(FAMILIES, "broken", "medembed_broken_family")
+    monkeypatch.setitem(FAMILIES, "broken", FamilySpec(
+        "broken", {ANY_ARCHITECTURE: lambda: importlib.import_module("medembed_broken_family")}, ()))
     entry = dataclasses.replace(load_catalog(TEST_CATALOG)["tiny-timm"], family="broken")
     for attempt in (family_for, code_identity, lambda e: load_encoder(e, "cpu", allow_random_weights=True)):
         with pytest.raises(FamilyInterfaceError) as raised:

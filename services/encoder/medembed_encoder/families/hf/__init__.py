@@ -1,6 +1,6 @@
 """hf family: image encoders built from transformers models, one module per checkpoint format.
 
-The registry (families/__init__.py) names the module of each `architecture`: `llava` -> llava.py
+The family table (families/table.py) names the module of each `architecture`: `llava` -> llava.py
 (LLaVA-1.5/1.6 and LLaVA-Med(++) towers with projector; llava_config.py, llava_anyres.py and
 llava_s2.py are its parts), `clip_vision_projection` -> llm2clip.py (a CLIP tower with its visual
 projection, e.g. LLM2CLIP), `cxr_clip_swin` -> cxr_clip.py (CXR-CLIP's Swin image encoder), `vision_backbone` ->

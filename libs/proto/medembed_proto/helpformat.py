@@ -9,6 +9,7 @@ switch and leaves alone a text that already says its default.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 _SWITCHES = (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse._StoreConstAction)
 
@@ -30,10 +31,11 @@ class HelpFormatter(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
-def subcommand(commands: argparse._SubParsersAction, name: str, **kwargs: object) -> argparse.ArgumentParser:
+def subcommand(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str,
+               **kwargs: Any) -> argparse.ArgumentParser:
     """`commands.add_parser(name, ...)` with HelpFormatter (argparse does not pass the parent's
     formatter_class on to subcommands)."""
-    return commands.add_parser(name, formatter_class=HelpFormatter, **kwargs)  # type: ignore[arg-type]
+    return commands.add_parser(name, formatter_class=HelpFormatter, **kwargs)
 
 
 def help_text(parser: argparse.ArgumentParser, action: argparse.Action) -> str:

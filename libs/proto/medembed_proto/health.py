@@ -1,4 +1,5 @@
-"""gRPC health check: `check_health(target)` is SERVING or not (used by the CLI and HEALTHCHECK)."""
+"""gRPC health check: `check_health(target)` is SERVING or not (used by the CLI, the container
+HEALTHCHECK and the encoder's local launcher)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ def check_health(target: str, service: str = "", timeout_s: float = 3.0,
     """The status name (SERVING, NOT_SERVING, ...) or the gRPC error code name when unreachable
     (UNAVAILABLE also when TLS does not match: a plaintext client at a TLS port, or an unknown CA)."""
     with sync_channel(target, security) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
         try:
-            response = health_pb2_grpc.HealthStub(channel).Check(
+            # typeshed's HealthStub declares no methods (protoc's code sets them in __init__)
+            response = stub.Check(  # type: ignore[attr-defined]
                 health_pb2.HealthCheckRequest(service=service), timeout=timeout_s, metadata=security.metadata())
         except grpc.RpcError as exc:
             return exc.code().name

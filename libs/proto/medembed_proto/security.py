@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -118,7 +119,7 @@ def security_from(*, tls: bool | None = None, tls_ca: str | None = None, tls_cer
         tls_server_name=tls_server_name or env.get(ENV["tls_server_name"], ""), token=token)
 
 
-_FLAGS = (
+_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--tls", dict(action="store_const", const=True, help=f"TLS checked against the system's CA roots "
                                                          f"[env {ENV['tls']}=1; default off: plaintext unless "
                                                          f"--tls-ca or --tls-cert is given]")),
