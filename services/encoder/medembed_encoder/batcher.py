@@ -95,16 +95,17 @@ class PendingItem:
 
 
 class DynamicBatcher:
-    """Coalesces the items of one (model, spec) into batches and runs `run_batch` on each.
+    """Coalesces the items of one (model, spec) into batches and runs `forward(payloads, spec)` on each.
 
-    `run_batch(payloads) -> [len(payloads), dim]` runs in `executor`, at most `workers` at a time
+    `forward(payloads, spec) -> [len(payloads), dim]` runs in `executor`, at most `workers` at a time
     (the executor should have that many threads).
     """
 
-    def __init__(self, model_id: str, run_batch: Callable[[Sequence[Any]], np.ndarray], executor: Executor,
-                 limits: BatchLimits, metrics: EncoderMetrics, workers: int = 1) -> None:
+    def __init__(self, model_id: str, spec: str, forward: Callable[[Sequence[Any], str], np.ndarray],
+                 executor: Executor, limits: BatchLimits, metrics: EncoderMetrics, workers: int = 1) -> None:
         self.model_id = model_id
-        self._run_batch = run_batch
+        self.spec = spec
+        self._forward = forward
         self._executor = executor
         self._limits = limits
         self._metrics = metrics
@@ -212,7 +213,7 @@ class DynamicBatcher:
             self._metrics.queue_wait.labels(self.model_id).observe(started - item.enqueued_at)
         self._metrics.batch_size.labels(self.model_id).observe(len(batch))
         try:
-            vectors = await loop.run_in_executor(self._executor, self._run_batch, [i.payload for i in batch])
+            vectors = await loop.run_in_executor(self._executor, self._forward, [i.payload for i in batch], self.spec)
         except Exception as exc:  # one failed forward fails its items, never the batcher
             event(log, "batch_failed", logging.ERROR, model=self.model_id, size=len(batch), error=repr(exc))
             for item in batch:

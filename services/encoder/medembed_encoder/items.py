@@ -1,4 +1,5 @@
-"""The per-item record of one request, and reading the items off the wire (the hash stage).
+"""An item as sent (ItemInput, made at the door: request.py), the per-item record the pipeline
+carries (ItemRecord), and the hash stage that makes the one from the other.
 
 A record is immutable: each pipeline stage returns new records, so what an item is at any stage
 is whatever the last stage gave back, written in one place (pipeline.py).
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -42,6 +44,20 @@ def item_message(text: str) -> str:
     and nothing in it can break a log line or a terminal."""
     escaped = _NOT_PRINTABLE_ASCII.sub(lambda match: ascii(match.group())[1:-1], text)
     return shorten(escaped, MAX_MESSAGE_CHARS)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemInput:
+    """One item as sent: its position in the request, the caller's id for it, its encoded image
+    bytes (b"" for a digest-only item) and the content_sha256 it carried, lower-cased ("" when none)."""
+
+    index: int
+    client_id: str
+    data: bytes
+    claimed_sha256: str
+
+    def __repr__(self) -> str:  # never the image bytes
+        return f"ItemInput(index={self.index}, bytes={len(self.data)}, claimed_sha256={self.claimed_sha256[:16]!r})"
 
 
 class ItemRecord(NamedTuple):
@@ -118,21 +134,24 @@ class ItemRecord(NamedTuple):
             result.status.message = self.message
 
 
+Records = list[ItemRecord]  # one request's records, in request order
+ByDigest = dict[str, ItemRecord]  # one record per distinct content digest
+
+
 def content_sha256(data: bytes) -> str:
     """Hex sha256 of the raw item bytes: the cache key's content part."""
     return hashlib.sha256(data).hexdigest()
 
 
-def read_items(items: Sequence[pb.Item], digest_lookup: bool) -> list[ItemRecord]:
-    """The hash stage: one record per wire item, its digest computed from its bytes or, for an
-    item that carries only `content_sha256`, taken from it (a digest-only item on a server with
-    digest_lookup off, or a malformed digest, is settled here)."""
-    return [_read_item(index, item, digest_lookup) for index, item in enumerate(items)]
+def read_items(items: Sequence[ItemInput], digest_lookup: bool) -> Records:
+    """The hash stage: one record per item, its digest computed from its bytes or, for an item that
+    carries only `content_sha256`, taken from it (a digest-only item on a server with digest_lookup
+    off, or a malformed digest, is settled here)."""
+    return [_read_item(item, digest_lookup) for item in items]
 
 
-def _read_item(index: int, item: pb.Item, digest_lookup: bool) -> ItemRecord:
-    claimed = item.content_sha256.lower()
-    data = item.data
+def _read_item(item: ItemInput, digest_lookup: bool) -> ItemRecord:
+    index, claimed, data = item.index, item.claimed_sha256, item.data
     if data:
         record = ItemRecord(index, item.client_id, content_sha256(data), data)
         if claimed and claimed != record.sha256:

@@ -1,5 +1,6 @@
 """One served model: its weights on the device, its forward threads, its batchers (one per spec).
 
+`ModelRuntime.start` makes one batcher per spec, each with its spec and `ModelRuntime.forward`;
 `ModelRuntime.submit` is the only way into compute: the pipeline hands it preprocessed items and
 gets one future per item back.
 """
@@ -101,23 +102,23 @@ class ModelRuntime:
         """The model's own preprocessing: decoded PIL image (L or RGB) -> [C, H, W] (or the family's item)."""
         return self.encoder.preprocess(image)
 
-    def submit(self, items: Sequence[torch.Tensor], spec: str, deadline: float | None,
-               bulk: bool) -> list[asyncio.Future[np.ndarray]]:
-        """Queue preprocessed items for `spec`; each future gets a [dim] float32 vector, or
-        batcher.ItemExpired, or the forward's exception. `deadline` is event-loop time."""
-        return self._batcher(spec).submit(items, deadline, bulk)
-
-    def _batcher(self, spec: str) -> DynamicBatcher:
-        batcher = self._batchers.get(spec)
-        if batcher is None:
-            # A batch is at most one chunk, so concurrent workers share the work instead of one
-            # worker running a long batch chunk by chunk while the other idles.
-            limits = replace(self.limits, max_batch_size=self.batch_cap)
-            batcher = DynamicBatcher(self.model_id, lambda tensors: self.forward(tensors, spec),
-                                     self.executor, limits, self.metrics, workers=self.layout.workers)
+    def start(self) -> None:
+        """One batcher per spec, started on the running event loop; call after warm_up (a batch is
+        at most the tuned chunk, so concurrent workers share the work instead of one worker running
+        a long batch chunk by chunk while the other idles)."""
+        limits = replace(self.limits, max_batch_size=self.batch_cap)
+        for spec in self.encoder.specs:
+            batcher = DynamicBatcher(self.model_id, spec, self.forward, self.executor, limits, self.metrics,
+                                     workers=self.layout.workers)
             batcher.start()
             self._batchers[spec] = batcher
-        return batcher
+
+    def submit(self, items: Sequence[torch.Tensor], spec: str, deadline: float | None,
+               bulk: bool) -> list[asyncio.Future[np.ndarray]]:
+        """Queue preprocessed items for `spec` (a resolved spec; `start` must have run); each future
+        gets a [dim] float32 vector, or batcher.ItemExpired, or the forward's exception. `deadline`
+        is event-loop time."""
+        return self._batchers[spec].submit(items, deadline, bulk)
 
     def forward(self, tensors: Sequence[torch.Tensor], spec: str) -> np.ndarray:
         """Embed a batch ([N] items -> [N, dim] float32) in chunks of at most batch_cap; on CUDA

@@ -27,9 +27,10 @@ from .decode_pool import DecodePool
 from .families import ModelLoadError, load_encoder, validate_options
 from .logs import Stopwatch, event
 from .metrics import EncoderMetrics
-from .pipeline import EmbedPipeline, ModelRegistry
+from .pipeline import EmbedPipeline
 from .ports import BindError, ensure_bindable
 from .refusals import RefusalLog
+from .registry import ModelRegistry
 from .runtime import ComputeLayout, ModelRuntime, resolve_device, resolve_dtype
 from .security import TokenInterceptor, TokenSet, server_credentials
 from .service import EncoderService
@@ -174,6 +175,7 @@ class EncoderServer:
             encoder = await asyncio.to_thread(load_encoder, entry, device, self.settings.allow_random_weights)
             runtime = ModelRuntime(encoder, device, dtype, limits, self.metrics, layout)
             await asyncio.to_thread(runtime.warm_up)
+            runtime.start()
             self.registry.runtimes[entry.id] = runtime
             self.registry.ready.add(entry.id)
             self.metrics.model_ready.labels(entry.id).set(1)

@@ -20,8 +20,9 @@ from .admission import Rejected
 from .config import Settings
 from .logs import event
 from .metrics import EncoderMetrics
-from .pipeline import EmbedPipeline, ModelRegistry
+from .pipeline import EmbedPipeline
 from .refusals import RefusalLog
+from .registry import ModelRegistry
 from .versions import library_versions
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ class EncoderService(pb_grpc.EncoderServicer):
     async def Embed(self, request: pb.EmbedRequest, context: grpc.aio.ServicerContext) -> pb.EmbedResponse:
         """One request's items -> one response, results in request order."""
         async with self._guard("Embed", context):
-            return await self._pipeline.run(request, context.time_remaining())
+            return await self._pipeline.run(self._pipeline.admit(request, context.time_remaining()))
 
     async def EmbedStream(self, request_iterator: AsyncIterator[pb.EmbedRequest],
                           context: grpc.aio.ServicerContext) -> AsyncIterator[pb.EmbedResponse]:
@@ -100,9 +101,8 @@ class EncoderService(pb_grpc.EncoderServicer):
                     if self.draining:
                         left_unread = True
                         break
-                    admitted = self._pipeline.admit(request)  # now: a drain that starts later cannot refuse it
-                    pending.append(asyncio.ensure_future(
-                        self._pipeline.run(request, None, wait_for_queue=True, admitted=admitted)))
+                    call = self._pipeline.admit(request)  # now: a drain that starts later cannot refuse it
+                    pending.append(asyncio.ensure_future(self._pipeline.run(call, wait_for_queue=True)))
                     if len(pending) >= self._settings.stream_window:
                         yield await pending.popleft()
                         answered += 1

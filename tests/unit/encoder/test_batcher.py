@@ -9,26 +9,28 @@ from medembed_encoder.metrics import EncoderMetrics
 
 
 class RecordingForward:
-    """A forward that records each batch it is given (the thread it ran on too)."""
+    """A forward that records each batch it is given (the spec and the thread it ran on too)."""
 
     def __init__(self, fail_on: int | None = None) -> None:
         self.batches: list[list[int]] = []
+        self.specs: set[str] = set()
         self.threads: set[str] = set()
         self.fail_on = fail_on
 
-    def __call__(self, payloads):
+    def __call__(self, payloads, spec):
         self.batches.append(list(payloads))
+        self.specs.add(spec)
         self.threads.add(threading.current_thread().name)
         if self.fail_on is not None and self.fail_on in payloads:
             raise RuntimeError("boom")
         return np.array([[p, p] for p in payloads], dtype=np.float32)
 
 
-def make(forward, max_batch=4, delay=0.05, executor=None, workers=1):
+def make(forward, max_batch=4, delay=0.05, executor=None, workers=1, spec="cls"):
     from concurrent.futures import ThreadPoolExecutor
 
     metrics = EncoderMetrics()
-    batcher = DynamicBatcher("m", forward, executor or ThreadPoolExecutor(workers, "fwd"),
+    batcher = DynamicBatcher("m", spec, forward, executor or ThreadPoolExecutor(workers, "fwd"),
                              BatchLimits(max_batch, delay, 100), metrics, workers=workers)
     return batcher, metrics
 
@@ -43,13 +45,13 @@ class GatedForward(RecordingForward):
         self.most_running = 0
         self._lock = threading.Lock()
 
-    def __call__(self, payloads):
+    def __call__(self, payloads, spec):
         with self._lock:
             self.running += 1
             self.most_running = max(self.most_running, self.running)
         try:
             self.release.wait(5)
-            return super().__call__(payloads)
+            return super().__call__(payloads, spec)
         finally:
             with self._lock:
                 self.running -= 1
@@ -99,6 +101,16 @@ async def test_items_of_concurrent_requests_coalesce_and_big_requests_split():
     assert all(len(b) <= 4 for b in forward.batches)
     assert forward.batches[0] == [1, 2, 3, 10]
     assert forward.threads == {"fwd_0"}  # never on the event loop's thread
+    await batcher.stop()
+
+
+async def test_every_batch_is_computed_for_the_batchers_own_spec():
+    forward = RecordingForward()
+    batcher, _ = make(forward, max_batch=2, delay=0.01, spec="patch_mean")
+    batcher.start()
+    await asyncio.gather(*batcher.submit([1, 2, 3], None, bulk=False))
+    assert forward.specs == {"patch_mean"}
+    assert len(forward.batches) == 2
     await batcher.stop()
 
 

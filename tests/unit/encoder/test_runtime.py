@@ -1,10 +1,12 @@
 """ModelRuntime's compute layout: on a CPU the chunk per forward call is the one measured fastest
-per image at warm-up; a chunk that is set is used as it is."""
+per image at warm-up; a chunk that is set is used as it is. `start` makes one batcher per spec."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -57,3 +59,16 @@ def test_a_chunk_that_is_set_is_not_tuned():
     assert runtime.batch_cap == 4
     vectors = runtime.forward([runtime.preprocess(Image.new("RGB", (40, 30)))] * 6, runtime.encoder.default_spec)
     assert vectors.shape[0] == 6  # two calls of at most 4 items
+
+
+async def test_start_makes_one_batcher_per_spec_each_computing_its_own_spec():
+    runtime = runtime_with_cost(lambda n: 0.0, chunk=4)
+    runtime.start()
+    tensor = runtime.preprocess(Image.new("RGB", (40, 30)))
+    try:
+        for spec, dim in runtime.encoder.spec_dims.items():
+            vectors = await asyncio.gather(*runtime.submit([tensor] * 3, spec, None, bulk=False))
+            assert [v.shape for v in vectors] == [(dim,)] * 3
+            assert np.allclose(vectors[0], runtime.forward([tensor], spec)[0], atol=1e-5)
+    finally:
+        await runtime.stop()
