@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from medembed_evaluator.errors import DatasetError, PlanError
-from medembed_evaluator.plan.typed import read_settings, read_value
+from medembed_evaluator.typed_settings import read_settings, read_value
 
 
 @dataclass(frozen=True)
