@@ -14,14 +14,13 @@ from typing import Any
 
 import yaml
 
-from medembed_evaluator.comparison import TABLES, published_table
+from medembed_evaluator.comparison import TABLES, CompareSettings, published_table
 from medembed_evaluator.datasets.registry import dataset_kind
 from medembed_evaluator.errors import EvaluatorError, PlanError
 from medembed_evaluator.paths import check_name
 from medembed_evaluator.plan.schema import (
     DEFAULT_TARGET,
     AnalysisSettings,
-    CompareSettings,
     DatasetEntry,
     ModelEntry,
     OutputSettings,
