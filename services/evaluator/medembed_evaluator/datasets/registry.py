@@ -81,12 +81,23 @@ class DatasetSource(Protocol):
     """What loading needs of a plan's dataset entry (plan.schema.DatasetEntry is one)."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The dataset's name in the plan (its column in the table)."""
+        ...
+
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> str:
+        """A key of DATASET_KINDS."""
+        ...
+
     @property
-    def options(self) -> dict[str, Any]: ...
-    def root(self, data_root: Path) -> Path: ...
+    def options(self) -> dict[str, Any]:
+        """The kind's options as the plan writes them."""
+        ...
+
+    def root(self, data_root: Path) -> Path:
+        """The dataset's folder or file under `data_root`."""
+        ...
 
 
 def load_dataset(entry: DatasetSource, data_root: Path) -> Dataset:
