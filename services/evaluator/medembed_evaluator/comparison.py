@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
-
-from medembed_evaluator.plan.schema import CompareSettings
 
 TABLES = ("published",)
 PUBLISHED_CSV = "study_table.csv"
@@ -63,6 +61,19 @@ CAVEATS = (
     "UNI is listed as B/16 in the source; the released UNI is ViT-L/16.",
     "† and u are the source's own footnotes, unexplained there.",
 )
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """The plan's `compare:` section (`compare: published` for the defaults): the study's published
+    value and our difference beside each cell. plan.schema.Plan holds it; it lives here, beside what it
+    configures, so that the plan imports the comparison and not the other way round."""
+
+    table: str = "published"
+    models: dict[str, str] = field(default_factory=dict)
+    """Plan model id or label -> a published row, "model backbone" (e.g. "CLIP B/16")."""
+    datasets: dict[str, str] = field(default_factory=dict)
+    """Plan dataset name -> a published dataset column (e.g. "BreastUS")."""
 
 
 @dataclass(frozen=True)

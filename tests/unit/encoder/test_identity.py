@@ -77,16 +77,15 @@ def _variants(options: CatalogOptions, raw: dict[str, Any]) -> list[tuple[str, d
     """(path, raw options) with one option changed, for every option and every nested option."""
     variants = []
     hints = typing.get_type_hints(type(options))
-    for field in dataclasses.fields(options):
-        value = getattr(options, field.name)
+    for name in type(options).model_fields:
+        value = getattr(options, name)
         if isinstance(value, CatalogOptions):
-            nested_raw = raw.get(field.name, value.as_dict())
-            variants += [(f"{field.name}.{path}", {**raw, field.name: nested})
+            nested_raw = raw.get(name, value.as_dict())
+            variants += [(f"{name}.{path}", {**raw, name: nested})
                          for path, nested in _variants(value, dict(nested_raw))]
         else:
-            companions = {key: value for key, value in COMPANIONS.get(field.name, {}).items() if not raw.get(key)}
-            variants.append((field.name, {**raw, **companions,
-                                          field.name: _changed(value, field.name, hints[field.name])}))
+            companions = {key: value for key, value in COMPANIONS.get(name, {}).items() if not raw.get(key)}
+            variants.append((name, {**raw, **companions, name: _changed(value, name, hints[name])}))
     return variants
 
 

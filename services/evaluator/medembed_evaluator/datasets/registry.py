@@ -1,11 +1,13 @@
-"""Dataset kinds by name, and loading a dataset from its plan entry (plan.schema.DatasetEntry)."""
+"""Dataset kinds by name, and loading a dataset from its plan entry (plan.schema.DatasetEntry, or
+anything shaped like it: `DatasetSource`). The plan imports this module to check options by kind;
+this module never imports the plan."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from medembed_evaluator.datasets.base import Dataset, NoOptions
 from medembed_evaluator.datasets.breakhis import BreakHisOptions, load_breakhis
@@ -29,8 +31,7 @@ from medembed_evaluator.datasets.study_folders import (
 )
 from medembed_evaluator.datasets.volumes import VolumeOptions, load_volumes
 from medembed_evaluator.errors import DatasetError, EvaluatorError
-from medembed_evaluator.plan.schema import DatasetEntry
-from medembed_evaluator.plan.typed import read_settings
+from medembed_evaluator.typed_settings import read_settings
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class DatasetKind:
 
     def read_options(self, options: Mapping[str, Any] | None, *, where: str,
                      error: type[EvaluatorError] = DatasetError) -> Any:
-        """`options` (as the plan writes them) read into `options_type` by the plan's typed parser;
+        """`options` (as the plan writes them) read into `options_type` by typed_settings (pydantic);
         raises `error` naming `where` and the key."""
         return read_settings(self.options_type, options, where=where, error=error)
 
@@ -76,7 +77,30 @@ def dataset_kind(kind: str) -> DatasetKind:
         raise DatasetError(f"unknown dataset kind '{kind}' (known: {', '.join(sorted(DATASET_KINDS))})") from None
 
 
-def load_dataset(entry: DatasetEntry, data_root: Path) -> Dataset:
+class DatasetSource(Protocol):
+    """What loading needs of a plan's dataset entry (plan.schema.DatasetEntry is one)."""
+
+    @property
+    def name(self) -> str:
+        """The dataset's name in the plan (its column in the table)."""
+        ...
+
+    @property
+    def kind(self) -> str:
+        """A key of DATASET_KINDS."""
+        ...
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The kind's options as the plan writes them."""
+        ...
+
+    def root(self, data_root: Path) -> Path:
+        """The dataset's folder or file under `data_root`."""
+        ...
+
+
+def load_dataset(entry: DatasetSource, data_root: Path) -> Dataset:
     """The dataset a plan entry describes, read from `entry.root(data_root)` (generated kinds read nothing).
 
     Raises DatasetError: unknown kind, options that do not fit the kind, missing or malformed files.

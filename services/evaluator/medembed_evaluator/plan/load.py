@@ -1,4 +1,4 @@
-"""Loading a plan: YAML -> the schema's classes through the one typed parser, then the checks
+"""Loading a plan: YAML -> the schema's classes through the one typed reader (typed_settings), then the checks
 that span sections (targets, names the bias test and `compare:` refer to, dataset options by kind).
 
 Whether the encoder actually serves a model is checked by the runner when it starts, not here.
@@ -14,23 +14,22 @@ from typing import Any
 
 import yaml
 
-from medembed_evaluator.comparison import TABLES, published_table
+from medembed_evaluator.comparison import TABLES, CompareSettings, published_table
 from medembed_evaluator.datasets.registry import dataset_kind
 from medembed_evaluator.errors import EvaluatorError, PlanError
 from medembed_evaluator.paths import check_name
 from medembed_evaluator.plan.schema import (
     DEFAULT_TARGET,
     AnalysisSettings,
-    CompareSettings,
     DatasetEntry,
     ModelEntry,
     OutputSettings,
     Plan,
     SecuritySettings,
 )
-from medembed_evaluator.plan.typed import check_keys, mapping_of, read_settings, read_value
-from medembed_evaluator.probe import Protocol
+from medembed_evaluator.probe_protocol import Protocol
 from medembed_evaluator.raw_pixels import RAW_PIXELS_MODEL_ID
+from medembed_evaluator.typed_settings import read_settings, read_value, unknown_keys_message
 
 SECTIONS = {f.name for f in fields(Plan)}
 _HOST_PORT = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
@@ -58,8 +57,9 @@ def load_plan(path: Path, *, extra_datasets: Iterable[DatasetEntry | Mapping[str
 
 def parse_plan(document: Any, *, extra_datasets: Iterable[DatasetEntry | Mapping[str, Any]] = ()) -> Plan:
     """A plan from its parsed YAML `document` (a mapping); see load_plan. Raises PlanError."""
-    top = mapping_of(document, "the plan")
-    check_keys(top, SECTIONS, "the plan")
+    top = read_value(dict[str, Any], document, "the plan")
+    if unknown := sorted(set(top) - SECTIONS):
+        raise PlanError(unknown_keys_message("the plan", unknown, sorted(SECTIONS)))
     encoders = read_value(dict[str, str], top.get("encoders") or {}, "encoders")
     for key, address in encoders.items():
         if not _HOST_PORT.match(address):

@@ -8,9 +8,9 @@
     output: {...}                   OutputSettings
     security: {...}                 SecuritySettings
     analysis: {..., bias: {...}}    AnalysisSettings, BiasSettings
-    compare: published | {...}      CompareSettings
+    compare: published | {...}      comparison.CompareSettings (beside what it configures, as probe.Protocol)
 
-`plan.load` reads a YAML document into these through the one typed parser (`plan.typed`) and
+`plan.load` reads a YAML document into these through the one typed reader (`typed_settings`) and
 checks what spans sections (targets, names the bias test refers to, dataset options by kind).
 Each class's `__post_init__` holds its own value rules; messages start with the field's name,
 the parser adds the section.
@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from medembed_evaluator.comparison import CompareSettings
 from medembed_evaluator.errors import PlanError
-from medembed_evaluator.probe import Protocol
+from medembed_evaluator.probe_protocol import Protocol
 from medembed_proto.security import ENV as SECURITY_ENV
 
 GROUPS = ("medical", "modality-specific", "non-medical", "non-VLM")
@@ -188,18 +189,6 @@ class AnalysisSettings:
             raise PlanError(f"default_min_dist must be in [0, 1], got {self.default_min_dist}")
         if self.max_points < 20:
             raise PlanError(f"max_points must be at least 20, got {self.max_points}")
-
-
-@dataclass(frozen=True)
-class CompareSettings:
-    """The plan's `compare:` section (`compare: published` for the defaults): the study's published
-    value and our difference beside each cell (see comparison.py)."""
-
-    table: str = "published"
-    models: dict[str, str] = field(default_factory=dict)
-    """Plan model id or label -> a published row, "model backbone" (e.g. "CLIP B/16")."""
-    datasets: dict[str, str] = field(default_factory=dict)
-    """Plan dataset name -> a published dataset column (e.g. "BreastUS")."""
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,13 @@ def test_every_catalog_entry_fits_its_familys_schema(model_id):
      r"vision_config: unknown CLIPVisionConfig field 'hiden_act'; did you mean 'hidden_act'"),
     ("cxr-clip-swint", {"swin_config": {"depth": [2, 2, 6, 2]}},
      r"unknown SwinConfig field 'depth'; did you mean 'depths'"),
+    ("cxr-clip-swint", {"transform": {"resize": 224, "center_crop": 224, "mean": ["0.5"], "std": [0.5]}},
+     r"options.transform.mean\[0\]: expected a number, got '0.5'"),
+    ("flair", {"image_size": True}, r"options.image_size: expected an integer, got True"),
+    ("flair", {"image_size": None}, r"options.image_size: a value is required \(got null\)"),
+    ("llava-med-pp", {"upstream": "llava"}, r"model 'llava-med-pp': options.upstream 'llava' is not one of"),
+    ("llava-v1.6-mistral-7b", {"vision_tower_weights": {"knd": "hub"}},
+     r"options.vision_tower_weights must be \{kind, ref, revision\}"),
 ])
 def test_a_bad_option_is_named_with_the_model_and_the_close_match(model_id, options, fragment):
     with pytest.raises(OptionsError, match=fragment):
@@ -53,6 +60,13 @@ def test_a_bad_option_is_named_with_the_model_and_the_close_match(model_id, opti
 def test_validated_options_fill_in_the_defaults():
     assert validate_options(CATALOG["flair"]).as_dict() == {"image_size": 512, "projection_dim": 512}
     assert validate_options(CATALOG["vgg16"]).as_dict() == {"weights_transforms": None}
+
+
+def test_yaml_lists_are_held_as_tuples_and_integers_in_float_fields_as_floats():
+    options = validate_options(_with_options("cxr-clip-swint", transform={"resize": 224, "center_crop": 224,
+                                                                          "mean": [1, 0.5], "std": [0.5, 0.5]}))
+    assert options.transform.mean == (1.0, 0.5)
+    assert '"mean":[1.0,0.5]' in options.canonical()
 
 
 def test_a_misspelled_option_stops_the_server_before_any_weights_load(tmp_path):

@@ -25,7 +25,6 @@ CXR-CLIP saves `{"model": state_dict, "config": ..., ...}` in a .tar file; the i
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, ClassVar
 
 import torch
@@ -38,7 +37,7 @@ from ...catalog import CatalogEntry
 from ...weights.checkpoints import load_exact, read_state_dict, with_prefix
 from ...weights.hub import checkpoint_file
 from ..base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
-from ..options import CatalogOptions, check_config_keys
+from ..options import CatalogOptions, ConfigFields, YamlTuple
 from .checkpoint import load_hf_model
 
 ENCODER_PREFIX = "image_encoder.image_encoder."
@@ -48,32 +47,24 @@ CODE_NAME = "medembed_encoder.families.hf_cxr_clip"  # see interface.Family
 SWIN_FIELDS = frozenset(SwinConfig().to_dict())
 
 
-@dataclasses.dataclass(frozen=True)
 class CxrClipTransform(CatalogOptions):
     """Stage 1's transform parameters, as CXR-CLIP's configs/transform/default.yaml and normalize give them."""
 
     schema_name: ClassVar[str] = "cxr_clip transform"
     resize: int  # shorter side, bilinear (torchvision Resize)
     center_crop: int
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
+    mean: YamlTuple[float]
+    std: YamlTuple[float]
 
 
-@dataclasses.dataclass(frozen=True)
 class CxrClipOptions(CatalogOptions):
     """Catalog options of a `cxr_clip_swin` entry: the Swin config, the projection width and the transform."""
 
     schema_name: ClassVar[str] = "hf/cxr_clip_swin"
+    config_fields: ClassVar[ConfigFields] = {"swin_config": (SWIN_FIELDS, "SwinConfig")}
     swin_config: dict[str, Any]  # transformers SwinConfig fields
     projection_dim: int
     transform: CxrClipTransform
-
-    @classmethod
-    def from_mapping(cls, raw: Any, where: str) -> CxrClipOptions:
-        """As CatalogOptions.from_mapping, and `swin_config` may hold only SwinConfig fields (OptionsError)."""
-        options = super().from_mapping(raw, where)
-        check_config_keys(options.swin_config, SWIN_FIELDS, f"{where}.swin_config", "SwinConfig")
-        return options
 
 
 OPTIONS = CxrClipOptions

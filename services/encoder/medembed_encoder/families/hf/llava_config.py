@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Self
 
+from pydantic import model_validator
 from transformers import CLIPVisionConfig, LlamaConfig, LlavaNextConfig, MistralConfig, PretrainedConfig
 from transformers.activations import ACT2FN
 
@@ -76,7 +77,6 @@ TOWER_FIELDS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_at
 TOWER_NOT_READ = frozenset({"vocab_size", "dropout"})
 
 
-@dataclass(frozen=True)
 class LlavaOptions(CatalogOptions):
     """The catalog options of a `llava` entry.
 
@@ -96,24 +96,22 @@ class LlavaOptions(CatalogOptions):
     vision_config: dict[str, Any] | None = None
     vision_tower_weights: dict[str, Any] | None = None
 
-    @classmethod
-    def from_mapping(cls, raw: Any, where: str) -> Self:
-        """Keys and types checked by CatalogOptions, then what a llava entry needs; CatalogError names
-        the model and the key."""
-        options = super().from_mapping(raw, where)
-        if options.upstream not in UPSTREAMS:
-            raise OptionsError(f"{where}.upstream {options.upstream!r} is not one of {UPSTREAMS}")
-        if "type" not in options.image_processor:
-            raise OptionsError(f"{where}.image_processor must be {{type, config}}")
-        if options.upstream != "llava_next_hf" and not options.vision_config:
-            raise OptionsError(f"{where}: upstream {options.upstream} needs options.vision_config "
-                               "(the CLIP tower repo's vision config)")
-        if options.vision_tower_weights is not None:
+    @model_validator(mode="after")
+    def _fits_its_upstream(self) -> Self:
+        """What a llava entry needs beyond the types (OptionsError, its message starting with the field)."""
+        if self.upstream not in UPSTREAMS:
+            raise OptionsError(f"upstream {self.upstream!r} is not one of {UPSTREAMS}")
+        if "type" not in self.image_processor:
+            raise OptionsError("image_processor must be {type, config}")
+        if self.upstream != "llava_next_hf" and not self.vision_config:
+            raise OptionsError(f"vision_config is required by upstream {self.upstream} (the CLIP tower repo's "
+                               "vision config)")
+        if self.vision_tower_weights is not None:
             try:
-                WeightsSource(**options.vision_tower_weights)
+                WeightsSource(**self.vision_tower_weights)
             except TypeError as exc:
-                raise OptionsError(f"{where}.vision_tower_weights must be {{kind, ref, revision}}: {exc}") from None
-        return options
+                raise OptionsError(f"vision_tower_weights must be {{kind, ref, revision}}: {exc}") from None
+        return self
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], model_id: str) -> LlavaOptions:

@@ -21,7 +21,6 @@ tower is settled by the hub repo's own config.json, not reachable from here.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, ClassVar
 
 import torch
@@ -30,7 +29,7 @@ from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 from ...catalog import CatalogEntry
 from ...weights.hub import weights_source
 from ..base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, LoadedEncoder, building_on, make_encoder
-from ..options import CatalogOptions, ImageProcessorOptions, check_config_keys
+from ..options import CatalogOptions, ConfigFields, ImageProcessorOptions
 from .checkpoint import load_hf_model, open_hf_checkpoint
 from .processing import hf_preprocessing
 
@@ -41,20 +40,13 @@ CODE_NAME = "medembed_encoder.families.hf_llm2clip"  # see interface.Family
 CLIP_VISION_FIELDS = frozenset(CLIPVisionConfig().to_dict())
 
 
-@dataclasses.dataclass(frozen=True)
 class ClipVisionProjectionOptions(CatalogOptions):
     """Catalog options of a `clip_vision_projection` entry (see the module docstring)."""
 
     schema_name: ClassVar[str] = "hf/clip_vision_projection"
+    config_fields: ClassVar[ConfigFields] = {"vision_config": (CLIP_VISION_FIELDS, "CLIPVisionConfig")}
     vision_config: dict[str, Any]  # CLIPVisionConfig fields
     image_processor: ImageProcessorOptions
-
-    @classmethod
-    def from_mapping(cls, raw: Any, where: str) -> ClipVisionProjectionOptions:
-        """As CatalogOptions.from_mapping, and `vision_config` may hold only CLIPVisionConfig fields (OptionsError)."""
-        options = super().from_mapping(raw, where)
-        check_config_keys(options.vision_config, CLIP_VISION_FIELDS, f"{where}.vision_config", "CLIPVisionConfig")
-        return options
 
 
 OPTIONS = ClipVisionProjectionOptions

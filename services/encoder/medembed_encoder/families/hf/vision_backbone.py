@@ -26,11 +26,11 @@ modules; every other name and shape must fit.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Self
 
 import torch
+from pydantic import model_validator
 from transformers import (
     Dinov2Config,
     Dinov2Model,
@@ -79,7 +79,6 @@ MODEL_TYPES = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
 class VisionBackboneOptions(CatalogOptions):
     """Catalog options of a `vision_backbone` entry (see the module docstring)."""
 
@@ -89,16 +88,14 @@ class VisionBackboneOptions(CatalogOptions):
     image_processor: ImageProcessorOptions
     embedding: str = CLS
 
-    @classmethod
-    def from_mapping(cls, raw: Any, where: str) -> VisionBackboneOptions:
-        """As CatalogOptions.from_mapping; `config` may hold only fields of the model type's config class
-        (OptionsError). The model type and embedding are checked at load."""
-        options = super().from_mapping(raw, where)
-        model_type = MODEL_TYPES.get(options.model_type)
+    @model_validator(mode="after")
+    def _config_fits_model_type(self) -> Self:
+        """`config` may hold only fields of the model type's config class (OptionsError); the model type and
+        embedding themselves are checked at load."""
+        model_type = MODEL_TYPES.get(self.model_type)
         if model_type is not None:
-            known = set(model_type.config().to_dict())
-            check_config_keys(options.config, known, f"{where}.config", model_type.config.__name__)
-        return options
+            check_config_keys(self.config, set(model_type.config().to_dict()), "config", model_type.config.__name__)
+        return self
 
 
 OPTIONS = VisionBackboneOptions

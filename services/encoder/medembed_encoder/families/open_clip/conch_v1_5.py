@@ -34,13 +34,12 @@ their slide encoders and the one the authors probe linearly. The checkpoint is
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import field
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from timm.layers import resample_abs_pos_embed
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
@@ -50,7 +49,7 @@ from ...catalog import CatalogEntry
 from ...weights.checkpoints import load_exact, read_state_dict
 from ...weights.hub import checkpoint_file
 from ..base import DEFAULT_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
-from ..options import CatalogOptions
+from ..options import CatalogOptions, YamlTuple
 
 CODE_VERSION = 1
 CODE_NAME = "medembed_encoder.families.open_clip.conch_v1_5"  # see interface.Family
@@ -62,17 +61,16 @@ TRUNK = {"img_size": 224, "patch_size": 16, "embed_dim": 1024, "depth": 24, "num
 POOLER = {"d_model": 768, "n_head": 8, "n_queries": 1}
 
 
-@dataclasses.dataclass(frozen=True)
 class ConchV15Options(CatalogOptions):
     """Catalog options of a `conch_v1_5` entry (see the module docstring)."""
 
     schema_name: ClassVar[str] = "open_clip/conch_v1_5"
-    trunk: dict[str, Any] = field(default_factory=lambda: dict(TRUNK))  # VisionTransformer arguments
-    pooler: dict[str, Any] = field(default_factory=lambda: dict(POOLER))  # AttentionalPooler arguments
+    trunk: dict[str, Any] = Field(default_factory=lambda: dict(TRUNK))  # VisionTransformer arguments
+    pooler: dict[str, Any] = Field(default_factory=lambda: dict(POOLER))  # AttentionalPooler arguments
     image_size: int = 448  # create_model_from_pretrained(img_size=448)
-    mean: tuple[float, ...] = IMAGENET_MEAN
-    std: tuple[float, ...] = IMAGENET_STD
-    weights_files: tuple[str, ...] = ("pytorch_model_vision.bin",)
+    mean: YamlTuple[float] = IMAGENET_MEAN
+    std: YamlTuple[float] = IMAGENET_STD
+    weights_files: YamlTuple[str] = ("pytorch_model_vision.bin",)
 
 
 OPTIONS = ConchV15Options

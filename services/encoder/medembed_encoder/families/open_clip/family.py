@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,13 +24,14 @@ from open_clip.model import _build_vision_tower
 from open_clip.timm_model import TimmModel
 from open_clip.transform import PreprocessCfg, image_transform_v2
 from open_clip.transformer import VisionTransformer
+from pydantic import Field
 
 from ...catalog import CatalogEntry
 from ...load_errors import ModelLoadError
 from ...weights.checkpoints import load_exact, read_state_dict, with_prefix
 from ...weights.hub import HubRepo, checkpoint_file, first_file
 from ..base import DEFAULT_SPEC, PRE_PROJECTION_SPEC, EmbedFn, LoadedEncoder, Preprocessing, building_on, make_encoder
-from ..options import CatalogOptions, check_config_keys
+from ..options import CatalogOptions, ConfigFields, YamlTuple
 from .conch import ConchVisual
 
 OPEN_CLIP_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -40,23 +40,14 @@ CODE_NAME = "medembed_encoder.families.open_clip_family"  # see interface.Family
 PREPROCESS_FIELDS = frozenset(f.name for f in dataclasses.fields(PreprocessCfg)) - {"size"}  # the tower decides
 
 
-@dataclasses.dataclass(frozen=True)
 class OpenClipOptions(CatalogOptions):
     """Catalog options of an open_clip entry (see the module docstring)."""
 
     schema_name: ClassVar[str] = "open_clip"
+    config_fields: ClassVar[ConfigFields] = {"preprocess_cfg": (PREPROCESS_FIELDS, "open_clip PreprocessCfg")}
     model_cfg: dict[str, Any] | None = None  # the model's open_clip config (else open_clip's built-in one)
-    preprocess_cfg: dict[str, Any] = field(default_factory=dict)  # open_clip PreprocessCfg fields
-    weights_files: tuple[str, ...] = OPEN_CLIP_WEIGHT_FILES  # checkpoint file names, first found wins
-
-    @classmethod
-    def from_mapping(cls, raw: Any, where: str) -> OpenClipOptions:
-        """As CatalogOptions.from_mapping, and `preprocess_cfg` may hold only open_clip PreprocessCfg fields
-        (OptionsError)."""
-        options = super().from_mapping(raw, where)
-        check_config_keys(options.preprocess_cfg, PREPROCESS_FIELDS, f"{where}.preprocess_cfg",
-                          "open_clip PreprocessCfg")
-        return options
+    preprocess_cfg: dict[str, Any] = Field(default_factory=dict)  # open_clip PreprocessCfg fields
+    weights_files: YamlTuple[str] = OPEN_CLIP_WEIGHT_FILES  # checkpoint file names, first found wins
 
 
 OPTIONS = OpenClipOptions

