@@ -41,10 +41,12 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# pytest-xdist: TEST_WORKERS processes, each test file whole on one of them (module fixtures start once).
+TEST_WORKERS ?= 2
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 # A few minutes: lint and the fast unit tests (no servers, no model weights); `make test` before a merge.
 QUICK_TESTS ?= tests/unit --ignore=tests/unit/encoder/families --ignore=tests/unit/decode/test_decode_fuzz.py -m "not slow"
